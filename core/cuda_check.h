@@ -1,0 +1,28 @@
+/* core/cuda_check.h — checking macros for CUDA runtime calls and kernel launches.
+ * Include only from .cu files. Each failure becomes an ldm error naming the call,
+ * the file and the line, and the enclosing function returns -1 (or NULL). */
+#ifndef LDM_CORE_CUDA_CHECK_H
+#define LDM_CORE_CUDA_CHECK_H
+
+#include <cuda_runtime.h>
+
+#include "core/error.h"
+
+#define CUDA_TRY(call)                                                                   \
+    do {                                                                                 \
+        cudaError_t err_ = (call);                                                       \
+        if (err_ != cudaSuccess)                                                         \
+            return ldm_error("cuda", "%s failed at %s:%d: %s", #call, __FILE__, __LINE__, \
+                             cudaGetErrorString(err_));                                  \
+    } while (0)
+
+/* After a <<<...>>> launch: catches bad launch configurations at once. Set
+ * LDM_CUDA_SYNC=1 in the environment to also synchronise and catch faults at the
+ * launch that caused them (debugging, compute-sanitizer). */
+int cuda_check_launch(const char *kernel, const char *file, int line);
+#define CUDA_LAUNCH_CHECK(name)                                             \
+    do {                                                                    \
+        if (cuda_check_launch((name), __FILE__, __LINE__) != 0) return -1;  \
+    } while (0)
+
+#endif

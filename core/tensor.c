@@ -1,0 +1,179 @@
+/* core/tensor.c — see tensor.h. */
+#include "core/tensor.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/error.h"
+
+static int check_shape(int ndim, const int *shape, size_t *numel) {
+    if (ndim < 1 || ndim > TENSOR_MAX_DIMS)
+        return ldm_error("tensor", "rank %d is outside 1..%d", ndim, TENSOR_MAX_DIMS);
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] <= 0) return ldm_error("tensor", "dimension %d has size %d (must be > 0)", i, shape[i]);
+        if (n > ((size_t)1 << 40) / (size_t)shape[i]) return ldm_error("tensor", "too many elements");
+        n *= (size_t)shape[i];
+    }
+    *numel = n;
+    return 0;
+}
+
+static Tensor *tensor_struct(Arena *arena) {
+    Tensor *t = arena ? arena_alloc_host(arena, sizeof *t) : calloc(1, sizeof *t);
+    if (!t && !arena) ldm_error("tensor", "out of host memory");
+    return t;
+}
+
+Tensor *tensor_new(Arena *arena, Device dev, int ndim, const int *shape) {
+    size_t numel;
+    if (check_shape(ndim, shape, &numel)) return NULL;
+    if (arena) dev = arena->device;
+    Tensor *t = tensor_struct(arena);
+    if (!t) return NULL;
+    t->ndim = ndim;
+    memcpy(t->shape, shape, (size_t)ndim * sizeof(int));
+    t->numel = numel;
+    t->device = dev;
+    t->dtype = DT_F32;
+    t->on_heap = arena == NULL;
+    t->data = arena ? arena_alloc(arena, numel * sizeof(float)) : dev_malloc(dev, numel * sizeof(float));
+    if (!t->data) {
+        if (!arena) free(t);
+        return NULL;
+    }
+    return t;
+}
+
+Tensor *tensor_zeros(Arena *arena, Device dev, int ndim, const int *shape) {
+    Tensor *t = tensor_new(arena, dev, ndim, shape);
+    if (t && tensor_zero(t)) {
+        tensor_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+Tensor *tensor_new1(Arena *a, Device dev, int d0) { return tensor_new(a, dev, 1, (int[]){d0}); }
+Tensor *tensor_new2(Arena *a, Device dev, int d0, int d1) { return tensor_new(a, dev, 2, (int[]){d0, d1}); }
+Tensor *tensor_new3(Arena *a, Device dev, int d0, int d1, int d2) {
+    return tensor_new(a, dev, 3, (int[]){d0, d1, d2});
+}
+Tensor *tensor_new4(Arena *a, Device dev, int d0, int d1, int d2, int d3) {
+    return tensor_new(a, dev, 4, (int[]){d0, d1, d2, d3});
+}
+
+Tensor *tensor_like(Arena *arena, const Tensor *x) {
+    if (!x) return NULL;
+    return tensor_new(arena, x->device, x->ndim, x->shape);
+}
+
+Tensor *tensor_param(Device dev, int ndim, const int *shape, const char *name) {
+    Tensor *t = tensor_zeros(NULL, dev, ndim, shape);
+    if (!t) return NULL;
+    t->grad = dev_malloc(dev, t->numel * sizeof(float));
+    if (!t->grad || dev_memset0(dev, t->grad, t->numel * sizeof(float))) {
+        tensor_free(t);
+        return NULL;
+    }
+    t->requires_grad = true;
+    t->name = name;
+    return t;
+}
+
+void tensor_free(Tensor *t) {
+    if (!t || !t->on_heap) return;
+    dev_free(t->device, t->data);
+    dev_free(t->device, t->grad);
+    free(t);
+}
+
+Tensor *tensor_view(Arena *arena, const Tensor *x, int ndim, const int *shape) {
+    if (!x) return NULL;
+    size_t numel;
+    if (check_shape(ndim, shape, &numel)) return NULL;
+    if (numel != x->numel) {
+        ldm_error("view", "cannot view %s (%zu elements) as %d dims of %zu elements", tshape(x), x->numel, ndim,
+                  numel);
+        return NULL;
+    }
+    Tensor *t = tensor_struct(arena);
+    if (!t) return NULL;
+    *t = *x;
+    t->ndim = ndim;
+    memset(t->shape, 0, sizeof t->shape);
+    memcpy(t->shape, shape, (size_t)ndim * sizeof(int));
+    t->on_heap = false; /* a view never owns storage */
+    return t;
+}
+
+Tensor tensor_grad_view(const Tensor *t) {
+    Tensor g = *t;
+    g.data = t->grad;
+    g.grad = NULL;
+    g.requires_grad = false;
+    g.on_heap = false;
+    return g;
+}
+
+int tensor_zero(Tensor *t) { return dev_memset0(t->device, t->data, tensor_bytes(t)); }
+
+int tensor_zero_grad(Tensor *t) { return t->grad ? dev_memset0(t->device, t->grad, tensor_bytes(t)) : 0; }
+
+int tensor_ensure_grad(Tensor *t, Arena *arena) {
+    if (t->grad) return 0;
+    if (t->on_heap) {
+        t->grad = dev_malloc(t->device, tensor_bytes(t));
+    } else {
+        if (!arena) return ldm_error("tensor", "no arena to hold the gradient of %s", tshape(t));
+        t->grad = arena_alloc(arena, tensor_bytes(t));
+    }
+    if (!t->grad) return -1;
+    return dev_memset0(t->device, t->grad, tensor_bytes(t));
+}
+
+int tensor_to_host(const Tensor *t, float *dst) { return dev_memcpy(dst, DEV_CPU, t->data, t->device, tensor_bytes(t)); }
+
+int tensor_from_host(Tensor *t, const float *src) {
+    return dev_memcpy(t->data, t->device, src, DEV_CPU, tensor_bytes(t));
+}
+
+int tensor_copy(Tensor *dst, const Tensor *src) {
+    if (dst->numel != src->numel)
+        return ldm_error("tensor_copy", "element counts differ: %s vs %s", tshape(dst), tshape(src));
+    return dev_memcpy(dst->data, dst->device, src->data, src->device, tensor_bytes(src));
+}
+
+size_t tensor_bytes(const Tensor *t) { return t->numel * sizeof(float); }
+
+bool tensor_same_shape(const Tensor *a, const Tensor *b) {
+    if (a->ndim != b->ndim) return false;
+    for (int i = 0; i < a->ndim; i++)
+        if (a->shape[i] != b->shape[i]) return false;
+    return true;
+}
+
+const char *tensor_shape_str(const Tensor *t, char *buf, size_t n) {
+    if (!t) {
+        snprintf(buf, n, "(null)");
+        return buf;
+    }
+    size_t off = 0;
+    off += (size_t)snprintf(buf + off, n - off, "(");
+    for (int i = 0; i < t->ndim && off < n; i++)
+        off += (size_t)snprintf(buf + off, n - off, i ? ", %d" : "%d", t->shape[i]);
+    if (off < n) snprintf(buf + off, n - off, ")");
+    return buf;
+}
+
+const char *tshape(const Tensor *t) {
+    static _Thread_local char bufs[8][64];
+    static _Thread_local int slot;
+    char *b = bufs[slot++ & 7];
+    return tensor_shape_str(t, b, 64);
+}
+
+size_t tensor_rows(const Tensor *t) { return t->numel / (size_t)t->shape[t->ndim - 1]; }
+
+int tensor_cols(const Tensor *t) { return t->shape[t->ndim - 1]; }

@@ -1,0 +1,28 @@
+/* kernels/conv2d.h — 2-D convolution, NHWC activations, KRSC weights.
+ *   x (N, H, W, C), w (K, R, S, C), b (K) or NULL, y (N, P, Q, K)
+ *   P = (H + 2*pad - R) / stride + 1,  Q = (W + 2*pad - S) / stride + 1
+ *   y[n,p,q,k] = b[k] + sum_{r,s,c} x[n, p*stride - pad + r, q*stride - pad + s, c] * w[k,r,s,c]
+ * (zero padding). As a GEMM: M = N*P*Q, N = K, K = R*S*C.
+ * Supported: R = S in {1, 3}, stride in {1, 2}, any pad >= 0 with P, Q >= 1.
+ * backward accumulates dx (N,H,W,C), dw (K,R,S,C), db (K); any may be NULL. */
+#ifndef LDM_KERNELS_CONV2D_H
+#define LDM_KERNELS_CONV2D_H
+
+#include "kernels/kernel_common.h"
+
+int conv2d_forward(const Tensor *x, const Tensor *w, const Tensor *b, int stride, int pad, Tensor *y);
+int conv2d_backward(const Tensor *x, const Tensor *w, const Tensor *dy, int stride, int pad, Tensor *dx, Tensor *dw,
+                    Tensor *db);
+/* Output spatial size for the given input size; -1 with an error when it is < 1. */
+int conv2d_out_size(int in, int k, int stride, int pad);
+
+int conv2d_forward_cpu(const Tensor *x, const Tensor *w, const Tensor *b, int stride, int pad, Tensor *y);
+int conv2d_backward_cpu(const Tensor *x, const Tensor *w, const Tensor *dy, int stride, int pad, Tensor *dx,
+                        Tensor *dw, Tensor *db);
+#ifdef LDM_CUDA
+int conv2d_forward_cuda(const Tensor *x, const Tensor *w, const Tensor *b, int stride, int pad, Tensor *y);
+int conv2d_backward_cuda(const Tensor *x, const Tensor *w, const Tensor *dy, int stride, int pad, Tensor *dx,
+                         Tensor *dw, Tensor *db);
+#endif
+
+#endif

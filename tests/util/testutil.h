@@ -1,0 +1,41 @@
+/* tests/util/testutil.h — helpers shared by the Criterion suites: random inputs from
+ * a generator independent of the library's Philox, comparisons against double
+ * references, and a finite-difference gradient checker driven through the tape. */
+#ifndef LDM_TESTS_TESTUTIL_H
+#define LDM_TESTS_TESTUTIL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "autograd/tape.h"
+#include "core/tensor.h"
+
+/* Uniform floats in [lo, hi) from a splitmix64 stream (independent of core/philox). */
+void tu_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi);
+/* Heap CPU parameter (requires_grad, zeroed grad) filled uniformly in [lo, hi). */
+Tensor *tu_param(int ndim, const int *shape, uint64_t seed, float lo, float hi);
+/* Heap CPU tensor, no grad, filled uniformly in [lo, hi). */
+Tensor *tu_data(int ndim, const int *shape, uint64_t seed, float lo, float hi);
+
+/* max_i |got_i - want_i| / (atol + |want_i|). <= 1 means every element is within
+ * atol + |want| * 1 ... callers compare it against their relative tolerance. Also
+ * returns, through *worst, the index of the worst element (may be NULL). A NaN in
+ * `got` gives +inf. */
+double tu_max_rel_err(const float *got, const double *want, size_t n, double atol, size_t *worst);
+
+/* Builds the op under test from `in` on tape `t`; returns its output (or NULL). */
+typedef Tensor *(*TuBuildFn)(Tape *t, Tensor **in, void *ctx);
+
+typedef struct {
+    double eps;        /* finite-difference step (default 1e-2 when 0) */
+    double rtol, atol; /* pass when |analytic - numeric| <= atol + rtol * |numeric| (defaults 2e-2, 2e-3) */
+    int max_per_input; /* elements checked per input (all when 0); chosen spread out */
+} TuGradOpts;
+
+/* Central finite differences of L = sum(out * R), R a fixed random tensor, against the
+ * tape's gradient, for every input with requires_grad. Inputs must be heap CPU
+ * tensors (tu_param). Returns the number of mismatching elements (0 = pass) and
+ * prints the first few mismatches; -1 on an error (message on stderr). */
+int tu_gradcheck(TuBuildFn build, void *ctx, Tensor **in, int n_in, const TuGradOpts *opts);
+
+#endif
