@@ -53,14 +53,20 @@ banner:
 	 else echo "ldm.c: building the CPU backend only (no nvcc at $(NVCC), or CUDA=0)"; fi
 .PHONY: banner
 
-$(OBJ)/%.o: %.c
+# Objects depend on the flags they were built with, so switching CUDA=0/1, OPT or
+# CUDA_ARCH in the same build folder rebuilds what it must.
+FLAGS_STAMP = $(OBJ)/.flags
+$(shell mkdir -p $(OBJ) && echo '$(CC) $(CFLAGS) | $(NVCC) $(NVFLAGS) | $(CUDA)' > $(FLAGS_STAMP).new && \
+  (cmp -s $(FLAGS_STAMP).new $(FLAGS_STAMP) || mv $(FLAGS_STAMP).new $(FLAGS_STAMP)); rm -f $(FLAGS_STAMP).new)
+
+$(OBJ)/%.o: %.c $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 # Philox normals must round identically on the CPU and the GPU: no contraction into FMA.
 $(OBJ)/kernels/cpu/random.o: CFLAGS += -ffp-contract=off
 
-$(OBJ)/%.cu.o: %.cu
+$(OBJ)/%.cu.o: %.cu $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -MMD -MP -c $< -o $@
 
