@@ -36,3 +36,65 @@ Test(progress, formats_line_and_duration) {
     cr_expect(strstr(buf, "33.3 img/s"), "%s", buf);
     cr_expect(strstr(buf, "ETA"), "%s", buf);
 }
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/error.h"
+#include "train/run_files.h"
+
+static char tmpdir[64];
+static void mk_tmp(void) {
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/ldm_trainutil_XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+}
+
+Test(run_files, csv_resume_drops_rows_after_the_checkpoint) {
+    mk_tmp();
+    char path[128];
+    snprintf(path, sizeof path, "%s/log.csv", tmpdir);
+    CsvLog log;
+    cr_assert_eq(csv_open(&log, path, -1), 0, "%s", ldm_last_error());
+    for (int s = 1; s <= 10; s++) csv_row(&log, s, 1.0 / s, 1e-3, s % 5 == 0 ? 0.5 : NAN, 10);
+    csv_close(&log);
+    cr_assert_eq(csv_open(&log, path, 6), 0);
+    csv_row(&log, 7, 0.77, 1e-3, NAN, 10);
+    csv_close(&log);
+    double *st, *l, *vs, *vl;
+    int n, nv;
+    cr_assert_eq(csv_read_losses(path, &st, &l, &n, &vs, &vl, &nv), 0);
+    cr_expect_eq(n, 7);
+    cr_expect_float_eq(st[6], 7, 0);
+    cr_expect_float_eq(l[6], 0.77, 1e-9);
+    cr_expect_eq(nv, 1, "only step 5 had a validation loss before the resume point");
+    free(st), free(l), free(vs), free(vl);
+    unlink(path);
+    rmdir(tmpdir);
+}
+
+Test(run_files, outdir_checks) {
+    mk_tmp();
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s/new", tmpdir);
+    cr_expect_eq(outdir_prepare(sub, 0), 0, "%s", ldm_last_error());
+    cr_expect_eq(outdir_prepare("/nonexistent_parent/x", 0), -1);
+    cr_expect(strstr(ldm_last_error(), "/nonexistent_parent/x"), "%s", ldm_last_error());
+    cr_expect_eq(outdir_prepare(sub, 1ull << 62), -1, "absurd space requirement");
+    cr_expect(strstr(ldm_last_error(), "free"), "%s", ldm_last_error());
+    char file[160];
+    snprintf(file, sizeof file, "%s/plainfile", tmpdir);
+    FILE *f = fopen(file, "w");
+    fclose(f);
+    cr_expect_eq(outdir_prepare(file, 0), -1);
+    cr_expect(strstr(ldm_last_error(), "not a folder"), "%s", ldm_last_error());
+    unlink(file);
+    if (getuid() != 0) { /* root ignores permission bits */
+        chmod(sub, 0500);
+        cr_expect_eq(outdir_prepare(sub, 0), -1);
+        chmod(sub, 0700);
+    }
+    rmdir(sub);
+    rmdir(tmpdir);
+}
