@@ -200,7 +200,8 @@ Test(group_norm, results_do_not_depend_on_thread_count) {
     int shape[4] = {2, 33, 33, 32}, c = 32; /* large enough to go parallel */
     Tensor *x = tu_data(4, shape, 41, -2, 2), *dy = tu_data(4, shape, 42, -1, 1);
     Tensor *gamma = tu_data(1, &c, 43, 0.5f, 1.5f), *beta = tu_data(1, &c, 44, -0.5f, 0.5f);
-    Tensor *y = tensor_like(NULL, x), *mean = tensor_new2(NULL, DEV_CPU, 2, 8), *rstd = tensor_new2(NULL, DEV_CPU, 2, 8);
+    Tensor *y = tensor_like(NULL, x);
+    Tensor *mean = tensor_new2(NULL, DEV_CPU, 2, 8), *rstd = tensor_new2(NULL, DEV_CPU, 2, 8);
     Tensor *dx[2], *dg[2], *db[2];
     int saved = omp_get_max_threads(), threads[2] = {1, 3};
     for (int r = 0; r < 2; r++) {

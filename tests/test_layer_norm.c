@@ -18,7 +18,8 @@ static void check_forward(int ndim, const int *shape, float offset) {
     Tensor *x = tu_data(ndim, shape, 1, -2 + offset, 2 + offset);
     int c = shape[ndim - 1], rows = (int)tensor_rows(x);
     Tensor *gamma = tu_data(1, &c, 2, 0.5f, 1.5f), *beta = tu_data(1, &c, 3, -0.5f, 0.5f);
-    Tensor *y = tensor_like(NULL, x), *mean = tensor_new1(NULL, DEV_CPU, rows), *rstd = tensor_new1(NULL, DEV_CPU, rows);
+    Tensor *y = tensor_like(NULL, x);
+    Tensor *mean = tensor_new1(NULL, DEV_CPU, rows), *rstd = tensor_new1(NULL, DEV_CPU, rows);
     fill(y, NAN);
     fill(mean, NAN);
     fill(rstd, NAN);
@@ -78,7 +79,8 @@ Test(layer_norm, backward_matches_double_reference_accumulates_and_ignores_threa
     int shape[3] = {4, 300, 40}, c = 40, rows = 1200; /* large enough to go parallel */
     Tensor *x = tu_data(3, shape, 7, -2, 2), *dy = tu_data(3, shape, 8, -1, 1);
     Tensor *gamma = tu_data(1, &c, 9, 0.5f, 1.5f), *beta = tu_data(1, &c, 10, -0.5f, 0.5f);
-    Tensor *y = tensor_like(NULL, x), *mean = tensor_new1(NULL, DEV_CPU, rows), *rstd = tensor_new1(NULL, DEV_CPU, rows);
+    Tensor *y = tensor_like(NULL, x);
+    Tensor *mean = tensor_new1(NULL, DEV_CPU, rows), *rstd = tensor_new1(NULL, DEV_CPU, rows);
     cr_assert_eq(layer_norm_forward(x, gamma, beta, EPS, y, mean, rstd), 0, "%s", ldm_last_error());
     Tensor *dx[3], *dg[3], *db[3];
     int saved = omp_get_max_threads(), threads[3] = {1, 3, 3};
