@@ -1,4 +1,4 @@
-/* bench/data_bench.h — how fast the data loader turns ADNI-sized JPEGs into batches.
+/* data/data_bench.h — how fast the data loader turns ADNI-sized JPEGs into batches.
  *
  * Without a path it writes `images` synthetic 256x240 gray JPEGs (a textured ellipse,
  * quality 90, like the ADNI slices in size and entropy) in the ADNI layout under a

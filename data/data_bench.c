@@ -5,7 +5,7 @@
  * 2 cores should give ~3000-6000 slices/s before file I/O; the 256 -> 64 area resize
  * adds ~0.1 M multiply-adds per image (~0.05 ms).
  */
-#include "bench/data_bench.h"
+#include "data/data_bench.h"
 
 #include <errno.h>
 #include <ftw.h>
