@@ -21,6 +21,14 @@ int l1_forward(const Tensor *a, const Tensor *b, Tensor *y);
 int l1_backward(const Tensor *a, const Tensor *b, const Tensor *dy, Tensor *da, Tensor *db);
 int sumsq(const Tensor *x, double *out);
 
+/* CPU helper shared by the scalar reductions (also vae_ops): *out = sum_{i < n} f(i) with
+ * f summed in double over fixed blocks of REDUCE_BLOCK elements (fn(ctx, lo, hi) returns
+ * the sum over [lo, hi)), the block sums then added pairwise. The order depends on n
+ * only, never on the thread count. -1 + error (naming op) when out of memory. */
+#define REDUCE_BLOCK 4096
+typedef double (*ReduceBlockFn)(const void *ctx, long lo, long hi);
+int reduce_blocked_cpu(const char *op, long n, ReduceBlockFn fn, const void *ctx, double *out);
+
 int sum_forward_cpu(const Tensor *x, Tensor *y);
 int broadcast_scalar_backward_cpu(const Tensor *dy, float k, Tensor *dx);
 int mse_forward_cpu(const Tensor *a, const Tensor *b, Tensor *y);

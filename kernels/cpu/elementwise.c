@@ -1,9 +1,15 @@
 /* kernels/cpu/elementwise.c — elementwise ops on the CPU (math in kernels/elementwise.h).
- *   fill: 4 bytes/elem written.  axpy: 2 FLOP, 12 bytes/elem.
- * Memory-bound; OpenMP over elements above a size where threads pay off. */
+ *   fill:  4 bytes/elem written.           axpy: 2 FLOP, 12 bytes/elem.
+ *   add:   1 FLOP, 12 bytes/elem.          mul:  1 FLOP, 12 bytes/elem.
+ *   mul backward: 4 FLOP, up to 28 bytes/elem.   scale: 1 FLOP, 8 bytes/elem.
+ *   scale_shift forward: 2 FLOP, 8 bytes/elem (+ the (N, C) modulation, cached).
+ *   scale_shift backward: dx 2 FLOP, 12 bytes/elem; dscale/dshift 2 FLOP and 8 bytes/elem,
+ *     summed over the broadcast axis in double, in a fixed order (deterministic).
+ * Memory-bound; OpenMP over elements (or rows) above a size where threads pay off. */
 #include "kernels/elementwise.h"
 
 #define PAR_MIN 32768
+#define SS_CBLOCK 64 /* channels per scale_shift reduction task */
 
 int fill_cpu(Tensor *y, float value) {
     float *p = y->data;
@@ -19,5 +25,115 @@ int axpy_cpu(Tensor *y, const Tensor *x, float alpha) {
     long n = (long)y->numel;
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
     for (long i = 0; i < n; i++) yp[i] += alpha * xp[i];
+    return 0;
+}
+
+int add_forward_cpu(const Tensor *a, const Tensor *b, Tensor *y) {
+    const float *ap = a->data, *bp = b->data;
+    float *yp = y->data;
+    long n = (long)a->numel;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (long i = 0; i < n; i++) yp[i] = ap[i] + bp[i];
+    return 0;
+}
+
+int mul_forward_cpu(const Tensor *a, const Tensor *b, Tensor *y) {
+    const float *ap = a->data, *bp = b->data;
+    float *yp = y->data;
+    long n = (long)a->numel;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (long i = 0; i < n; i++) yp[i] = ap[i] * bp[i];
+    return 0;
+}
+
+/* da and db may be the same buffer (y = x * x): both contributions land. */
+int mul_backward_cpu(const Tensor *a, const Tensor *b, const Tensor *dy, Tensor *da, Tensor *db) {
+    const float *ap = a->data, *bp = b->data, *g = dy->data;
+    long n = (long)a->numel;
+    if (da) {
+        float *d = da->data;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        for (long i = 0; i < n; i++) d[i] += g[i] * bp[i];
+    }
+    if (db) {
+        float *d = db->data;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        for (long i = 0; i < n; i++) d[i] += g[i] * ap[i];
+    }
+    return 0;
+}
+
+int scale_forward_cpu(const Tensor *x, float s, Tensor *y) {
+    const float *xp = x->data;
+    float *yp = y->data;
+    long n = (long)x->numel;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    for (long i = 0; i < n; i++) yp[i] = s * xp[i];
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// scale_shift: x viewed as (N, L, C), L = product of the middle dims
+
+int scale_shift_forward_cpu(const Tensor *x, const Tensor *scale, const Tensor *shift, Tensor *y) {
+    const int C = tensor_cols(x);
+    const long rows = (long)tensor_rows(x), L = rows / x->shape[0];
+    const float *xp = x->data, *sc = scale ? scale->data : NULL, *sh = shift ? shift->data : NULL;
+    float *yp = y->data;
+#pragma omp parallel for schedule(static) if (x->numel > PAR_MIN)
+    for (long r = 0; r < rows; r++) {
+        const long n = r / L;
+        const float *xr = xp + r * C; /* (C) */
+        float *yr = yp + r * C;       /* (C) */
+        const float *s = sc ? sc + n * C : NULL, *b = sh ? sh + n * C : NULL;
+        if (s && b)
+            for (int c = 0; c < C; c++) yr[c] = xr[c] * (1.0f + s[c]) + b[c];
+        else if (s)
+            for (int c = 0; c < C; c++) yr[c] = xr[c] * (1.0f + s[c]);
+        else if (b)
+            for (int c = 0; c < C; c++) yr[c] = xr[c] + b[c];
+        else
+            for (int c = 0; c < C; c++) yr[c] = xr[c];
+    }
+    return 0;
+}
+
+int scale_shift_backward_cpu(const Tensor *x, const Tensor *scale, const Tensor *dy, Tensor *dx, Tensor *dscale,
+                             Tensor *dshift) {
+    const int C = tensor_cols(x), N = x->shape[0];
+    const long rows = (long)tensor_rows(x), L = rows / N;
+    const float *xp = x->data, *g = dy->data, *sc = scale ? scale->data : NULL;
+    if (dx) {
+        float *d = dx->data;
+#pragma omp parallel for schedule(static) if (x->numel > PAR_MIN)
+        for (long r = 0; r < rows; r++) {
+            const float *s = sc ? sc + (r / L) * C : NULL;
+            if (s)
+                for (int c = 0; c < C; c++) d[r * C + c] += g[r * C + c] * (1.0f + s[c]);
+            else
+                for (int c = 0; c < C; c++) d[r * C + c] += g[r * C + c];
+        }
+    }
+    if (!dscale && !dshift) return 0;
+    /* One task per (n, block of SS_CBLOCK channels): sums over l in order, in double. */
+    float *ds = dscale ? dscale->data : NULL, *db = dshift ? dshift->data : NULL;
+    const int nblk = (C + SS_CBLOCK - 1) / SS_CBLOCK;
+#pragma omp parallel for schedule(static) if (x->numel > PAR_MIN)
+    for (long task = 0; task < (long)N * nblk; task++) {
+        const long n = task / nblk;
+        const int c0 = (int)(task % nblk) * SS_CBLOCK, cn = C - c0 < SS_CBLOCK ? C - c0 : SS_CBLOCK;
+        double as[SS_CBLOCK] = {0}, ab[SS_CBLOCK] = {0};
+        for (long l = 0; l < L; l++) {
+            const long off = (n * L + l) * C + c0;
+            for (int c = 0; c < cn; c++) {
+                as[c] += (double)g[off + c] * xp[off + c];
+                ab[c] += g[off + c];
+            }
+        }
+        for (int c = 0; c < cn; c++) {
+            if (ds) ds[n * C + c0 + c] += (float)as[c];
+            if (db) db[n * C + c0 + c] += (float)ab[c];
+        }
+    }
     return 0;
 }
