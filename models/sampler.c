@@ -26,7 +26,11 @@ const char *sampler_name(SamplerKind k) { return k >= 0 && k <= 2 ? names[k] : "
 
 int sampler_timesteps(const NoiseSchedule *s, int steps, int *ts) {
     if (steps < 1 || steps > s->T) return ldm_error("sampler", "steps = %d is outside 1..%d", steps, s->T);
-    for (int i = 0; i < steps; i++) ts[i] = (int)lround((double)s->T - (double)i * s->T / steps) - 1;
+    if (steps == 1) {
+        ts[0] = s->T - 1;
+        return 0;
+    }
+    for (int i = 0; i < steps; i++) ts[i] = (int)lround((double)(s->T - 1) * (steps - 1 - i) / (steps - 1));
     return 0;
 }
 
@@ -172,11 +176,11 @@ int sample(const NoiseSchedule *s, EpsFn fn, void *ctx, Tape *tp, Tensor *x, con
             } else {
                 double h = log(an / bn) - log(a / b);
                 Tensor *D = x0;
-                if (i > 0) {
+                if (i > 0 && tn > 0) { /* second order, except into t = 0 (see sampler.h) */
                     double r = h_prev / h;
                     D = lincomb(tp, 1 + 1 / (2 * r), x0, -1 / (2 * r), prev_x0);
                 }
-                xn = lincomb(tp, bn / b, x, -an * expm1(-h), D);
+                xn = ag_add(tp, x, lincomb(tp, bn / b - 1, x, -an * expm1(-h), D));
                 h_prev = h;
             }
             if (tensor_copy(prev_x0, x0)) rc = -1;
@@ -184,7 +188,7 @@ int sample(const NoiseSchedule *s, EpsFn fn, void *ctx, Tape *tp, Tensor *x, con
             double eta = o->kind == SAMPLER_DDPM ? 1.0 : o->eta;
             double sigma = tn < 0 ? 0 : eta * sqrt((1 - abn) / (1 - ab)) * sqrt(1 - ab / abn);
             double ce = sqrt(fmax(0.0, 1 - abn - sigma * sigma)) - an * b / a;
-            xn = lincomb(tp, an / a, x, ce, eps);
+            xn = ag_add(tp, x, lincomb(tp, an / a - 1, x, ce, eps)); /* x + small: one rounding of x */
             if (sigma > 0) {
                 Tensor *z = tensor_like(tp->arena, x);
                 if (!z || rng_normal(z, o->seed, (uint64_t)(i + 1) * x->numel)) z = NULL;

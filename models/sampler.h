@@ -1,23 +1,26 @@
 /* models/sampler.h — from noise back to a latent: DDPM, DDIM and DPM-Solver++(2M), with
  * classifier-free guidance.
  *
- * The sampler walks S timesteps t_0 > t_1 > ... > t_{S-1} spaced evenly over [0, T) and
- * ending at T-1 ("trailing" spacing: t_i = round(T - i T/S) - 1), then to t = -1 (clean,
- * abar = 1). With a = sqrt(abar_t), b = sqrt(1 - abar_t) and the primed values at the
+ * The sampler walks S timesteps t_0 = T-1 > t_1 > ... > t_{S-1} = 0 spaced evenly
+ * (t_i = round((T-1)(S-1-i)/(S-1)); S = 1 is just T-1), then to t = -1 (clean, abar = 1):
+ * it starts from pure noise and its last jump, from t = 0, is tiny. With a = sqrt(abar_t), b = sqrt(1 - abar_t) and the primed values at the
  * next timestep, every step first predicts
  *   eps = eps_u + s (eps_c - eps_u)   (guidance; eps_c alone when there are no labels)
  *   x0  = (x_t - b eps) / a
  * and then moves:
  *   DDIM (eta)  sigma = eta sqrt((1 - abar') / (1 - abar)) sqrt(1 - abar / abar')
  *               x' = a' x0 + sqrt(1 - abar' - sigma^2) eps + sigma z,  z ~ N(0, I)
- *               (applied as x' = (a'/a) x_t + (sqrt(1-abar'-sigma^2) - a' b / a) eps + sigma z,
- *               which keeps an exact eps on the trajectory to rounding)
+ *               (applied as x' = x_t + [(a'/a - 1) x_t + (sqrt(1-abar'-sigma^2) - a' b / a) eps]
+ *               + sigma z: no cancellation through x0, and one rounding of x_t per step)
  *   DDPM        ancestral sampling from the posterior q(x' | x_t, x0): mean
  *               (a' beta / (1-abar)) x0 + (sqrt(abar/abar') (1-abar') / (1-abar)) x_t with
  *               beta = 1 - abar/abar', variance beta (1-abar')/(1-abar): algebraically DDIM
  *               with eta = 1, and computed as such.
  *   DPM++(2M)   in lambda = log(a/b), h = lambda' - lambda, data prediction x0:
- *               D = x0 on the first step, else (1 + 1/2r) x0 - (1/2r) x0_prev, r = h_prev / h
+ *               D = (1 + 1/2r) x0 - (1/2r) x0_prev, r = h_prev / h, but D = x0 (first order)
+ *               on the first step and on the step into t = 0, whose h is several times the
+ *               previous one (lambda grows fastest near t = 0), which makes the extrapolation
+ *               unstable ("lower order final");
  *               x' = (b'/b) x_t - a' (e^-h - 1) D;  the last step (to abar = 1) returns x0.
  * Classifier-free guidance runs the conditional and the unconditional (null class) halves
  * as one batch of 2N through the eps model.
