@@ -440,6 +440,7 @@ int cfg_validate(const ModelConfig *c) {
         return ldm_error("config", "latent size %d is not divisible by 2^%d for %d U-Net levels", lat,
                          c->unet_levels - 1, c->unet_levels);
     if (check_groups("unet_ch", c->unet_ch, c->unet_groups)) return -1;
+    if (c->unet_ch % 2) return ldm_error("config", "unet_ch = %d must be even (sinusoidal time embedding)", c->unet_ch);
     for (int i = 0; i < c->unet_levels; i++) {
         int ch = c->unet_ch * c->unet_mult[i];
         if (check_range("unet_mult", c->unet_mult[i], 1, 64)) return -1;

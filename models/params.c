@@ -9,6 +9,8 @@
 
 #include "core/error.h"
 #include "core/philox.h"
+#include "kernels/elementwise.h"
+#include "kernels/reduce.h"
 
 void ps_init(ParamSet *ps, Device dev, uint64_t seed, bool alloc, bool with_grad) {
     memset(ps, 0, sizeof *ps);
@@ -213,6 +215,28 @@ int ps_to_device(ParamSet *ps, Device dev) {
         t->device = dev;
     }
     ps->device = dev;
+    return 0;
+}
+
+int ps_ema_update(ParamSet *ema, const ParamSet *ps, float decay) {
+    if (!(decay >= 0 && decay <= 1)) return ldm_error("params", "ema: decay %g is outside [0, 1]", (double)decay);
+    if (!ema->alloc || !ps->alloc) return ldm_error("params", "ema: a dry set has no values");
+    if (same_layout(ema, ps, "ema")) return -1;
+    for (int i = 0; i < ps->n; i++) /* ema += (1 - decay) (p - ema), as two elementwise passes */
+        if (axpy(ema->p[i].t, ema->p[i].t, decay - 1.0f) || axpy(ema->p[i].t, ps->p[i].t, 1.0f - decay)) return -1;
+    return 0;
+}
+
+int ps_grad_sumsq(const ParamSet *ps, double *out) {
+    *out = 0;
+    for (int i = 0; i < ps->n; i++) {
+        const Tensor *t = ps->p[i].t;
+        if (!ps->alloc || !t->grad) return ldm_error("params", "grad_sumsq: %s has no gradient", ps->p[i].name);
+        Tensor g = tensor_grad_view(t);
+        double s;
+        if (sumsq(&g, &s)) return -1;
+        *out += s;
+    }
     return 0;
 }
 

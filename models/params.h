@@ -73,6 +73,11 @@ int ps_copy_values(ParamSet *dst, const ParamSet *src);
 /* Moves every tensor (and gradient) to `dev`; pointers held by models stay valid. */
 int ps_to_device(ParamSet *ps, Device dev);
 
+/* ema = decay * ema + (1 - decay) * ps, tensor by tensor (same layout). */
+int ps_ema_update(ParamSet *ema, const ParamSet *ps, float decay);
+/* sum over all parameters of sum(grad^2), in double (gradient clipping). */
+int ps_grad_sumsq(const ParamSet *ps, double *out);
+
 /* Re-draws every parameter from N(0, std^2) whatever its initialiser (tests: exercise
  * paths that zero-initialised layers would hide). */
 int ps_randomize(ParamSet *ps, uint64_t seed, float std);

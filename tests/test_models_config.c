@@ -279,6 +279,17 @@ Test(models_params, clone_copy_and_device_round_trip) {
     cr_expect_eq(b.p[0].t->data[3], 0.0f, "zeros when not copying");
     cr_assert_eq(ps_copy_values(&b, &a), 0);
     cr_expect_eq(memcmp(b.p[0].t->data, w->data, 80), 0);
+    /* EMA: b = 0.9 b + 0.1 a, with a = 2 b before */
+    for (int i = 0; i < 20; i++) w->data[i] = 2 * b.p[0].t->data[i];
+    float b0 = b.p[0].t->data[7];
+    cr_assert_eq(ps_ema_update(&b, &a, 0.9f), 0, "%s", ldm_last_error());
+    cr_expect_float_eq(b.p[0].t->data[7], 1.1f * b0, 1e-6f * (1 + fabsf(b0)));
+    cr_expect_eq(ps_ema_update(&b, &a, 1.5f), -1);
+    for (int i = 0; i < 20; i++) w->grad[i] = (float)i;
+    double ss;
+    cr_assert_eq(ps_grad_sumsq(&a, &ss), 0);
+    cr_expect_float_eq(ss, 2470.0, 1e-9, "sum of i^2 for i < 20");
+    cr_expect_eq(ps_grad_sumsq(&b, &ss), -1, "no gradients in b");
     cr_expect_eq(ps_to_device(&a, DEV_CPU), 0, "same device is a no-op");
     if (dev_cuda_available()) {
         float before[20];
