@@ -83,7 +83,14 @@ static void *fptr(const ModelConfig *c, size_t off) { return (char *)c + off; }
 static void field_format(const ModelConfig *c, const Field *f, char *buf, size_t n) {
     switch (f->type) {
     case F_INT: snprintf(buf, n, "%d", *(int *)fptr(c, f->off)); break;
-    case F_FLOAT: snprintf(buf, n, "%.9g", (double)*(float *)fptr(c, f->off)); break;
+    case F_FLOAT: { /* the shortest text that reads back as the same float */
+        float v = *(float *)fptr(c, f->off);
+        for (int prec = 6; prec <= 9; prec++) {
+            snprintf(buf, n, "%.*g", prec, (double)v);
+            if (strtof(buf, NULL) == v) break;
+        }
+        break;
+    }
     case F_STR: snprintf(buf, n, "%s", (char *)fptr(c, f->off)); break;
     case F_ENUM: snprintf(buf, n, "%s", f->names[*(int *)fptr(c, f->off)]); break;
     case F_LIST: {

@@ -2,10 +2,13 @@
  * class names, parameter registration and counts, noise schedules. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/error.h"
 #include "models/config.h"
+#include "models/describe.h"
 #include "models/params.h"
 #include "models/schedule.h"
 #include "models/unet.h"
@@ -331,4 +334,23 @@ Test(models_schedule, scaled_linear_and_cosine_are_monotone) {
     schedule_free(&s);
     cr_expect_eq(schedule_init(&s, SCHED_LINEAR, 1000, 0.02, 1e-4), -1, "decreasing betas are refused");
     cr_expect_eq(schedule_init(&s, SCHED_LINEAR, 1, 1e-4, 0.02), -1);
+}
+
+Test(models_config, describe_lists_presets_and_fields) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    describe_presets(f);
+    ModelConfig c;
+    cfg_preset(&c, "adni");
+    describe_config(&c, f);
+    fclose(f);
+    cr_expect(strstr(buf, "adni      256x256x1 -> latent 4x32x32 (f8), 2 classes (AD,NC); VAE 20.94M, U-Net 31.24M"),
+              "%s", buf);
+    cr_expect(strstr(buf, "fashion   32x32x1 -> latent 4x8x8 (f4), 10 classes"), "%s", buf);
+    cr_expect(strstr(buf, "oasis") && strstr(buf, "unconditional"), "%s", buf);
+    cr_expect(strstr(buf, "U-Net levels: 32x32:128 16x16:256+attn 8x8:256+attn, middle 8x8+attn"), "%s", buf);
+    cr_expect(strstr(buf, "head_dim     = 64"), "%s", buf);
+    printf("%s", buf);
+    free(buf);
 }
