@@ -390,11 +390,9 @@ int cfg_class_index(const ModelConfig *cfg, const char *label) {
         char name[64];
         if (!strcmp(cfg_class_name(cfg, i, name, sizeof name), label)) return i;
     }
-    int v;
     char *end;
     long l = strtol(label, &end, 10);
-    v = (int)l;
-    if (*label && !*end && l >= 0 && l < cfg->num_classes) return v;
+    if (*label && !*end && l >= 0 && l < cfg->num_classes) return (int)l;
     return ldm_error("config", "unknown class '%s' (classes: %s, or an index 0..%d)", label,
                      *cfg->class_names ? cfg->class_names : "none named", cfg->num_classes - 1);
 }

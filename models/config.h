@@ -90,7 +90,7 @@ int cfg_latent_size(const ModelConfig *cfg); /* image_size / factor */
 bool cfg_has_attn(const ModelConfig *cfg, int resolution);
 
 /* Class names: index from a name or a decimal index ("AD", "1"); -1 with an error naming
- * the known classes. name_of writes class i's name into buf. */
+ * the known classes. cfg_class_name writes class i's name into buf. */
 int cfg_class_index(const ModelConfig *cfg, const char *label);
 const char *cfg_class_name(const ModelConfig *cfg, int i, char *buf, size_t n);
 
