@@ -1,0 +1,62 @@
+/* kernels/cpu/gemm.h — the CPU SGEMM that every dense op goes through (linear, conv2d).
+ *
+ *   sgemm:   C = alpha * op(A) op(B) + beta * C, row-major, op(X) = X or X^T,
+ *            op(A) is (M, K), op(B) is (K, N), C is (M, N).
+ *   gemm_ex: the same blocked driver with its operands described by pack callbacks, so
+ *            conv2d can feed im2col panels straight from an NHWC tensor (implicit GEMM: no
+ *            im2col buffer larger than one packed block) and write the rows of C anywhere.
+ *
+ * beta == 0 never reads C (it may hold NaN). Cost 2*M*N*K FLOP. Blocking, packing and the
+ * threading are described in gemm.c.
+ */
+#ifndef LDM_KERNELS_CPU_GEMM_H
+#define LDM_KERNELS_CPU_GEMM_H
+
+#include <stdbool.h>
+
+typedef struct GemmOperand GemmOperand;
+
+/* Packs one panel of an operand: `width` lanes starting at lane i0 (lanes are rows of
+ * op(A), or columns of op(B)), of which the first ni are real, by the depth range
+ * k0 .. k0+nk-1 (the K of the GEMM), as dst[k * width + i]; lanes ni .. width-1 are zero. */
+typedef void (*GemmPackFn)(const GemmOperand *x, int i0, int ni, int k0, int nk, int width, float *dst);
+
+struct GemmOperand {
+    GemmPackFn pack;
+    const float *p;  /* the matrix, for the two strided packers below */
+    int ld;
+    const void *ctx; /* whatever a custom packer needs */
+};
+
+/* Strided row-major matrix p with leading dimension ld. */
+/* Lane i, depth k at p[i*ld + k]: A without transpose, B transposed. */
+void gemm_pack_lane_rows(const GemmOperand *x, int i0, int ni, int k0, int nk, int width, float *dst);
+/* Lane i, depth k at p[k*ld + i]: A transposed, B without transpose. */
+void gemm_pack_depth_rows(const GemmOperand *x, int i0, int ni, int k0, int nk, int width, float *dst);
+
+/* The output: row m of C starts at row(c, m), or at p + m*ld when row is NULL; the N
+ * columns of a row are contiguous. Distinct m must give non-overlapping rows. */
+typedef struct GemmOut GemmOut;
+struct GemmOut {
+    float *p;
+    int ld;
+    float *(*row)(const GemmOut *c, int m);
+    const void *ctx;
+};
+
+/* 0, or -1 with an error ("gemm: ...") when scratch memory cannot be allocated. */
+int gemm_ex(int M, int N, int K, float alpha, const GemmOperand *a, const GemmOperand *b, float beta,
+            const GemmOut *c);
+
+/* lda >= K (lda >= M when trans_a), ldb >= N (ldb >= K when trans_b), ldc >= N.
+ * 0, or -1 with an error naming the bad argument. */
+int sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
+          int ldb, float beta, float *C, int ldc);
+
+/* Bias helpers for the ops built on the GEMM; y and dy are (rows, n) row-major. */
+/* y[r][j] = b[j] for every row (then a GEMM with beta = 1 adds the product). */
+void gemm_fill_rows(float *y, long rows, int n, const float *b);
+/* db[j] += sum_r dy[r][j], summed in double in a fixed order, whatever the thread count. */
+void gemm_sum_rows(const float *dy, long rows, int n, float *db);
+
+#endif
