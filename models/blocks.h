@@ -41,12 +41,12 @@ typedef struct {
 } Norm;
 
 /* prefix.weight, prefix.bias */
-int conv_init(Conv *c, ParamSet *ps, const char *prefix, int cin, int cout, int k, int stride, bool zero);
-int linear_init(Linear *l, ParamSet *ps, const char *prefix, int in, int out, bool bias, bool zero);
-int norm_init(Norm *n, ParamSet *ps, const char *prefix, int c, int groups);
-Tensor *conv_forward(const Conv *c, Tape *t, Tensor *x);
-Tensor *linear_forward(const Linear *l, Tape *t, Tensor *x);
-Tensor *norm_forward(const Norm *n, Tape *t, Tensor *x, bool silu);
+int conv_layer_init(Conv *c, ParamSet *ps, const char *prefix, int cin, int cout, int k, int stride, bool zero);
+int linear_layer_init(Linear *l, ParamSet *ps, const char *prefix, int in, int out, bool bias, bool zero);
+int norm_layer_init(Norm *n, ParamSet *ps, const char *prefix, int c, int groups);
+Tensor *conv_layer_forward(const Conv *c, Tape *t, Tensor *x);
+Tensor *linear_layer_forward(const Linear *l, Tape *t, Tensor *x);
+Tensor *norm_layer_forward(const Norm *n, Tape *t, Tensor *x, bool silu);
 
 typedef struct {
     int cin, cout, emb_dim; /* emb_dim 0: no time embedding */

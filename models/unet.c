@@ -47,14 +47,14 @@ int unet_init(UNet *m, ParamSet *ps, const ModelConfig *cfg) {
     const int L = cfg->unet_levels, R = cfg->unet_res, C = cfg->unet_ch, lat = cfg_latent_size(cfg);
     char name[PS_NAME_MAX];
     int rc = 0;
-    rc |= linear_init(&m->time1, ps, "unet.time.lin1", C, 4 * C, true, false);
-    rc |= linear_init(&m->time2, ps, "unet.time.lin2", 4 * C, 4 * C, true, false);
+    rc |= linear_layer_init(&m->time1, ps, "unet.time.lin1", C, 4 * C, true, false);
+    rc |= linear_layer_init(&m->time2, ps, "unet.time.lin2", 4 * C, 4 * C, true, false);
     if (m->conditional) {
         m->class_emb = ps_add(ps, PI_NORMAL, 2, (int[]){cfg->num_classes + 1, cfg->ctx_tokens * cfg->ctx_dim},
                               "unet.class_emb.weight");
         rc |= m->class_emb ? 0 : -1;
     }
-    rc |= conv_init(&m->conv_in, ps, "unet.conv_in", cfg->latent_ch, C, 3, 1, false);
+    rc |= conv_layer_init(&m->conv_in, ps, "unet.conv_in", cfg->latent_ch, C, 3, 1, false);
     /* channel counts of the skips, pushed in the order the down path produces them */
     int skips[MAX_SKIPS], ns = 0, ch = C;
     skips[ns++] = ch;
@@ -68,7 +68,7 @@ int unet_init(UNet *m, ParamSet *ps, const ModelConfig *cfg) {
         }
         if (i < L - 1) {
             snprintf(name, sizeof name, "unet.down.%d.downsample", i);
-            rc |= conv_init(&m->downsample[i], ps, name, ch, ch, 3, 2, false);
+            rc |= conv_layer_init(&m->downsample[i], ps, name, ch, ch, 3, 2, false);
             skips[ns++] = ch;
         }
     }
@@ -85,11 +85,11 @@ int unet_init(UNet *m, ParamSet *ps, const ModelConfig *cfg) {
         }
         if (i > 0) {
             snprintf(name, sizeof name, "unet.up.%d.upsample", i);
-            rc |= conv_init(&m->upsample[i], ps, name, ch, ch, 3, 1, false);
+            rc |= conv_layer_init(&m->upsample[i], ps, name, ch, ch, 3, 1, false);
         }
     }
-    rc |= norm_init(&m->norm_out, ps, "unet.norm_out", ch, cfg->unet_groups);
-    rc |= conv_init(&m->conv_out, ps, "unet.conv_out", ch, cfg->latent_ch, 3, 1, true);
+    rc |= norm_layer_init(&m->norm_out, ps, "unet.norm_out", ch, cfg->unet_groups);
+    rc |= conv_layer_init(&m->conv_out, ps, "unet.conv_out", ch, cfg->latent_ch, 3, 1, true);
     return rc ? -1 : 0;
 }
 
@@ -129,26 +129,26 @@ Tensor *unet_forward(const UNet *m, Tape *t, Tensor *x, Tensor *timesteps, Tenso
     const ModelConfig *c = &m->cfg;
     const int L = c->unet_levels, R = c->unet_res, N = x->shape[0];
     Tensor *emb = ag_timestep_embedding(t, timesteps, c->unet_ch);
-    emb = linear_forward(&m->time2, t, ag_silu(t, linear_forward(&m->time1, t, emb)));
+    emb = linear_layer_forward(&m->time2, t, ag_silu(t, linear_layer_forward(&m->time1, t, emb)));
     emb = ag_silu(t, emb); /* every ResBlock's projection starts with SiLU: do it once */
     Tensor *ctx = NULL;
     if (m->conditional)
         ctx = ag_reshape(t, ag_embedding(t, m->class_emb, labels), 3, (int[]){N, c->ctx_tokens, c->ctx_dim});
     Tensor *skips[MAX_SKIPS];
     int ns = 0;
-    Tensor *h = conv_forward(&m->conv_in, t, x);
+    Tensor *h = conv_layer_forward(&m->conv_in, t, x);
     skips[ns++] = h;
     for (int i = 0; i < L; i++) {
         for (int j = 0; j < R; j++) skips[ns++] = h = stage_forward(&m->down[i][j], t, h, emb, ctx);
-        if (i < L - 1) skips[ns++] = h = conv_forward(&m->downsample[i], t, h);
+        if (i < L - 1) skips[ns++] = h = conv_layer_forward(&m->downsample[i], t, h);
     }
     h = stage_forward(&m->mid, t, h, emb, ctx);
     h = resblock_forward(&m->mid_res1, t, h, emb);
     for (int i = L - 1; i >= 0; i--) {
         for (int j = 0; j <= R; j++) h = stage_forward(&m->up[i][j], t, ag_concat_channels(t, h, skips[--ns]), emb, ctx);
-        if (i > 0) h = conv_forward(&m->upsample[i], t, ag_upsample2x(t, h));
+        if (i > 0) h = conv_layer_forward(&m->upsample[i], t, ag_upsample2x(t, h));
     }
-    return conv_forward(&m->conv_out, t, norm_forward(&m->norm_out, t, h, true));
+    return conv_layer_forward(&m->conv_out, t, norm_layer_forward(&m->norm_out, t, h, true));
 }
 
 Tensor *unet_loss(const UNet *m, Tape *tp, const NoiseSchedule *s, Tensor *z0, Tensor *noise, const int *t,

@@ -39,7 +39,7 @@ int vae_init(VAE *v, ParamSet *ps, const ModelConfig *cfg) {
     char name[PS_NAME_MAX];
     int rc = 0;
     /* encoder */
-    rc |= conv_init(&v->enc_in, ps, "vae.enc.conv_in", cfg->channels, C, 3, 1, false);
+    rc |= conv_layer_init(&v->enc_in, ps, "vae.enc.conv_in", cfg->channels, C, 3, 1, false);
     int ch = C;
     for (int i = 0; i < L; i++) {
         int out = C * cfg->vae_mult[i];
@@ -50,15 +50,15 @@ int vae_init(VAE *v, ParamSet *ps, const ModelConfig *cfg) {
         }
         if (i < L - 1) {
             snprintf(name, sizeof name, "vae.enc.down.%d.downsample", i);
-            rc |= conv_init(&v->enc_down[i], ps, name, ch, ch, 3, 2, false);
+            rc |= conv_layer_init(&v->enc_down[i], ps, name, ch, ch, 3, 2, false);
         }
     }
     rc |= mid_init(&v->enc_mid, ps, "vae.enc.mid", ch, G, attn);
-    rc |= norm_init(&v->enc_norm, ps, "vae.enc.norm_out", ch, G);
-    rc |= conv_init(&v->enc_out, ps, "vae.enc.conv_out", ch, 2 * cfg->latent_ch, 3, 1, false);
+    rc |= norm_layer_init(&v->enc_norm, ps, "vae.enc.norm_out", ch, G);
+    rc |= conv_layer_init(&v->enc_out, ps, "vae.enc.conv_out", ch, 2 * cfg->latent_ch, 3, 1, false);
     /* decoder */
     ch = C * cfg->vae_mult[L - 1];
-    rc |= conv_init(&v->dec_in, ps, "vae.dec.conv_in", cfg->latent_ch, ch, 3, 1, false);
+    rc |= conv_layer_init(&v->dec_in, ps, "vae.dec.conv_in", cfg->latent_ch, ch, 3, 1, false);
     rc |= mid_init(&v->dec_mid, ps, "vae.dec.mid", ch, G, attn);
     for (int i = L - 1; i >= 0; i--) {
         int out = C * cfg->vae_mult[i];
@@ -69,11 +69,11 @@ int vae_init(VAE *v, ParamSet *ps, const ModelConfig *cfg) {
         }
         if (i > 0) {
             snprintf(name, sizeof name, "vae.dec.up.%d.upsample", i);
-            rc |= conv_init(&v->dec_up[i], ps, name, ch, ch, 3, 1, false);
+            rc |= conv_layer_init(&v->dec_up[i], ps, name, ch, ch, 3, 1, false);
         }
     }
-    rc |= norm_init(&v->dec_norm, ps, "vae.dec.norm_out", ch, G);
-    rc |= conv_init(&v->dec_out, ps, "vae.dec.conv_out", ch, cfg->channels, 3, 1, false);
+    rc |= norm_layer_init(&v->dec_norm, ps, "vae.dec.norm_out", ch, G);
+    rc |= conv_layer_init(&v->dec_out, ps, "vae.dec.conv_out", ch, cfg->channels, 3, 1, false);
     return rc ? -1 : 0;
 }
 
@@ -101,13 +101,13 @@ int vae_encode(const VAE *v, Tape *t, Tensor *x, Tensor **mean, Tensor **logvar)
     *mean = *logvar = NULL;
     if (check_input(v, x, v->cfg.image_size, v->cfg.channels, "image")) return -1;
     const int L = v->cfg.vae_levels, R = v->cfg.vae_res, Z = v->cfg.latent_ch;
-    Tensor *h = conv_forward(&v->enc_in, t, x);
+    Tensor *h = conv_layer_forward(&v->enc_in, t, x);
     for (int i = 0; i < L; i++) {
         for (int j = 0; j < R; j++) h = resblock_forward(&v->enc_res[i][j], t, h, NULL);
-        if (i < L - 1) h = conv_forward(&v->enc_down[i], t, h);
+        if (i < L - 1) h = conv_layer_forward(&v->enc_down[i], t, h);
     }
     h = mid_forward(&v->enc_mid, t, h);
-    h = conv_forward(&v->enc_out, t, norm_forward(&v->enc_norm, t, h, true));
+    h = conv_layer_forward(&v->enc_out, t, norm_layer_forward(&v->enc_norm, t, h, true));
     *mean = ag_slice_channels(t, h, 0, Z);
     *logvar = ag_slice_channels(t, h, Z, 2 * Z);
     return *mean && *logvar ? 0 : -1;
@@ -116,12 +116,12 @@ int vae_encode(const VAE *v, Tape *t, Tensor *x, Tensor **mean, Tensor **logvar)
 Tensor *vae_decode(const VAE *v, Tape *t, Tensor *z) {
     if (check_input(v, z, cfg_latent_size(&v->cfg), v->cfg.latent_ch, "latent")) return NULL;
     const int L = v->cfg.vae_levels, R = v->cfg.vae_res;
-    Tensor *h = mid_forward(&v->dec_mid, t, conv_forward(&v->dec_in, t, z));
+    Tensor *h = mid_forward(&v->dec_mid, t, conv_layer_forward(&v->dec_in, t, z));
     for (int i = L - 1; i >= 0; i--) {
         for (int j = 0; j <= R; j++) h = resblock_forward(&v->dec_res[i][j], t, h, NULL);
-        if (i > 0) h = conv_forward(&v->dec_up[i], t, ag_upsample2x(t, h));
+        if (i > 0) h = conv_layer_forward(&v->dec_up[i], t, ag_upsample2x(t, h));
     }
-    return conv_forward(&v->dec_out, t, norm_forward(&v->dec_norm, t, h, true));
+    return conv_layer_forward(&v->dec_out, t, norm_layer_forward(&v->dec_norm, t, h, true));
 }
 
 Tensor *vae_loss(const VAE *v, Tape *t, Tensor *x, Tensor *noise, VAEOutput *out) {

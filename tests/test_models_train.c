@@ -117,7 +117,7 @@ Test(models_train, unet_overfits_one_batch, .timeout = 120) {
     for (int i = 0; i < 4; i++) labels->data[i] = lab[i];
     const int t[4] = {50, 300, 600, 900};
     double first = 0, last = 0;
-    const int steps = 300;
+    const int steps = 150;
     for (int s = 0; s < steps; s++) {
         arena_reset(a);
         tape_reset(&tp);
