@@ -62,6 +62,10 @@ double schedule_alpha_bar(const NoiseSchedule *s, int t) {
 
 Tensor *schedule_q_sample(Tape *tp, const NoiseSchedule *s, Tensor *x0, Tensor *noise, const int *t) {
     if (!x0 || !noise) return NULL;
+    if (!s || !t) {
+        ldm_error("q_sample", "NULL schedule or timesteps for x0 %s", tshape(x0));
+        return NULL;
+    }
     if (!tensor_same_shape(x0, noise)) {
         ldm_error("q_sample", "x0 %s and noise %s differ in shape", tshape(x0), tshape(noise));
         return NULL;
