@@ -70,6 +70,9 @@ $(OBJ)/%.cu.o: %.cu $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -MMD -MP -c $< -o $@
 
+# The GPU side of the same rule: random.cu must equal the CPU bit for bit.
+$(OBJ)/kernels/cuda/random.cu.o: NVFLAGS += --fmad=false
+
 $(BUILD)/libldm.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
@@ -86,6 +89,22 @@ $(BUILD)/ldm-%: $(OBJ)/data/ldm_%.o $(BUILD)/libldm.a
 $(BUILD)/tests/%: $(OBJ)/tests/%.o $(TEST_UTIL:%.c=$(OBJ)/%.o) $(BUILD)/libldm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(TEST_UTIL:%.c=$(OBJ)/%.o) $(BUILD)/libldm.a $(LDLIBS) -lcriterion -o $@
+
+# build/gpu-check: the GPU parity harness and benchmark (tests/gpu/). It links only
+# core (minus any file that uses libpng/libjpeg), kernels and the CUDA runtime, so the GPU
+# machine needs neither Criterion nor libpng/libjpeg.
+GPU_CHECK_OBJS = $(patsubst %.c,$(OBJ)/%.o,$(wildcard tests/gpu/*.c))
+GPU_LIB_OBJS   = $(patsubst %.c,$(OBJ)/%.o,$(shell grep -L -E '<(png|jpeglib)\.h>' $(wildcard core/*.c)) \
+                   $(wildcard kernels/*.c kernels/cpu/*.c)) $(CU_SRCS:%.cu=$(OBJ)/%.cu.o)
+$(OBJ)/tests/gpu/%.o: CFLAGS += -I$(CUDA_HOME)/include
+$(BUILD)/gpu-check: $(GPU_CHECK_OBJS) $(GPU_LIB_OBJS)
+	@rm -f $(BUILD)/libldm-gpu-check.a
+	ar rcs $(BUILD)/libldm-gpu-check.a $(GPU_LIB_OBJS)
+	$(CC) $(CFLAGS) $(GPU_CHECK_OBJS) $(BUILD)/libldm-gpu-check.a $(filter-out -lpng -ljpeg -lz,$(LDLIBS)) -o $@
+
+# On a machine with a GPU: build for it, parity, compute-sanitizer, benchmark, table.
+gpu-check:
+	@MAKE="$(MAKE)" BUILD="$(BUILD)" CUDA_HOME="$(CUDA_HOME)" bash tests/gpu/run_gpu_check.sh
 
 # Debian packages the build needs; installed when root, else the exact command is printed.
 DEB_PKGS = libpng-dev libjpeg62-turbo-dev zlib1g-dev libcriterion-dev
