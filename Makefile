@@ -149,12 +149,12 @@ clean:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
-# ---- fuzzing: the data decoders under libFuzzer + ASan + UBSan (clang), FUZZ_TIME s each.
+# ---- fuzzing: the data decoders and the safetensors reader under libFuzzer + ASan + UBSan (clang), FUZZ_TIME s each.
 # Seeds come from data/fuzz/make_seeds.c; corpora and crash files stay in $(BUILD)/fuzz.
 FUZZ_TIME ?= 60
 FUZZ_CC   ?= clang
 FUZZ_DIR   = $(BUILD)/fuzz
-FUZZ_LIB   = core/error.c data/image.c data/decode_png.c data/decode_jpeg.c data/nifti.c data/idx.c data/byte_reader.c
+FUZZ_LIB   = core/error.c core/safetensors.c core/json.c core/tensor.c core/arena.c core/device.c data/image.c data/decode_png.c data/decode_jpeg.c data/nifti.c data/idx.c data/byte_reader.c
 FUZZ_TARGETS = $(notdir $(basename $(wildcard data/fuzz/fuzz_*.c)))
 fuzz:
 	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz: needs clang with libFuzzer (apt-get install clang)"; exit 1; }
