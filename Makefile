@@ -4,6 +4,7 @@
 #   make test       every Criterion suite (installs missing Debian packages when root)
 #   make asan       the CPU suites under AddressSanitizer + UBSan
 #   make demo       the main job: train and sample on real MRI (see README)
+#   make bench      kernel, training and sampling benchmarks vs PyTorch (CPU; + GPU when present)
 #   make CUDA=0     CPU backend only (also what happens when nvcc is not found)
 #
 # nvcc comes from CUDA_HOME (default /usr/local/cuda). The only CUDA library linked is
@@ -27,7 +28,7 @@ NVFLAGS     = -O3 -std=c++17 -arch=$(CUDA_ARCH) -I. -DLDM_CUDA -Xcompiler -Wall,
 ifeq ($(CUDA),1)
 CFLAGS  += -DLDM_CUDA
 LDLIBS  += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
-CU_SRCS  = $(wildcard core/*.cu kernels/cuda/*.cu)
+CU_SRCS  = $(wildcard core/*.cu kernels/cuda/*.cu bench/*.cu)
 else
 CU_SRCS  =
 endif
@@ -139,6 +140,16 @@ tests-build-asan: $(TESTS)
 	@fail=0; for t in $(TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t --jobs 1 || fail=1; done; \
 	 if [ $$fail = 0 ]; then echo "make asan: all suites clean"; else echo "make asan: FAILED"; exit 1; fi
 .PHONY: tests-build-asan
+
+# ---- benchmarks: ldm-bench kernels/train/sample on the demo preset, the PyTorch twin
+# (bench/torch_twin.py, any python3 that imports torch; Debian: apt-get install python3-torch)
+# side by side, and the charts; tables and JSON in $(BUILD)/bench, charts in bench/.
+# With a CUDA device the same runs on the GPU (adni shapes too). BENCH_PRESET, BENCH_FLAGS.
+BENCH_PRESET ?= demo
+BENCH_FLAGS  ?=
+BENCH_PY     ?= $(firstword $(foreach p,python3 /usr/bin/python3,$(shell $(p) -c 'import torch' 2>/dev/null && echo $(p))))
+bench: all
+	@BUILD="$(BUILD)" PRESET="$(BENCH_PRESET)" FLAGS="$(BENCH_FLAGS)" PY="$(BENCH_PY)" bash bench/run_bench.sh
 
 demo: deps all
 	@echo "make demo: training and sampling have not landed yet (issues: Models, Data, Train/Sample)."

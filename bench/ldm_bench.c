@@ -1,57 +1,111 @@
-/* bench/ldm_bench.c — ldm-bench: micro-benchmarks of the kernels.
+/* bench/ldm_bench.c — ldm-bench: kernel micro-benchmarks and end-to-end numbers.
  *
- *   ldm-bench cpu [--op gemm|conv2d|all]     CPU GEMM and conv2d, GFLOP/s
+ *   ldm-bench kernels [--op NAME] [--version V] [--device cpu|cuda] [--preset P]
+ *                     [--batch B] [--quick] [--json FILE]
+ *   ldm-bench train   [--preset P] [--device D] [--batch B] [--steps N] [--json FILE]
+ *   ldm-bench sample  [--preset P] [--device D] [--batch B] [--steps N] [--json FILE]
+ *   ldm-bench numerics [--preset P] --out FILE.safetensors
+ *   ldm-bench chart   --json KERNELS.json [--torch TORCH.json] --png FILE.png
+ *   ldm-bench cpu     [--op gemm|conv2d|all]     CPU GEMM and conv2d, GFLOP/s
  *
  * Threads: OMP_NUM_THREADS. Exit status 0, 1 on a runtime error, 2 on a usage error. */
 #include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "bench/chart.h"
 #include "bench/cpu_bench.h"
+#include "bench/kernel_bench.h"
+#include "bench/model_bench.h"
 #include "core/error.h"
 
 static void usage(FILE *f) {
     fprintf(f,
-            "usage: ldm-bench cpu [--op gemm|conv2d|all]\n"
+            "usage: ldm-bench COMMAND [options]\n"
             "\n"
-            "  cpu            time the CPU SGEMM (1024^3, NN/NT/TN) and conv2d forward, dgrad and\n"
-            "                 wgrad; prints ms per call (best of the runs) and GFLOP/s\n"
-            "  --op OP        gemm, conv2d or all (default all)\n"
-            "  -h, --help     this text\n"
+            "  kernels        every op at the shapes the preset uses (bench/shapes.c): validated\n"
+            "                 against the CPU first (on cuda), then timed (median); ms, GB/s, GFLOP/s\n"
+            "                 and %% of the bandwidth and FMA ceilings measured at start\n"
+            "     --op NAME        conv2d group_norm layer_norm attention linear silu add upsample2x adamw\n"
+            "     --version V      CUDA kernel version only (0 = default; default: every version)\n"
+            "     --quick          shorter timing, at most 3 shapes per op/pass/model (adni on the cpu: batch 1)\n"
+            "  train          one training step of the VAE and the U-Net: forward, backward, optimizer,\n"
+            "                 images/s, peak arena and parameter memory (--steps timed steps, default 3)\n"
+            "  sample         DDIM sampling: time per denoising step and per image (--steps, default 10)\n"
+            "  numerics       randomised weights, inputs and ldm.c's outputs for bench/torch_twin.py --numerics\n"
+            "     --out FILE       the safetensors file to write\n"
+            "  chart          PNG bars per op: %% of ceiling and ldm.c / PyTorch time\n"
+            "     --json FILE      from `kernels --json`;  --torch FILE  from torch_twin.py --out;  --png FILE\n"
+            "  cpu            the CPU SGEMM (1024^3) and conv2d speed-goal shapes (--op gemm|conv2d|all)\n"
             "\n"
+            "common: --preset adni|oasis|demo|fashion (default demo), --device cpu|cuda (default cpu),\n"
+            "        --batch B (default 8; adni/oasis 4), --json FILE (integers only: ns, bytes, FLOP),\n"
+            "        --arena-mb M (train/sample; default 2048 cpu, 24576 cuda), -h/--help.\n"
             "Threads come from OMP_NUM_THREADS.\n");
 }
 
-static int cmd_cpu(int argc, char **argv) {
-    static const struct option opts[] = {{"op", required_argument, 0, 'o'}, {"help", no_argument, 0, 'h'}, {0}};
-    const char *op = "all";
+typedef struct {
+    const char *op, *preset, *json, *torch, *png, *out;
+    Device device;
+    int version, batch, steps, quick;
+    long arena_mb;
+} Args;
+
+/* Parses argv[1..] into a; 0, or 2 on a usage error (printed), or 1 after --help. */
+static int parse(int argc, char **argv, Args *a) {
+    static const struct option opts[] = {
+        {"op", required_argument, 0, 'o'},     {"version", required_argument, 0, 'v'},
+        {"device", required_argument, 0, 'd'}, {"preset", required_argument, 0, 'p'},
+        {"batch", required_argument, 0, 'b'},  {"steps", required_argument, 0, 's'},
+        {"json", required_argument, 0, 'j'},   {"torch", required_argument, 0, 't'},
+        {"png", required_argument, 0, 'g'},    {"out", required_argument, 0, 'O'},
+        {"arena-mb", required_argument, 0, 'a'}, {"quick", no_argument, 0, 'q'},
+        {"help", no_argument, 0, 'h'},         {0}};
     int c;
+    char *end;
     optind = 1;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        if (c == 'o') {
-            op = optarg;
-        } else if (c == 'h') {
-            usage(stdout);
-            return 0;
-        } else {
-            usage(stderr);
-            return 2;
+        long v = 0;
+        if (strchr("vbsa", c)) {
+            v = strtol(optarg, &end, 10);
+            if (!*optarg || *end || v < 0 || v > 1 << 20) {
+                fprintf(stderr, "ldm-bench %s: '%s' is not a count\n", argv[0], optarg);
+                return 2;
+            }
+        }
+        switch (c) {
+        case 'o': a->op = optarg; break;
+        case 'v': a->version = (int)v; break;
+        case 'd':
+            if (device_parse(optarg, &a->device)) {
+                fprintf(stderr, "ldm-bench %s: --device %s: %s\n", argv[0], optarg, ldm_last_error());
+                return 2;
+            }
+            break;
+        case 'p': a->preset = optarg; break;
+        case 'b': a->batch = (int)v; break;
+        case 's': a->steps = (int)v; break;
+        case 'j': a->json = optarg; break;
+        case 't': a->torch = optarg; break;
+        case 'g': a->png = optarg; break;
+        case 'O': a->out = optarg; break;
+        case 'a': a->arena_mb = v; break;
+        case 'q': a->quick = 1; break;
+        case 'h': usage(stdout); return 1;
+        default: usage(stderr); return 2;
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "ldm-bench cpu: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
+        fprintf(stderr, "ldm-bench %s: unexpected argument '%s'\n", argv[0], argv[optind]);
         return 2;
-    }
-    if (strcmp(op, "gemm") && strcmp(op, "conv2d") && strcmp(op, "all")) {
-        fprintf(stderr, "ldm-bench cpu: unknown --op '%s' (gemm, conv2d or all)\n", op);
-        return 2;
-    }
-    if (cpu_bench_run(stdout, op)) {
-        fprintf(stderr, "ldm-bench: %s\n", ldm_last_error());
-        return 1;
     }
     return 0;
+}
+
+static int fail(void) {
+    fprintf(stderr, "ldm-bench: %s\n", ldm_last_error());
+    return 1;
 }
 
 int main(int argc, char **argv) {
@@ -59,12 +113,47 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    if (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) {
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
         usage(stdout);
         return 0;
     }
-    if (!strcmp(argv[1], "cpu")) return cmd_cpu(argc - 1, argv + 1);
-    fprintf(stderr, "ldm-bench: unknown command '%s'\n", argv[1]);
+    Args a = {.preset = "demo", .device = DEV_CPU, .version = -1};
+    int rc = parse(argc - 1, argv + 1, &a);
+    if (rc) return rc == 1 ? 0 : rc;
+    if (!strcmp(cmd, "cpu")) {
+        const char *op = a.op ? a.op : "all";
+        if (strcmp(op, "gemm") && strcmp(op, "conv2d") && strcmp(op, "all")) {
+            fprintf(stderr, "ldm-bench cpu: unknown --op '%s' (gemm, conv2d or all)\n", op);
+            return 2;
+        }
+        return cpu_bench_run(stdout, op) ? fail() : 0;
+    }
+    if (!strcmp(cmd, "kernels")) {
+        KernelBenchOpts o = {a.preset, a.device, a.batch, a.quick, a.op, a.version, a.json};
+        return kernel_bench_run(&o, stdout) ? fail() : 0;
+    }
+    if (!strcmp(cmd, "train") || !strcmp(cmd, "sample")) {
+        bool train = !strcmp(cmd, "train");
+        ModelBenchOpts o = {a.preset, a.device, a.batch, a.steps ? a.steps : train ? 3 : 10,
+                            (size_t)a.arena_mb << 20, a.json};
+        return (train ? train_bench_run(&o, stdout) : sample_bench_run(&o, stdout)) ? fail() : 0;
+    }
+    if (!strcmp(cmd, "numerics")) {
+        if (!a.out) {
+            fprintf(stderr, "ldm-bench numerics: --out FILE is required\n");
+            return 2;
+        }
+        return numerics_write(a.preset, a.out, stdout) ? fail() : 0;
+    }
+    if (!strcmp(cmd, "chart")) {
+        if (!a.json || !a.png) {
+            fprintf(stderr, "ldm-bench chart: --json FILE and --png FILE are required\n");
+            return 2;
+        }
+        return chart_write(a.json, a.torch, a.png) ? fail() : 0;
+    }
+    fprintf(stderr, "ldm-bench: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;
 }
