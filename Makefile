@@ -176,7 +176,7 @@ fuzz:
 	  $(FUZZ_CC) -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
 	    data/fuzz/$$t.c $(FUZZ_LIB) -lpng -ljpeg -lz -lm -o $(FUZZ_DIR)/$$t || exit 1; \
 	  mkdir -p $(FUZZ_DIR)/corpus/$$t; echo "== $$t: $(FUZZ_TIME) s"; \
-	  $(FUZZ_DIR)/$$t -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2560 -print_final_stats=1 \
+	  $(FUZZ_DIR)/$$t -max_total_time=$(FUZZ_TIME) -timeout=30 -rss_limit_mb=2560 -print_final_stats=1 \
 	    -artifact_prefix=$(FUZZ_DIR)/$$t- $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/seeds/$$t >$(FUZZ_DIR)/$$t.log 2>&1; \
 	  rc=$$?; grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)' $(FUZZ_DIR)/$$t.log; \
 	  [ $$rc -eq 0 ] || { tail -40 $(FUZZ_DIR)/$$t.log; echo "make fuzz: $$t failed; input in $(FUZZ_DIR)/$$t-*"; exit 1; }; \
