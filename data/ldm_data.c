@@ -1,0 +1,246 @@
+/* data/ldm_data.c — ldm-data: look at a data set the way the trainer will see it.
+ *
+ *   ldm-data info PATH                   layout, counts per split and class, patients,
+ *                                        image size, what was skipped or ignored and why
+ *   ldm-data preview PATH --out grid.png labelled grid of preprocessed images
+ *   ldm-data bench [PATH]                loader throughput (see bench/data_bench.h)
+ *
+ * Exit status: 0 success, 1 runtime error (bad data, I/O), 2 usage error.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench/data_bench.h"
+#include "core/error.h"
+#include "data/dataset.h"
+#include "data/preview.h"
+
+static const char *usage_text =
+    "Usage: ldm-data COMMAND [PATH] [OPTIONS]\n"
+    "\n"
+    "Commands:\n"
+    "  info PATH              layout detected, images per split and class, patients, image\n"
+    "                         size, files skipped or ignored and why\n"
+    "  preview PATH --out F   write a labelled grid of preprocessed images to the PNG F\n"
+    "  bench [PATH]           loader throughput; without PATH on synthetic ADNI-sized JPEGs\n"
+    "\n"
+    "PATH is an ADNI AD_NC folder, an OASIS keras_png_slices folder, a folder with one\n"
+    "subfolder per class, a NIfTI volume (.nii, .nii.gz) or folder of them, or IDX files.\n"
+    "\n"
+    "Data options:\n"
+    "  --layout L          auto (default), adni, oasis, folder, nifti, idx\n"
+    "  --skip-bad          leave out corrupt, non-image or wrong-size files and count them\n"
+    "  --seed N            seed of the patient-disjoint validation split (default 0)\n"
+    "  --val-patients N    patients in the validation split (default: the layout's rule;\n"
+    "                      ADNI: training images / 100, taken from test; 0: none)\n"
+    "  --axis A            NIfTI slicing axis: axial (default), coronal, sagittal\n"
+    "  --min-fill F        NIfTI: keep slices with at least this fraction of tissue (0.05)\n"
+    "  --threads N         decode threads (default 2)\n"
+    "  --no-verify         do not decode every image at open (faster; errors come later)\n"
+    "Preview options:\n"
+    "  --out FILE          PNG to write (required)\n"
+    "  --split S           train (default), val, test\n"
+    "  --count N           images in the grid (default 32)\n"
+    "  --cols N            tiles per row (default: about square)\n"
+    "  --size N            output side in pixels (default 64; 0 keeps the squared size)\n"
+    "  --fit F             pad (default), crop, stretch: how a non-square image is squared\n"
+    "  --background N      pad value 0..255 (default 0)\n"
+    "Bench options:\n"
+    "  --images N          synthetic JPEGs to write (default 2000)\n"
+    "  --batch N           batch size (default 32)\n"
+    "  --epochs N          epochs timed (default 2)\n"
+    "  (and --threads, --size)\n"
+    "  -h, --help          this text\n"
+    "\n"
+    "Exit status: 0 success, 1 runtime error, 2 usage error.\n";
+
+static int usage_error(const char *fmt, const char *arg) {
+    fprintf(stderr, "ldm-data: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry 'ldm-data --help'.\n");
+    return 2;
+}
+
+static int parse_long(const char *flag, const char *s, long lo, long hi, long *out) {
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi) {
+        fprintf(stderr, "ldm-data: %s %s: want a whole number in %ld..%ld\nTry 'ldm-data --help'.\n", flag, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
+// info
+
+static void print_info(const Dataset *ds) {
+    int total = ds->n_items;
+    printf("layout     %s\n", layout_name(ds->layout));
+    printf("root       %s\n", ds->root);
+    printf("images     %d, %dx%d (width x height), 8-bit gray\n", total, ds->w, ds->h);
+    if (ds->n_classes) {
+        printf("classes    %d:", ds->n_classes);
+        for (int c = 0; c < ds->n_classes; c++) printf(" %s=%d", ds->classes[c], c);
+        printf("\n");
+    } else {
+        printf("classes    none (unconditional)\n");
+    }
+    printf("\n%-8s %9s %9s", "split", "images", "patients");
+    for (int c = 0; c < ds->n_classes; c++) printf(" %12.12s", ds->classes[c]);
+    printf("\n");
+    for (int s = 0; s < SPLIT_COUNT; s++) {
+        int n = dataset_count(ds, (DataSplit)s, -1), p = dataset_count_patients(ds, (DataSplit)s);
+        printf("%-8s %9d %9d", split_name((DataSplit)s), n, p);
+        for (int c = 0; c < ds->n_classes; c++) printf(" %12d", dataset_count(ds, (DataSplit)s, c));
+        printf("\n");
+    }
+    /* patients present in more than one split (should be 0) */
+    int *where = calloc((size_t)ds->n_patients + 1, sizeof(int)), shared = 0, used = 0;
+    if (where) {
+        for (int i = 0; i < ds->n_items; i++) where[ds->items[i].patient] |= 1 << ds->items[i].split;
+        for (int p = 0; p < ds->n_patients; p++) {
+            used += where[p] != 0;
+            shared += where[p] && (where[p] & (where[p] - 1));
+        }
+        free(where);
+    }
+    printf("\npatients   %d in all; %d in more than one split%s\n", used, shared, shared ? " (the splits leak!)" : "");
+    printf("skipped    %d file%s\n", ds->n_skipped, ds->n_skipped == 1 ? "" : "s");
+    for (int i = 0; i < ds->n_skipped; i++) printf("  %s: %s\n", ds->skipped[i].path, ds->skipped[i].why);
+    if (ds->n_notes) printf("notes\n");
+    for (int i = 0; i < ds->n_notes; i++) printf("  %s: %s\n", ds->notes[i].path, ds->notes[i].why);
+}
+
+// ---------------------------------------------------------------------------
+// main
+
+enum { OPT_LAYOUT = 256, OPT_SKIP_BAD, OPT_SEED, OPT_VAL, OPT_AXIS, OPT_MIN_FILL, OPT_THREADS, OPT_NO_VERIFY,
+       OPT_OUT, OPT_SPLIT, OPT_COUNT, OPT_COLS, OPT_SIZE, OPT_FIT, OPT_BG, OPT_IMAGES, OPT_BATCH, OPT_EPOCHS };
+
+int main(int argc, char **argv) {
+    static const struct option longopts[] = {
+        {"layout", required_argument, 0, OPT_LAYOUT}, {"skip-bad", no_argument, 0, OPT_SKIP_BAD},
+        {"seed", required_argument, 0, OPT_SEED},     {"val-patients", required_argument, 0, OPT_VAL},
+        {"axis", required_argument, 0, OPT_AXIS},     {"min-fill", required_argument, 0, OPT_MIN_FILL},
+        {"threads", required_argument, 0, OPT_THREADS}, {"no-verify", no_argument, 0, OPT_NO_VERIFY},
+        {"out", required_argument, 0, OPT_OUT},       {"split", required_argument, 0, OPT_SPLIT},
+        {"count", required_argument, 0, OPT_COUNT},   {"cols", required_argument, 0, OPT_COLS},
+        {"size", required_argument, 0, OPT_SIZE},     {"fit", required_argument, 0, OPT_FIT},
+        {"background", required_argument, 0, OPT_BG}, {"images", required_argument, 0, OPT_IMAGES},
+        {"batch", required_argument, 0, OPT_BATCH},   {"epochs", required_argument, 0, OPT_EPOCHS},
+        {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
+    DataOptions dopt;
+    data_options_default(&dopt);
+    PreviewOptions popt = {.split = SPLIT_TRAIN, .count = 32, .cols = 0, .tf = {.size = 64, .fit = FIT_PAD}};
+    DataBenchOptions bopt = {0};
+    const char *out = NULL;
+    int c;
+    long v;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h': fputs(usage_text, stdout); return 0;
+        case OPT_LAYOUT:
+            if (layout_parse(optarg, &dopt.layout)) return usage_error("%s", ldm_last_error());
+            break;
+        case OPT_SKIP_BAD: dopt.skip_bad = true; break;
+        case OPT_NO_VERIFY: dopt.verify = false; break;
+        case OPT_SEED: {
+            char *end;
+            unsigned long long s = strtoull(optarg, &end, 10);
+            if (!*optarg || *end || optarg[0] == '-') return usage_error("--seed %s: want a whole number >= 0", optarg);
+            dopt.seed = s;
+            break;
+        }
+        case OPT_VAL:
+            if (parse_long("--val-patients", optarg, 0, 1000000, &v)) return 2;
+            dopt.val_patients = (int)v;
+            break;
+        case OPT_AXIS:
+            if (axis_parse(optarg, &dopt.axis)) return usage_error("%s", ldm_last_error());
+            break;
+        case OPT_MIN_FILL: {
+            char *end;
+            double f = strtod(optarg, &end);
+            if (!*optarg || *end || !(f >= 0 && f <= 1)) return usage_error("--min-fill %s: want a number in 0..1", optarg);
+            dopt.min_fill = (float)f;
+            break;
+        }
+        case OPT_THREADS:
+            if (parse_long("--threads", optarg, 1, 64, &v)) return 2;
+            dopt.threads = bopt.threads = (int)v;
+            break;
+        case OPT_OUT: out = optarg; break;
+        case OPT_SPLIT:
+            if (!strcmp(optarg, "train")) popt.split = SPLIT_TRAIN;
+            else if (!strcmp(optarg, "val")) popt.split = SPLIT_VAL;
+            else if (!strcmp(optarg, "test")) popt.split = SPLIT_TEST;
+            else return usage_error("--split %s: want train, val or test", optarg);
+            break;
+        case OPT_COUNT:
+            if (parse_long("--count", optarg, 1, 1024, &v)) return 2;
+            popt.count = (int)v;
+            break;
+        case OPT_COLS:
+            if (parse_long("--cols", optarg, 1, 1024, &v)) return 2;
+            popt.cols = (int)v;
+            break;
+        case OPT_SIZE:
+            if (parse_long("--size", optarg, 0, TRANSFORM_MAX_SIDE, &v)) return 2;
+            popt.tf.size = bopt.size = (int)v;
+            break;
+        case OPT_FIT:
+            if (fit_parse(optarg, &popt.tf.fit)) return usage_error("%s", ldm_last_error());
+            break;
+        case OPT_BG:
+            if (parse_long("--background", optarg, 0, 255, &v)) return 2;
+            popt.tf.background = (uint8_t)v;
+            break;
+        case OPT_IMAGES:
+            if (parse_long("--images", optarg, 1, 1000000, &v)) return 2;
+            bopt.images = (int)v;
+            break;
+        case OPT_BATCH:
+            if (parse_long("--batch", optarg, 1, 4096, &v)) return 2;
+            bopt.batch = (int)v;
+            break;
+        case OPT_EPOCHS:
+            if (parse_long("--epochs", optarg, 1, 1000, &v)) return 2;
+            bopt.epochs = (int)v;
+            break;
+        default:
+            return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+        }
+    }
+    int npos = argc - optind;
+    if (npos < 1) return usage_error("%s", "no command (info, preview or bench)");
+    const char *cmd = argv[optind], *path = npos > 1 ? argv[optind + 1] : NULL;
+    if (npos > 2) return usage_error("unexpected argument '%s'", argv[optind + 2]);
+    if (!strcmp(cmd, "bench")) {
+        bopt.path = path;
+        DataBenchResult r;
+        if (data_bench(&bopt, &r, stdout)) ldm_die();
+        return 0;
+    }
+    if (strcmp(cmd, "info") && strcmp(cmd, "preview")) return usage_error("unknown command '%s' (info, preview or bench)", cmd);
+    if (!path) return usage_error("%s needs a PATH", cmd);
+    if (!strcmp(cmd, "preview") && !out) return usage_error("%s", "preview needs --out FILE.png");
+    Dataset *ds = dataset_open(path, &dopt);
+    if (!ds) ldm_die();
+    int rc = 0;
+    if (!strcmp(cmd, "info")) {
+        print_info(ds);
+    } else {
+        rc = data_preview(ds, &popt, out);
+        if (!rc) printf("wrote %s (%s split)\n", out, split_name(popt.split));
+    }
+    if (ds->n_skipped && !strcmp(cmd, "preview")) fprintf(stderr, "ldm-data: skipped %d bad file%s (see ldm-data info)\n",
+                                                        ds->n_skipped, ds->n_skipped == 1 ? "" : "s");
+    dataset_free(ds);
+    if (rc) ldm_die();
+    return 0;
+}
