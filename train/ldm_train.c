@@ -15,6 +15,7 @@
 
 int main(int argc, char **argv) {
     TrainArgs a;
+    setvbuf(stdout, NULL, _IOLBF, 0); /* progress and notes reach a log file as they happen */
     int rc = train_args_parse(argc, argv, &a);
     if (rc == 1) return 0;
     if (rc == 2) return 2;

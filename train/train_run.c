@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "kernels/reduce.h"
 #include "train/loss_plot.h"
 #include "train/train_data.h"
 
@@ -60,6 +61,18 @@ long run_last_step(const TrainRun *r) {
 bool run_should_save(const TrainRun *r) {
     long s = r->st.step;
     return s == run_last_step(r) || (r->a->ckpt_every > 0 && s % r->a->ckpt_every == 0);
+}
+
+int run_check_finite(const TrainRun *r, const ParamSet *params) {
+    for (int i = 0; i < params->n; i++) {
+        double ss;
+        if (sumsq(params->p[i].t, &ss)) return -1;
+        if (!isfinite(ss))
+            return ldm_error(r->kind, "parameter %s is not finite after step %ld: training diverged and stopped. %s was "
+                             "left as it was (its last good state); try a lower --lr or a smaller --clip",
+                             params->p[i].name, r->st.step, r->ckpt_path);
+    }
+    return 0;
 }
 
 int run_save(TrainRun *r, const ParamSet *params, const ParamSet *ema, const ParamSet *m, const ParamSet *v,

@@ -41,6 +41,10 @@ int run_begin(TrainRun *r, const TrainArgs *a, const char *kind);
  * (cut back to the resumed step). */
 int run_prepare(TrainRun *r, long per_epoch, unsigned long long ckpt_bytes);
 
+/* Before a checkpoint: every parameter finite, or -1 saying the run diverged at this
+ * step (the previous checkpoint stays as it was). */
+int run_check_finite(const TrainRun *r, const ParamSet *params);
+
 /* Atomically writes the checkpoint (and redraws the loss plot). */
 int run_save(TrainRun *r, const ParamSet *params, const ParamSet *ema, const ParamSet *m, const ParamSet *v,
              double latent_scale);

@@ -261,8 +261,8 @@ int train_unet(const TrainArgs *a) {
     if (run_begin(&run, a, "unet")) goto out;
     const ModelConfig *cfg = &run.cfg;
     const Device dev = a->device;
-    if (!(ds = train_open_data(a, cfg))) goto out;
     if (load_vae(a, cfg, dev, &vae, &vae_ps, &scale)) goto out;
+    if (!(ds = train_open_data(a, cfg))) goto out;
     if (run.resumed && run.ck.latent_scale != scale) {
         ldm_error("resume", "--vae %s has latent scale %.9g, but the run being resumed was trained with %.9g: not "
                   "the same VAE", a->vae, scale, run.ck.latent_scale);
@@ -354,7 +354,8 @@ int train_unet(const TrainArgs *a) {
             if (!a->quiet) printf("  validation loss %.5g (%d latents)\n", vloss, val.n);
         }
         if (run_log(&run, l, lr, vloss, batch)) goto out;
-        if (run_should_save(&run) && run_save(&run, &ps, &ema, &opt.m, &opt.v, scale)) goto out;
+        if (run_should_save(&run) && (run_check_finite(&run, &ps) || run_save(&run, &ps, &ema, &opt.m, &opt.v, scale)))
+            goto out;
     }
     progress_done(&run.prog);
     if (!a->quiet) printf("unet: step %ld; wrote %s (weights, EMA weights, optimizer state)\n", run.st.step, run.ckpt_path);

@@ -115,8 +115,10 @@ static int vae_latent_scale(VaeModel *m, const ModelConfig *cfg, const float *x,
     free(zh);
     if (rc) return -1;
     double cnt = (double)n * per, mu = sum / cnt, var = sum2 / cnt - mu * mu;
-    if (!(var > 1e-12) || !isfinite(var))
-        return ldm_error("vae", "the latents have variance %g: cannot measure the latent scale", var);
+    if (!isfinite(var))
+        return ldm_error("vae", "the latents are not finite: the model diverged. The last checkpoint was left as it "
+                         "was; try a lower --lr or a smaller --clip");
+    if (!(var > 1e-12)) return ldm_error("vae", "the latents have variance %g: cannot measure the latent scale", var);
     *scale = 1.0 / sqrt(var);
     return 0;
 }
@@ -233,6 +235,7 @@ int train_vae(const TrainArgs *a) {
         }
         if (run_log(&run, l, lr, vloss, batch)) goto out;
         if (run_should_save(&run)) {
+            if (run_check_finite(&run, &m.ps)) goto out;
             if (vae_latent_scale(&m, cfg, scale_set.x, scale_set.n, batch, run.st.seed, &latent_scale)) goto out;
             if (run_save(&run, &m.ps, NULL, &opt.m, &opt.v, latent_scale)) goto out;
         }
