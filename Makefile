@@ -129,3 +129,25 @@ clean:
 	rm -rf build build-asan
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- fuzzing: the data decoders under libFuzzer + ASan + UBSan (clang), FUZZ_TIME s each.
+# Seeds come from data/fuzz/make_seeds.c; corpora and crash files stay in $(BUILD)/fuzz.
+FUZZ_TIME ?= 60
+FUZZ_CC   ?= clang
+FUZZ_DIR   = $(BUILD)/fuzz
+FUZZ_LIB   = core/error.c data/image.c data/decode_png.c data/decode_jpeg.c data/nifti.c data/idx.c data/byte_reader.c
+FUZZ_TARGETS = $(notdir $(basename $(wildcard data/fuzz/fuzz_*.c)))
+fuzz:
+	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz: needs clang with libFuzzer (apt-get install clang)"; exit 1; }
+	@mkdir -p $(FUZZ_DIR)
+	$(CC) -std=c11 -D_GNU_SOURCE -I. -O1 data/fuzz/make_seeds.c core/png.c core/error.c -lpng -ljpeg -lz -o $(FUZZ_DIR)/make_seeds
+	$(FUZZ_DIR)/make_seeds $(FUZZ_DIR)/seeds
+	@for t in $(FUZZ_TARGETS); do \
+	  $(FUZZ_CC) -std=c11 -D_GNU_SOURCE -I. -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
+	    data/fuzz/$$t.c $(FUZZ_LIB) -lpng -ljpeg -lz -lm -o $(FUZZ_DIR)/$$t || exit 1; \
+	  mkdir -p $(FUZZ_DIR)/corpus/$$t; echo "== $$t: $(FUZZ_TIME) s"; \
+	  $(FUZZ_DIR)/$$t -max_total_time=$(FUZZ_TIME) -timeout=10 -rss_limit_mb=2560 -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_DIR)/$$t- $(FUZZ_DIR)/corpus/$$t $(FUZZ_DIR)/seeds/$$t >$(FUZZ_DIR)/$$t.log 2>&1; \
+	  rc=$$?; grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)' $(FUZZ_DIR)/$$t.log; \
+	  [ $$rc -eq 0 ] || { tail -40 $(FUZZ_DIR)/$$t.log; echo "make fuzz: $$t failed; input in $(FUZZ_DIR)/$$t-*"; exit 1; }; \
+	done; echo "make fuzz: no crashes"

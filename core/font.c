@@ -123,7 +123,7 @@ int font_draw_text(unsigned char *img, int w, int h, int channels, int x, int y,
                     for (int dy = 0; dy < scale; dy++)
                         for (int dx = 0; dx < scale; dx++)
                             put(img, w, h, channels, cx + c * scale + dx, y + r * scale + dy, rgb);
-        cx += (FONT_W + 1) * scale;
+        cx += FONT_ADVANCE * scale;
     }
     return cx - x;
 }
@@ -131,5 +131,5 @@ int font_draw_text(unsigned char *img, int w, int h, int channels, int x, int y,
 int font_text_width(const char *text, int scale) {
     int n = 0;
     for (const char *p = text; *p; p++) n++;
-    return n * (FONT_W + 1) * (scale < 1 ? 1 : scale);
+    return n * FONT_ADVANCE * (scale < 1 ? 1 : scale);
 }

@@ -4,6 +4,7 @@
 
 #define FONT_W 5
 #define FONT_H 7
+#define FONT_ADVANCE (FONT_W + 1) /* pixels from one glyph to the next, at scale 1 */
 
 /* Draws `text` with its top-left corner at (x, y), each font pixel a scale x scale
  * square, in colour rgb (rgb[0] only for gray). Clips at the image border. Returns the

@@ -41,6 +41,13 @@ long long br_read(ByteReader *r, void *dst, size_t len, const char *op) {
     return (long long)got;
 }
 
+size_t br_max_remaining(const ByteReader *r) {
+    if (!r->gz) return r->n - r->pos;
+    if (r->ended) return 0;
+    size_t left = r->zs.avail_in;
+    return left > SIZE_MAX / 1032 - 1 ? SIZE_MAX : left * 1032 + 1024;
+}
+
 long long br_skip(ByteReader *r, size_t len, const char *op) {
     uint8_t scratch[4096];
     size_t done = 0;

@@ -26,6 +26,10 @@ int br_open(ByteReader *r, const uint8_t *buf, size_t n, const char *name);
 /* Reads up to len bytes into dst; the count read (< len only at the end of the data),
  * or -1 with an error "<op>: <name>: corrupt gzip data ..." */
 long long br_read(ByteReader *r, void *dst, size_t len, const char *op);
+/* An upper bound on the bytes still to come: exact for plain data; for gzip, deflate's
+ * best ratio (1032:1, a run of one byte) times the compressed bytes left, so a header
+ * claiming more than this is a lie and can be rejected before allocating anything. */
+size_t br_max_remaining(const ByteReader *r);
 /* Discards up to len bytes; same results as br_read. */
 long long br_skip(ByteReader *r, size_t len, const char *op);
 void br_close(ByteReader *r);

@@ -54,6 +54,7 @@ void dataset_free(Dataset *ds) {
 }
 
 int dataset_count(const Dataset *ds, DataSplit split, int label) {
+    if (!ds) return ldm_error("data", "NULL dataset");
     int n = 0;
     for (int i = 0; i < ds->n_items; i++)
         n += ds->items[i].split == split && (label < 0 || ds->items[i].label == label);
@@ -61,6 +62,7 @@ int dataset_count(const Dataset *ds, DataSplit split, int label) {
 }
 
 int dataset_count_patients(const Dataset *ds, DataSplit split) {
+    if (!ds) return ldm_error("data", "NULL dataset");
     char *seen = calloc((size_t)ds->n_patients + 1, 1);
     if (!seen) return ldm_error("data", "out of memory");
     int n = 0;
@@ -181,17 +183,16 @@ static int check_sizes(Dataset *ds, char **errs) {
         DataItem *it = &ds->items[i];
         if (errs[i] || !it->w || (it->w == ds->w && it->h == ds->h)) continue;
         char msg[600];
-        if (it->index >= 0) snprintf(msg, sizeof msg, "data: %s: slice/record %d is %dx%d, expected %dx%d like the other %d images",
-                                     it->path, it->index, it->w, it->h, ds->w, ds->h, sz[best][2]);
-        else snprintf(msg, sizeof msg, "data: %s: image is %dx%d, expected %dx%d like the other %d images",
-                      it->path, it->w, it->h, ds->w, ds->h, sz[best][2]);
+        snprintf(msg, sizeof msg, "data: %s: %s %dx%d, expected %dx%d like the other %d images", it->path,
+                 it->index >= 0 ? "slices are" : "image is", it->w, it->h, ds->w, ds->h, sz[best][2]);
         if (!(errs[i] = strdup(msg))) rc = ldm_error("data", "out of memory");
     }
     free(sz);
     return rc;
 }
 
-/* Fails on the first bad item, or (skip_bad) drops every bad item and lists it. */
+/* Fails on the first bad item, or (skip_bad) drops every bad item and lists it: once
+ * per file (the slices of a volume or records of an IDX file share one entry). */
 static int drop_bad(DsBuild *b, char **errs) {
     Dataset *ds = b->ds;
     int n_bad = 0, first = -1;
@@ -204,19 +205,26 @@ static int drop_bad(DsBuild *b, char **errs) {
         if (n_bad > 1) return ldm_error("data", "%s (%d bad files in all; --skip-bad leaves them out)", m, n_bad);
         return ldm_error("data", "%s (--skip-bad leaves it out)", m);
     }
-    int k = 0;
+    int k = 0, rc = 0;
     for (int i = 0; i < ds->n_items; i++) {
         if (!errs[i]) {
             ds->items[k++] = ds->items[i];
             continue;
         }
+        int j = i; /* the run of bad items from the same file with the same message */
+        while (j + 1 < ds->n_items && errs[j + 1] && !strcmp(ds->items[j + 1].path, ds->items[i].path) &&
+               !strcmp(errs[j + 1], errs[i]))
+            j++;
         const char *m = errs[i], *p = strstr(m, ds->items[i].path);
         if (p) m = p + strlen(ds->items[i].path) + (p[strlen(ds->items[i].path)] == ':' ? 2 : 0);
-        if (dsb_skip(b, ds->items[i].path, m)) return -1;
-        free(ds->items[i].path);
+        char why[700];
+        if (j > i) snprintf(why, sizeof why, "%s (%d slices/records)", m, j - i + 1);
+        if (!rc) rc = dsb_skip(b, ds->items[i].path, j > i ? why : m);
+        for (int t = i; t <= j; t++) free(ds->items[t].path);
+        i = j;
     }
     ds->n_items = k;
-    return 0;
+    return rc;
 }
 
 // ---------------------------------------------------------------------------

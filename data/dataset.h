@@ -82,7 +82,7 @@ void data_options_default(DataOptions *o);
 Dataset *dataset_open(const char *path, const DataOptions *o);
 void dataset_free(Dataset *ds);
 
-/* Items in `split` with `label` (-1: any label). */
+/* Items in `split` with `label` (-1: any label); -1 with an error for a NULL dataset. */
 int dataset_count(const Dataset *ds, DataSplit split, int label);
 /* Patients with at least one item in `split`. */
 int dataset_count_patients(const Dataset *ds, DataSplit split);

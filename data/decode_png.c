@@ -1,8 +1,13 @@
 /* data/decode_png.c — PNG to 8-bit gray through libpng, from memory (see image.h).
  *
  * libpng reports errors by longjmp; every allocation made after setjmp lives in the
- * PngCtx struct (not in locals) so the error path can free it.
+ * PngCtx struct (not in locals) so the error path can free it. Before libpng sees the
+ * bytes, the chunk list is walked once: a chunk whose length runs past the end of the
+ * file is rejected here, because libpng would first allocate (and clear) that many
+ * bytes — fuzzing found a 100-byte file claiming a 1 GB tEXt chunk that took seconds.
+ * Text, ICC and other metadata chunks are skipped: the pixels are all we need.
  */
+#include <ctype.h>
 #include <png.h>
 #include <setjmp.h>
 #include <stdio.h>
@@ -43,10 +48,29 @@ static inline uint8_t luma(const uint8_t *p) {
     return (uint8_t)((19595u * p[0] + 38470u * p[1] + 7471u * p[2] + 32768u) >> 16);
 }
 
+static uint32_t be32(const uint8_t *p) { return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3]; }
+
+/* Every chunk (length, type, data, CRC) up to IEND must lie inside the n bytes. */
+static int check_chunks(const uint8_t *buf, size_t n, const char *name) {
+    size_t pos = 8;
+    while (pos + 8 <= n) {
+        uint32_t len = be32(buf + pos);
+        const uint8_t *type = buf + pos + 4;
+        if (len > 0x7FFFFFFFu || len > n - pos - 8 || n - pos - 8 - len < 4)
+            return ldm_error("png", "%s: chunk '%.4s' at byte %zu claims %u bytes, the file has %zu left (truncated or corrupt)",
+                             name, isprint(type[0]) && isprint(type[1]) && isprint(type[2]) && isprint(type[3]) ? (const char *)type : "????",
+                             pos, len, n - pos - 8);
+        if (!memcmp(type, "IEND", 4)) return 0;
+        pos += 12 + (size_t)len;
+    }
+    return ldm_error("png", "%s: file ends early (truncated, no IEND chunk)", name);
+}
+
 int img_decode_png(const uint8_t *buf, size_t n, const char *name, GrayImage *out) {
     if (!out) return ldm_error("png", "%s: no output image", name);
     *out = (GrayImage){0};
     if (!buf || n < 8 || png_sig_cmp(buf, 0, 8)) return ldm_error("png", "%s: not a PNG file (bad signature)", name);
+    if (check_chunks(buf, n, name)) return -1;
     PngCtx c = {.buf = buf, .n = n};
     png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &c, on_error, on_warning);
     if (!png) return ldm_error("png", "%s: out of memory", name);
@@ -64,6 +88,8 @@ int img_decode_png(const uint8_t *buf, size_t n, const char *name, GrayImage *ou
     png_set_read_fn(png, &c, on_read);
     png_set_user_limits(png, IMG_MAX_SIDE, IMG_MAX_SIDE);
     png_set_chunk_malloc_max(png, 8u << 20);
+    static const png_byte skip[] = "tEXt\0zTXt\0iTXt\0iCCP\0sPLT\0eXIf\0";
+    png_set_keep_unknown_chunks(png, PNG_HANDLE_CHUNK_NEVER, skip, 6);
     png_read_info(png, info);
     png_uint_32 w = png_get_image_width(png, info), h = png_get_image_height(png, info);
     if ((size_t)w * h > IMG_MAX_PIXELS) png_error(png, "image too large");

@@ -58,6 +58,10 @@ int idx_decode(const uint8_t *buf, size_t n, const char *name, IdxArray *out) {
         ldm_error("idx", "%s: header says %zu elements but the file holds %zu bytes of data", name, total, n - hdr);
         goto done;
     }
+    if (r.gz && total > br_max_remaining(&r)) {
+        ldm_error("idx", "%s: header says %zu elements but %zu bytes of gzip data cannot hold that many", name, total, n);
+        goto done;
+    }
     out->data = malloc(total);
     if (!out->data) {
         ldm_error("idx", "%s: out of memory (%zu bytes)", name, total);

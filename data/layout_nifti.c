@@ -112,6 +112,7 @@ static int add_volume(DsBuild *b, const char *path) {
         }
     }
     int up_slices = v.affine[wa][s] > 0; /* slice index grows toward superior (anterior, right) */
+    int nt = v.nt;
     nifti_free(&v);
     int rc = 0;
     if (!n_kept) {
@@ -134,8 +135,9 @@ static int add_volume(DsBuild *b, const char *path) {
         rc = dsb_item(b, path, t, band > 2 ? 2 : band, pi, SPLIT_TRAIN, px + area * (size_t)i, cols, rows);
     }
     if (!rc)
-        rc = dsb_note(b, path, "%dx%dx%d volume: kept %d of %d slices along voxel axis %d (%d..%d), %d near-empty dropped",
-                      dims[0], dims[1], dims[2], n_kept, n_sl, s, first, last, n_sl - n_kept);
+        rc = dsb_note(b, path, "%dx%dx%d volume: kept %d of %d slices along voxel axis %d (%d..%d), %d near-empty dropped%s",
+                      dims[0], dims[1], dims[2], n_kept, n_sl, s, first, last, n_sl - n_kept,
+                      nt > 1 ? "; 4-D file, first volume only" : "");
     free(keep);
     return rc;
 }

@@ -3,7 +3,7 @@
  *   ldm-data info PATH                   layout, counts per split and class, patients,
  *                                        image size, what was skipped or ignored and why
  *   ldm-data preview PATH --out grid.png labelled grid of preprocessed images
- *   ldm-data bench [PATH]                loader throughput (see bench/data_bench.h)
+ *   ldm-data bench [PATH]                loader throughput (see data/data_bench.h)
  *
  * Exit status: 0 success, 1 runtime error (bad data, I/O), 2 usage error.
  */
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bench/data_bench.h"
+#include "data/data_bench.h"
 #include "core/error.h"
 #include "data/dataset.h"
 #include "data/preview.h"

@@ -160,7 +160,7 @@ static float voxel_value(const uint8_t *p, int dt, int swap) {
 /* Reads `need` bytes through r into a buffer grown as data arrives (so a small .gz
  * claiming a huge volume never allocates it); the count read through *got. */
 static uint8_t *read_voxels(ByteReader *r, size_t need, size_t *got) {
-    size_t cap = need < (16u << 20) ? need : (16u << 20), have = 0;
+    size_t cap = need < (1u << 20) ? need : (1u << 20), have = 0;
     uint8_t *raw = malloc(cap ? cap : 1);
     while (raw && have < need) {
         if (have == cap) {
@@ -258,6 +258,11 @@ int nifti_decode(const uint8_t *buf, size_t n, const char *name, NiftiVolume *ou
     if (!r.gz && (n < offset || n - offset < need)) {
         ldm_error("nifti", "%s: header says %dx%dx%d %s voxels (%zu bytes from offset %zu) but the file has %zu bytes",
                   name, dim[1], dim[2], dim[3], nifti_datatype_name(dt), need, offset, n);
+        goto done;
+    }
+    if (r.gz && need > br_max_remaining(&r)) {
+        ldm_error("nifti", "%s: header says %dx%dx%d %s voxels (%zu bytes) but %zu bytes of gzip data cannot hold that many",
+                  name, dim[1], dim[2], dim[3], nifti_datatype_name(dt), need, n);
         goto done;
     }
     k = br_skip(&r, offset - HDR, "nifti");

@@ -8,7 +8,7 @@
 
 #include "core/error.h"
 #include "core/png.h"
-#include "data/font.h"
+#include "core/font.h"
 
 #define GAP 2
 
@@ -68,7 +68,7 @@ int data_preview(const Dataset *ds, const PreviewOptions *o, const char *out_png
         snprintf(label, sizeof label, "%s", ds->n_classes > 0 ? ds->classes[it->label] : ds->patients[it->patient]);
         int max_chars = (side + 1) / (FONT_ADVANCE * scale);
         if ((int)strlen(label) > max_chars) label[max_chars > 0 ? max_chars : 0] = '\0';
-        font_draw(img, W, H, 1, x0 + 1, y0 + 2, label, scale, &white);
+        font_draw_text(img, W, H, 1, x0 + 1, y0 + 2, label, scale, &white);
     }
     if (!rc) {
         char tf[128], classes[512] = "", count[32];

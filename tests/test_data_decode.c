@@ -138,6 +138,13 @@ Test(decode, png_truncated_and_corrupt_name_the_file) {
         cr_expect_null(im.px);
         free(q);
     }
+    uint8_t lie[4] = {0x40, 0, 0, 0}; /* IDAT (the chunk after IHDR) claiming 1 GB */
+    uint8_t save[4];
+    memcpy(save, b + 33, 4);
+    memcpy(b + 33, lie, 4);
+    cr_assert_eq(memcmp(b + 37, "IDAT", 4), 0);
+    expect_error(img_decode(b, n, "lie.png", &im), "lie.png", "claims 1073741824 bytes");
+    memcpy(b + 33, save, 4);
     b[n / 2] ^= 0x55; /* a flipped byte inside IDAT: CRC or zlib error */
     char *q = fx_path(tmp, "flip.png");
     fx_write_buf(q, b, n, 0);
@@ -322,7 +329,7 @@ Test(decode, nifti_header_lying_about_its_size) {
     char *p = fx_path(tmp, "huge.nii.gz");
     cr_assert_eq(fx_write_buf(p, bb, bn, 1), 0);
     NiftiVolume vol;
-    expect_error(nifti_load(p, &vol), "huge.nii.gz", "but the data holds only");
+    expect_error(nifti_load(p, &vol), "huge.nii.gz", "cannot hold that many");
     free(p);
     free(bb);
     free(b);
@@ -406,6 +413,11 @@ Test(decode, idx_lies_and_bad_types) {
     expect_error(idx_decode(b, n, "magic-idx", &a), "magic-idx", "bad magic");
     b[0] = 0, b[4] = 0xFF;
     expect_error(idx_decode(b, n, "huge-idx", &a), "huge-idx", "dimension 0");
+    uint8_t big[16] = {0, 0, 8, 3, 0, 0, 0x03, 0xE8, 0, 0, 0x03, 0xE8, 0, 0, 0, 200}; /* 1000 x 1000 x 200 */
+    p = fx_path(tmp, "big.gz");
+    fx_write_buf(p, big, sizeof big, 1);
+    expect_error(idx_load(p, &a), "big.gz", "cannot hold that many");
+    free(p);
     free(longer);
     free(b);
 }

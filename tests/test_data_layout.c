@@ -403,11 +403,24 @@ Test(layout, nifti_folder_volumes_are_patients_and_bad_volume_skipped) {
     free(b);
     free(v);
     expect_open_error("vols", NULL, "lying.nii", "header says 20x24x30 int16");
+    FxNifti small = {.dim = {10, 10, 10, 1}, .datatype = 2};
+    double cube[1000];
+    for (int i = 0; i < 1000; i++) /* a 6-voxel cube in the middle: 6 slices kept */
+        cube[i] = (i % 10 >= 2 && i % 10 < 8 && i / 10 % 10 >= 2 && i / 10 % 10 < 8 && i / 100 >= 2 && i / 100 < 8) ? 100 : 0;
+    b = fx_nifti_bytes(&small, cube, &n);
+    p = fx_path(tmp, "vols/small.nii");
+    fx_write_buf(p, b, n, 0);
+    free(p);
+    free(b);
     Dataset *ds = open_with("vols", skip_bad);
     cr_assert_not_null(ds, "%s", ldm_last_error());
-    cr_expect_eq(ds->n_skipped, 1);
-    cr_expect_eq(ds->n_patients, 3);
-    cr_expect_eq(ds->n_items, 60);
+    cr_expect_eq(ds->n_skipped, 2, "the lying volume and the wrong-size one, once each");
+    int merged = 0;
+    for (int i = 0; i < ds->n_skipped; i++)
+        merged |= strstr(ds->skipped[i].path, "small.nii") && strstr(ds->skipped[i].why, "10x10, expected 20x24") &&
+                  strstr(ds->skipped[i].why, "6 slices");
+    cr_expect(merged, "one entry for the 6 slices of small.nii");
+    cr_expect_eq(dataset_count(ds, SPLIT_TRAIN, -1) + dataset_count(ds, SPLIT_VAL, -1), 60);
     cr_expect_eq(dataset_count_patients(ds, SPLIT_VAL), 1, "one volume for validation");
     cr_expect_eq(dataset_count(ds, SPLIT_VAL, -1), 20);
     dataset_free(ds);
