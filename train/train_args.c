@@ -45,7 +45,8 @@ void train_usage(FILE *f) {
             "  --resume FILE       continue a run exactly from its checkpoint\n"
             "  --ckpt-every N      checkpoint every N steps, and at the end (default 500)\n"
             "  --stop-after N      stop after step N with a checkpoint (train in pieces)\n"
-            "  --log-every N       progress line and CSV row every N steps (default 10)\n"
+            "  --log-every N       progress line every N steps (default 10; the CSV has every step)\n"
+            "  --val-every N       validate every N steps (default: each epoch, at most 20 times)\n"
             "  --arena-mb N        per-step activation memory (default: sized from the model)\n"
             "  --threads N         data decode threads (default 2)\n"
             "  --quiet             no progress line\n"
@@ -91,7 +92,7 @@ static int parse_double(const char *flag, const char *s, double lo, double hi, d
 
 enum {
     O_PRESET = 256, O_SET, O_DATA, O_LAYOUT, O_VALP, O_VAE, O_OUT, O_DESCRIBE, O_STEPS, O_EPOCHS, O_BATCH, O_LR,
-    O_WARMUP, O_CLIP, O_WD, O_EMA, O_CDROP, O_SEED, O_DEVICE, O_RESUME, O_CKPT, O_STOP, O_LOG, O_ARENA, O_THREADS,
+    O_WARMUP, O_CLIP, O_WD, O_EMA, O_CDROP, O_SEED, O_DEVICE, O_RESUME, O_CKPT, O_STOP, O_LOG, O_VAL, O_ARENA, O_THREADS,
     O_QUIET
 };
 
@@ -107,7 +108,8 @@ static const struct option long_opts[] = {
     {"cond-drop", required_argument, 0, O_CDROP}, {"seed", required_argument, 0, O_SEED},
     {"device", required_argument, 0, O_DEVICE},   {"resume", required_argument, 0, O_RESUME},
     {"ckpt-every", required_argument, 0, O_CKPT}, {"stop-after", required_argument, 0, O_STOP},
-    {"log-every", required_argument, 0, O_LOG},   {"arena-mb", required_argument, 0, O_ARENA},
+    {"log-every", required_argument, 0, O_LOG},   {"val-every", required_argument, 0, O_VAL},
+    {"arena-mb", required_argument, 0, O_ARENA},
     {"threads", required_argument, 0, O_THREADS}, {"quiet", no_argument, 0, O_QUIET},
     {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
 
@@ -159,6 +161,7 @@ static int take(TrainArgs *a, int c, const char *v, bool *describe) {
     case O_CKPT: return parse_long("--ckpt-every", v, 0, 100000000, &a->ckpt_every);
     case O_STOP: return parse_long("--stop-after", v, 1, 100000000, &a->stop_after);
     case O_LOG: return parse_long("--log-every", v, 1, 100000000, &a->log_every);
+    case O_VAL: return parse_long("--val-every", v, 1, 100000000, &a->val_every);
     case O_ARENA: return parse_long("--arena-mb", v, 16, 1 << 20, &n) ? -1 : (a->arena_mb = (size_t)n, 0);
     case O_THREADS: return parse_long("--threads", v, 1, 64, &n) ? -1 : (a->threads = (int)n, 0);
     case O_QUIET: a->quiet = true; return 0;

@@ -38,7 +38,8 @@ typedef struct {
     double cond_drop;          /* U-Net: probability of the null class */
     uint64_t seed;
     long ckpt_every;           /* checkpoint every N steps (and at the end); 0 = end only */
-    long log_every;            /* progress line + CSV row every N steps */
+    long log_every;            /* progress line every N steps */
+    long val_every;            /* validate every N steps; 0 = each epoch, at most 20 times a run */
     Device device;
     size_t arena_mb;           /* 0 = sized from the model */
     DataLayout layout;

@@ -49,6 +49,11 @@ int run_prepare(TrainRun *r, long per_epoch, unsigned long long ckpt_bytes) {
     snprintf(r->csv_path, sizeof r->csv_path, "%s/%s.csv", a->out, r->kind);
     snprintf(r->png_path, sizeof r->png_path, "%s/%s_loss.png", a->out, r->kind);
     if (csv_open(&r->log, r->csv_path, r->resumed ? r->st.step : -1)) return -1;
+    if (a->val_every > 0) r->val_every = a->val_every;
+    else {
+        long epochs = (r->st.total + per_epoch - 1) / per_epoch, k = (epochs + 19) / 20;
+        r->val_every = per_epoch * (k > 1 ? k : 1);
+    }
     progress_init(&r->prog, a->quiet ? NULL : stdout, r->st.step, run_last_step(r));
     r->t_last = now_seconds();
     return 0;
@@ -56,6 +61,10 @@ int run_prepare(TrainRun *r, long per_epoch, unsigned long long ckpt_bytes) {
 
 long run_last_step(const TrainRun *r) {
     return r->a->stop_after > 0 && r->a->stop_after < r->st.total ? r->a->stop_after : r->st.total;
+}
+
+bool run_should_validate(const TrainRun *r) {
+    return r->st.step % r->val_every == 0 || r->st.step == r->st.total;
 }
 
 bool run_should_save(const TrainRun *r) {

@@ -29,6 +29,7 @@ typedef struct {
     CsvLog log;
     Progress prog;
     double t_last;    /* time of the last step's end, for images/s */
+    long val_every;   /* validation period in steps */
 } TrainRun;
 
 /* The configuration: the preset + --set, or the resumed checkpoint's config (which --set
@@ -52,6 +53,9 @@ int run_save(TrainRun *r, const ParamSet *params, const ParamSet *ema, const Par
 /* One CSV row for the step just done, and the progress line every --log-every steps. */
 int run_log(TrainRun *r, double loss, double lr, double val_loss, int images);
 
+/* Whether the run validates after the step it has just completed: every val_every
+ * steps (--val-every, else whole epochs, at most 20 times a run) and at the end. */
+bool run_should_validate(const TrainRun *r);
 /* Whether the run checkpoints after the step it has just completed (st.step). */
 bool run_should_save(const TrainRun *r);
 /* The last step this invocation runs: total, or --stop-after when earlier. */

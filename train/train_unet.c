@@ -347,7 +347,7 @@ int train_unet(const TrainArgs *a) {
         if (ps_ema_update(&ema, &ps, (float)(d < run.st.ema ? d : run.st.ema))) goto out;
         run.st.step++;
         double vloss = NAN;
-        if (val.n && (run.st.step % per_epoch == 0 || run.st.step == run.st.total)) {
+        if (val.n && run_should_validate(&run)) {
             if (unet_validate(&unet, &tp, &sched, &val, cfg, scale, run.st.seed, batch, &vloss)) goto out;
             run.st.val_loss = vloss;
             progress_done(&run.prog);

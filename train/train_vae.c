@@ -225,7 +225,7 @@ int train_vae(const TrainArgs *a) {
             goto out;
         run.st.step++;
         double vloss = NAN;
-        if (run.st.step % per_epoch == 0 || run.st.step == run.st.total) {
+        if (run_should_validate(&run)) {
             if (vae_validate(&m, cfg, val.x, val.n, batch, &vloss, &run.st.val_psnr)) goto out;
             run.st.val_loss = vloss;
             progress_done(&run.prog);
