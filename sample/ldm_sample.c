@@ -157,6 +157,12 @@ static int parse_args(int argc, char **argv, SampleArgs *a) {
     return 0;
 }
 
+/* The 5x7 font draws capitals (lower case 'e' and 'x' look odd in words). */
+static void capitals(char *s) {
+    for (; *s; s++)
+        if (*s >= 'a' && *s <= 'z') *s = (char)(*s - 'a' + 'A');
+}
+
 static const char *base_name(const char *p) {
     const char *s = strrchr(p, '/');
     return s ? s + 1 : p;
@@ -233,7 +239,7 @@ int main(int argc, char **argv) {
     uint8_t *tiles = malloc((size_t)n_rows * n * img);
     float *strip_f = a.strip ? malloc((size_t)n_rows * (K + 1) * img * sizeof(float)) : NULL;
     int *strip_steps = malloc((size_t)K * sizeof(int));
-    char names[MAX_ROWS][64];
+    char names[MAX_ROWS][64], upper[MAX_ROWS][64];
     const char *row_labels[MAX_ROWS];
     rc = x && tiles && (!a.strip || strip_f) && strip_steps ? 0 : (ldm_error("sample", "out of memory"), 1);
     for (int i = 0; i < K; i++) strip_steps[i] = (int)lround((double)i * (a.steps - 1) / (K - 1));
@@ -248,7 +254,9 @@ int main(int argc, char **argv) {
     for (int r = 0; r < n_rows && !rc; r++) {
         if (rows[r] < 0) snprintf(names[r], sizeof names[r], "%s", cfg->preset);
         else cfg_class_name(cfg, rows[r], names[r], sizeof names[r]);
-        row_labels[r] = names[r];
+        snprintf(upper[r], sizeof upper[r], "%s", names[r]);
+        capitals(upper[r]);
+        row_labels[r] = upper[r];
         StripCapture sc = {K, strip_steps, strip_f ? strip_f + (size_t)r * (K + 1) * img : NULL};
         if (gen_images(&g, rows[r], n, &so, x, a.strip ? &sc : NULL)) {
             rc = 1;
@@ -271,6 +279,7 @@ int main(int argc, char **argv) {
         char title[256];
         snprintf(title, sizeof title, "%s: %s %ld steps, guidance %g, seed %llu", cfg->preset, sampler_name(a.sampler),
                  a.steps, a.guidance, (unsigned long long)a.seed);
+        capitals(title);
         GridSpec gs = {.rows = n_rows, .cols = n, .tile = S, .tiles = tiles, .row_labels = row_labels,
                        .title = title, .zoom = (int)a.zoom};
         int W, H;
@@ -299,6 +308,8 @@ int main(int argc, char **argv) {
             grid_to_u8(strip_f, (size_t)n_rows * (K + 1) * img, st);
             char title[256];
             snprintf(title, sizeof title, "predicted x0 while denoising (%s %ld steps)", sampler_name(a.sampler), a.steps);
+            capitals(title);
+            for (int i = 0; i <= K; i++) capitals(cap[i]);
             GridSpec gs = {.rows = n_rows, .cols = K + 1, .tile = S, .tiles = st, .row_labels = row_labels,
                            .col_labels = col_labels, .title = title, .zoom = (int)a.zoom};
             int W, H;

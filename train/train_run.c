@@ -33,9 +33,12 @@ int run_prepare(TrainRun *r, long per_epoch, unsigned long long ckpt_bytes) {
     const TrainArgs *a = r->a;
     if (r->resumed) {
         if (train_state_from_ckpt(&r->st, &r->ck) || train_state_apply_args(&r->st, a, per_epoch)) return -1;
-        if (r->st.step >= r->st.total)
-            return ldm_error("resume", "--resume %s is at step %ld of %ld: the run is complete (raise --steps to go on)",
-                             a->resume, r->st.step, r->st.total);
+        if (r->st.step >= r->st.total) {
+            if (!a->quiet)
+                printf("%s: --resume %s is already at step %ld of %ld: nothing to do (raise --steps to train on)\n",
+                       r->kind, a->resume, r->st.step, r->st.total);
+            return 1;
+        }
     } else {
         train_state_new(&r->st, a, per_epoch);
     }

@@ -6,6 +6,7 @@
  *                            rewritten atomically every --ckpt-every steps and at the end
  *   DIR/<kind>.csv           one row per step (step, loss, lr, val_loss, images/s)
  *   DIR/<kind>_loss.png      the loss curve, redrawn at every checkpoint
+ *   DIR/vae_recon.png        (VAE) images and their reconstructions, likewise
  */
 #ifndef LDM_TRAIN_TRAIN_RUN_H
 #define LDM_TRAIN_TRAIN_RUN_H
@@ -39,7 +40,8 @@ int run_begin(TrainRun *r, const TrainArgs *a, const char *kind);
 /* After the data set is known (per_epoch batches per epoch): the TrainState (new, or
  * from the checkpoint with the flags checked against it), the output folder checked
  * for writability and for space for two checkpoints of ckpt_bytes, and the CSV opened
- * (cut back to the resumed step). */
+ * (cut back to the resumed step). Returns 1 (after saying so) when a resumed run is
+ * already complete: nothing to do. */
 int run_prepare(TrainRun *r, long per_epoch, unsigned long long ckpt_bytes);
 
 /* Before a checkpoint: every parameter finite, or -1 saying the run diverged at this

@@ -288,7 +288,11 @@ int train_unet(const TrainArgs *a) {
     LoaderOptions lo = train_loader_options(a, cfg, SPLIT_TRAIN, batch, seed, true, run.resumed ? run.st.step : 0);
     if (!(loader = loader_create(ds, &lo))) goto out;
     long per_epoch = loader_batches_per_epoch(loader);
-    if (run_prepare(&run, per_epoch, (unsigned long long)ps_count(&ps) * 4 * 4 + 65536)) goto out;
+    int prep = run_prepare(&run, per_epoch, (unsigned long long)ps_count(&ps) * 4 * 4 + 65536);
+    if (prep) {
+        rc = prep > 0 ? 0 : -1;
+        goto out;
+    }
     opt.cfg.weight_decay = (float)run.st.weight_decay;
     size_t ab = train_arena_bytes(a, cfg, TRAIN_UNET, batch), vb = train_arena_bytes(a, cfg, TRAIN_VAE, batch) / 2;
     if (!(arena = arena_create(dev, ab > vb ? ab : vb, (size_t)16 << 20))) goto out;

@@ -7,7 +7,8 @@
  * After each epoch and at the end: validation on the held-out patients (reconstruction
  * from the posterior mean: loss and PSNR). At every checkpoint: the latent scale
  * 1 / std(z) over (up to 2048 of) the training images, so that the U-Net sees latents
- * of unit variance (Rombach et al. 2022, section 4.3.2 / appendix G).
+ * of unit variance (Rombach et al. 2022, section 4.3.2 / appendix G), and DIR/vae_recon.png
+ * with the first validation images and their reconstructions.
  */
 #include <math.h>
 #include <stdio.h>
@@ -23,9 +24,11 @@
 #include "train/train_data.h"
 #include "train/train_run.h"
 #include "train/trainers.h"
+#include "train/vae_preview.h"
 
 #define VAL_MAX 256      /* validation images */
 #define SCALE_MAX 2048   /* images for the latent scale */
+#define PREVIEW 8        /* images in DIR/vae_recon.png */
 #define SCALE_STREAM 0x5343414c45ull /* "SCALE": the posterior noise of the scale measurement */
 
 typedef struct {
@@ -40,9 +43,9 @@ typedef struct {
 // evaluation (no-grad, in chunks of `chunk` images)
 
 /* Reconstruction loss, KL term and PSNR of the posterior-mean reconstruction of the
- * images `x` (n, S, S) on the host. */
+ * images `x` (n, S, S) on the host; the reconstructions into x_hat (n, S, S) when given. */
 static int vae_validate(VaeModel *m, const ModelConfig *cfg, const float *x, int n, int chunk, double *loss,
-                        double *psnr) {
+                        double *psnr, float *x_hat) {
     const int S = cfg->image_size, ls = cfg_latent_size(cfg), Z = cfg->latent_ch;
     double sum_loss = 0, sum_se = 0;
     bool prev = tape_set_grad_enabled(&m->tp, false);
@@ -65,6 +68,7 @@ static int vae_validate(VaeModel *m, const ModelConfig *cfg, const float *x, int
             break;
         }
         sum_loss += (double)l * b;
+        if (x_hat) memcpy(x_hat + (size_t)k * S * S, xh, (size_t)b * S * S * sizeof(float));
         for (size_t i = 0; i < (size_t)b * S * S; i++) {
             double v = xh[i] < -1 ? -1 : xh[i] > 1 ? 1 : xh[i], d = v - x[(size_t)k * S * S + i];
             sum_se += d * d;
@@ -153,7 +157,8 @@ int train_vae(const TrainArgs *a) {
     Dataset *ds = NULL;
     Loader *loader = NULL;
     ImageSet val = {0}, scale_set = {0};
-    float *scratch = NULL;
+    float *scratch = NULL, *preview = NULL;
+    char preview_path[1100];
     int rc = -1;
     bool have_opt = false;
     if (run_begin(&run, a, "vae")) goto out;
@@ -179,7 +184,11 @@ int train_vae(const TrainArgs *a) {
     LoaderOptions lo = train_loader_options(a, cfg, SPLIT_TRAIN, batch, seed, true, run.resumed ? run.st.step : 0);
     if (!(loader = loader_create(ds, &lo))) goto out;
     long per_epoch = loader_batches_per_epoch(loader);
-    if (run_prepare(&run, per_epoch, (unsigned long long)ps_count(&m.ps) * 4 * 3 + 65536)) goto out;
+    int prep = run_prepare(&run, per_epoch, (unsigned long long)ps_count(&m.ps) * 4 * 3 + 65536);
+    if (prep) {
+        rc = prep > 0 ? 0 : -1;
+        goto out;
+    }
     opt.cfg.weight_decay = (float)run.st.weight_decay;
     if (load_set(ds, cfg, SPLIT_VAL, VAL_MAX, &val)) goto out;
     if (!val.n && load_set(ds, cfg, SPLIT_TRAIN, VAL_MAX / 4, &val)) goto out;
@@ -189,7 +198,8 @@ int train_vae(const TrainArgs *a) {
     const int S = cfg->image_size, ls = cfg_latent_size(cfg), Z = cfg->latent_ch;
     if (!(m.arena = arena_create(m.dev, train_arena_bytes(a, cfg, TRAIN_VAE, batch), (size_t)16 << 20))) goto out;
     tape_init(&m.tp, m.arena);
-    if (!(scratch = malloc((size_t)batch * S * S * sizeof(float)))) {
+    snprintf(preview_path, sizeof preview_path, "%s/vae_recon.png", a->out);
+    if (!(scratch = malloc((size_t)batch * S * S * sizeof(float))) || !(preview = malloc((size_t)2 * PREVIEW * S * S * sizeof(float)))) {
         ldm_error("vae", "out of memory");
         goto out;
     }
@@ -226,7 +236,7 @@ int train_vae(const TrainArgs *a) {
         run.st.step++;
         double vloss = NAN;
         if (run_should_validate(&run)) {
-            if (vae_validate(&m, cfg, val.x, val.n, batch, &vloss, &run.st.val_psnr)) goto out;
+            if (vae_validate(&m, cfg, val.x, val.n, batch, &vloss, &run.st.val_psnr, NULL)) goto out;
             run.st.val_loss = vloss;
             progress_done(&run.prog);
             if (!a->quiet)
@@ -238,6 +248,14 @@ int train_vae(const TrainArgs *a) {
             if (run_check_finite(&run, &m.ps)) goto out;
             if (vae_latent_scale(&m, cfg, scale_set.x, scale_set.n, batch, run.st.seed, &latent_scale)) goto out;
             if (run_save(&run, &m.ps, NULL, &opt.m, &opt.v, latent_scale)) goto out;
+            /* PREVIEW validation images spread over the set, and their reconstructions */
+            double pl, pp;
+            int np = val.n < PREVIEW ? val.n : PREVIEW;
+            for (int i = 0; i < np; i++)
+                memcpy(preview + (size_t)i * S * S, val.x + (size_t)(i * val.n / np) * S * S, (size_t)S * S * sizeof(float));
+            if (vae_validate(&m, cfg, preview, np, batch, &pl, &pp, preview + (size_t)PREVIEW * S * S) ||
+                vae_preview_write(preview_path, preview, preview + (size_t)PREVIEW * S * S, np, S, run.st.step, pp))
+                goto out;
         }
     }
     progress_done(&run.prog);
@@ -255,7 +273,7 @@ out:
     }
     loader_free(loader);
     dataset_free(ds);
-    free(val.x), free(scale_set.x), free(scratch);
+    free(val.x), free(scale_set.x), free(scratch), free(preview);
     arena_destroy(m.arena);
     if (have_opt) optim_free(&opt);
     ps_free(&m.ps);
