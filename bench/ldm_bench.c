@@ -38,9 +38,13 @@ static int cmd_cpu(int argc, char **argv) {
             return 2;
         }
     }
-    if (optind < argc || (strcmp(op, "gemm") && strcmp(op, "conv2d") && strcmp(op, "all"))) {
-        fprintf(stderr, "ldm-bench cpu: unexpected argument '%s'\n", optind < argc ? argv[optind] : op);
+    if (optind < argc) {
+        fprintf(stderr, "ldm-bench cpu: unexpected argument '%s'\n", argv[optind]);
         usage(stderr);
+        return 2;
+    }
+    if (strcmp(op, "gemm") && strcmp(op, "conv2d") && strcmp(op, "all")) {
+        fprintf(stderr, "ldm-bench cpu: unknown --op '%s' (gemm, conv2d or all)\n", op);
         return 2;
     }
     if (cpu_bench_run(stdout, op)) {

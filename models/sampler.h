@@ -3,8 +3,8 @@
  *
  * The sampler walks S timesteps t_0 = T-1 > t_1 > ... > t_{S-1} = 0 spaced evenly
  * (t_i = round((T-1)(S-1-i)/(S-1)); S = 1 is just T-1), then to t = -1 (clean, abar = 1):
- * it starts from pure noise and its last jump, from t = 0, is tiny. With a = sqrt(abar_t), b = sqrt(1 - abar_t) and the primed values at the
- * next timestep, every step first predicts
+ * it starts from pure noise and its last jump, from t = 0, is tiny. With a = sqrt(abar_t),
+ * b = sqrt(1 - abar_t) and the primed values at the next timestep, every step first predicts
  *   eps = eps_u + s (eps_c - eps_u)   (guidance; eps_c alone when there are no labels)
  *   x0  = (x_t - b eps) / a
  * and then moves:

@@ -1,6 +1,7 @@
 /* tests/test_models_train.c — the models can learn: a small VAE and a small U-Net each
  * overfit one fixed batch on the CPU with AdamW, their loss falling at least 10x in a few
- * hundred steps. */
+ * hundred steps. (A few seconds in the plain build; minutes under AddressSanitizer, whose
+ * instrumentation slows the CPU GEMM ~100x, hence the long timeouts.) */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -51,23 +52,23 @@ static Tensor *disc_images(int n, int s) {
     return x;
 }
 
-Test(models_train, vae_overfits_one_batch, .timeout = 120) {
+Test(models_train, vae_overfits_one_batch, .timeout = 600) {
     ModelConfig cfg;
     cfg_preset(&cfg, "demo");
-    const char *kv[] = {"image_size=16", "data_size=16", "vae_ch=16", "vae_mult=1,2", "vae_groups=4", "kl_beta=1e-5"};
+    const char *kv[] = {"image_size=16", "data_size=16", "vae_ch=8", "vae_mult=1,2", "vae_groups=4", "kl_beta=1e-5"};
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) cr_assert_eq(cfg_set_arg(&cfg, kv[i]), 0);
     ParamSet ps;
     ps_init(&ps, DEV_CPU, 1, true, true);
     VAE vae;
     cr_assert_eq(vae_init(&vae, &ps, &cfg), 0, "%s", ldm_last_error());
     Adam opt;
-    adam_init(&opt, &ps, 2e-3f);
+    adam_init(&opt, &ps, 3e-3f);
     Arena *a = arena_create(DEV_CPU, (size_t)64 << 20, (size_t)4 << 20);
     Tape tp;
     tape_init(&tp, a);
     Tensor *x = disc_images(4, 16);
     double first = 0, last = 0;
-    const int steps = 300;
+    const int steps = 200;
     for (int s = 0; s < steps; s++) {
         arena_reset(a);
         tape_reset(&tp);
@@ -91,7 +92,7 @@ Test(models_train, vae_overfits_one_batch, .timeout = 120) {
     ps_free(&ps);
 }
 
-Test(models_train, unet_overfits_one_batch, .timeout = 120) {
+Test(models_train, unet_overfits_one_batch, .timeout = 600) {
     ModelConfig cfg;
     cfg_preset(&cfg, "demo");
     const char *kv[] = {"image_size=32", "data_size=32", "unet_ch=16", "unet_mult=1,2", "unet_res=1",

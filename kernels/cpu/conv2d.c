@@ -36,15 +36,40 @@ typedef struct {
     int oy[3], ox[3];
 } ConvGather;
 
-/* Columns col0 .. col0+n-1 of row m, to dst[0], dst[ds], dst[2*ds], ... */
-static void gather_row(const ConvGather *g, int m, int col0, int n, float *dst, int ds) {
-    int x = m % g->Wo, t = m / g->Wo, y = t % g->Ho, img = t / g->Ho;
-    int tap = col0 / g->Cs, c = col0 % g->Cs;
+/* A row (an output pixel) and a column (a tap and a channel) of the gathered matrix,
+ * split once per panel and then stepped, so the packers do no division per element. */
+typedef struct {
+    int img, y, x;
+} Pixel;
+typedef struct {
+    int ty, tx, c;
+} Column;
+
+static Pixel pixel_of(const ConvGather *g, int m) {
+    Pixel p = {m / g->Wo / g->Ho, m / g->Wo % g->Ho, m % g->Wo};
+    return p;
+}
+
+static void pixel_next(const ConvGather *g, Pixel *p) {
+    if (++p->x == g->Wo) {
+        p->x = 0;
+        if (++p->y == g->Ho) p->y = 0, p->img++;
+    }
+}
+
+static Column column_of(const ConvGather *g, int col) {
+    Column c = {col / g->Cs / g->ntx, col / g->Cs % g->ntx, col % g->Cs};
+    return c;
+}
+
+/* n columns from col of row p, to dst[0], dst[ds], dst[2*ds], ... */
+static void gather_row(const ConvGather *g, Pixel p, Column col, int n, float *dst, int ds) {
+    int ty = col.ty, tx = col.tx, c = col.c;
     while (n > 0) {
-        int sy = y * g->stride + g->oy[tap / g->ntx], sx = x * g->stride + g->ox[tap % g->ntx];
+        int sy = p.y * g->stride + g->oy[ty], sx = p.x * g->stride + g->ox[tx];
         int run = g->Cs - c < n ? g->Cs - c : n;
         if (sy >= 0 && sy < g->Hs && sx >= 0 && sx < g->Ws) {
-            const float *s = g->src + (((size_t)img * g->Hs + sy) * g->Ws + sx) * g->Cs + c;
+            const float *s = g->src + (((size_t)p.img * g->Hs + sy) * g->Ws + sx) * g->Cs + c;
             if (ds == 1)
                 memcpy(dst, s, (size_t)run * sizeof(float));
             else
@@ -55,22 +80,28 @@ static void gather_row(const ConvGather *g, int m, int col0, int n, float *dst, 
         dst += (size_t)run * ds;
         n -= run;
         c = 0;
-        tap++;
+        if (++tx == g->ntx) tx = 0, ty++;
     }
 }
 
 /* The gathered matrix as op(A): lanes are its rows, depth its columns. */
 static void pack_gather_lanes(const GemmOperand *x, int i0, int ni, int k0, int nk, int width, float *dst) {
-    for (int i = 0; i < ni; i++) gather_row(x->ctx, i0 + i, k0, nk, dst + i, width);
+    const ConvGather *g = x->ctx;
+    Pixel p = pixel_of(g, i0);
+    Column col = column_of(g, k0);
+    for (int i = 0; i < ni; i++, pixel_next(g, &p)) gather_row(g, p, col, nk, dst + i, width);
     for (int k = 0; k < nk; k++)
         for (int i = ni; i < width; i++) dst[(size_t)k * width + i] = 0.0f;
 }
 
 /* The gathered matrix as op(B): depth is its rows, lanes its columns. */
 static void pack_gather_depth(const GemmOperand *x, int i0, int ni, int k0, int nk, int width, float *dst) {
-    for (int k = 0; k < nk; k++) {
+    const ConvGather *g = x->ctx;
+    Pixel p = pixel_of(g, k0);
+    Column col = column_of(g, i0);
+    for (int k = 0; k < nk; k++, pixel_next(g, &p)) {
         float *d = dst + (size_t)k * width;
-        gather_row(x->ctx, k0 + k, i0, ni, d, 1);
+        gather_row(g, p, col, ni, d, 1);
         for (int i = ni; i < width; i++) d[i] = 0.0f;
     }
 }

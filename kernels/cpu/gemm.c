@@ -107,12 +107,13 @@ void gemm_pack_depth_rows(const GemmOperand *x, int i0, int ni, int k0, int nk, 
 }
 
 // ----------------------------------------------------------------------------
-// micro-kernel: c[i][0..nr) = alpha * sum_k a[k][i] b[k][0..nr) + beta * c[i][0..nr), i < mr
+// micro-kernel: c[i][j] = alpha * sum_k a[k][i] b[k][j] + beta * c[i][j], i < mr, j < nr,
+// where c[i][j] is row[i][col + j]
 // Edge tiles round exactly like full ones (same FMA), so a result does not depend on
 // where the thread tiles fall.
 
-static void micro_kernel(int kc, const float *restrict a, const float *restrict b, float *const *c, int mr, int nr,
-                         float alpha, float beta) {
+static void micro_kernel(int kc, const float *restrict a, const float *restrict b, float *const *row, int col, int mr,
+                         int nr, float alpha, float beta) {
     vf acc[MR][NV];
 #pragma GCC unroll 16
     for (int i = 0; i < MR; i++)
@@ -135,7 +136,7 @@ static void micro_kernel(int kc, const float *restrict a, const float *restrict 
         for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
             for (int j = 0; j < NV; j++) {
-                float *p = c[i] + j * VW;
+                float *p = row[i] + col + j * VW;
                 vf v = vf_mul(va, acc[i][j]);
                 if (beta != 0.0f) v = vf_fma(vb, vf_loadu(p), v);
                 vf_storeu(p, v);
@@ -147,9 +148,10 @@ static void micro_kernel(int kc, const float *restrict a, const float *restrict 
     for (int i = 0; i < MR; i++)
 #pragma GCC unroll 4
         for (int j = 0; j < NV; j++) vf_storeu(&t[i][j * VW], acc[i][j]);
-    for (int i = 0; i < mr; i++)
-        for (int j = 0; j < nr; j++)
-            c[i][j] = beta != 0.0f ? f_fma(beta, c[i][j], alpha * t[i][j]) : alpha * t[i][j];
+    for (int i = 0; i < mr; i++) {
+        float *c = row[i] + col;
+        for (int j = 0; j < nr; j++) c[j] = beta != 0.0f ? f_fma(beta, c[j], alpha * t[i][j]) : alpha * t[i][j];
+    }
 }
 
 // ----------------------------------------------------------------------------
@@ -192,14 +194,12 @@ static void gemm_tile(const Gemm *g, int m0, int m1, int n0, int n1, float *pa, 
                 else
                     for (int ir = 0; ir < mc; ir += MR)
                         g->a->pack(g->a, ic + ir, imin(MR, mc - ir), pc, kc, MR, pa + (size_t)ir * kc);
+                float *rows[MC];
+                for (int i = 0; i < mc; i++) rows[i] = crow(g->c, ic + i);
                 for (int jr = 0; jr < nc; jr += NR)
-                    for (int ir = 0; ir < mc; ir += MR) {
-                        int mr = imin(MR, mc - ir);
-                        float *rows[MR];
-                        for (int i = 0; i < mr; i++) rows[i] = crow(g->c, ic + ir + i) + jc + jr;
-                        micro_kernel(kc, aa + (size_t)ir * kc, bb + (size_t)jr * kc, rows, mr, imin(NR, nc - jr),
-                                     g->alpha, beta);
-                    }
+                    for (int ir = 0; ir < mc; ir += MR)
+                        micro_kernel(kc, aa + (size_t)ir * kc, bb + (size_t)jr * kc, rows + ir, jc + jr,
+                                     imin(MR, mc - ir), imin(NR, nc - jr), g->alpha, beta);
             }
         }
     }
