@@ -362,7 +362,9 @@ int train_unet(const TrainArgs *a) {
             goto out;
     }
     progress_done(&run.prog);
-    if (!a->quiet) printf("unet: step %ld; wrote %s (weights, EMA weights, optimizer state)\n", run.st.step, run.ckpt_path);
+    if (!a->quiet)
+        printf("unet: step %ld; wrote %s (weights, EMA weights, optimizer state); activation memory peak %.0f of %.0f "
+               "MB\n", run.st.step, run.ckpt_path, arena->data_peak / 1048576.0, arena->data_cap / 1048576.0);
     rc = 0;
 out:
     if (rc) {

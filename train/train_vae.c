@@ -260,8 +260,9 @@ int train_vae(const TrainArgs *a) {
     }
     progress_done(&run.prog);
     if (!a->quiet) {
-        printf("vae: step %ld, latent scale %.4g (1/std over %d training images); wrote %s\n", run.st.step,
-               latent_scale, scale_set.n, run.ckpt_path);
+        printf("vae: step %ld, latent scale %.4g (1/std over %d training images); wrote %s; activation memory "
+               "peak %.0f of %.0f MB\n", run.st.step, latent_scale, scale_set.n, run.ckpt_path,
+               m.arena->data_peak / 1048576.0, m.arena->data_cap / 1048576.0);
     }
     rc = 0;
 out:
