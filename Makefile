@@ -130,7 +130,8 @@ DEMO_DIR        ?= out/demo
 DEMO_DATA       ?= /usr/share/mricron/templates/ch2.nii.gz
 DEMO_BATCH      ?= 16
 DEMO_VAE_STEPS  ?= 400
-DEMO_UNET_STEPS ?= 1600
+DEMO_UNET_STEPS ?= 2400
+DEMO_UNET_LR    ?= 1e-3
 DEMO_SAMPLE     ?= --label all --n 8 --steps 50 --sampler ddim --guidance 3 --seed 0
 # OpenMP threads sleep instead of spinning between the many small parallel regions: on a
 # machine shared with other work, spinning threads slow each other down many times over.
@@ -153,9 +154,10 @@ demo: deps all
 	 echo "== make demo: VAE ($(DEMO_VAE_STEPS) steps of $(DEMO_BATCH))"; \
 	 $(DEMO_ENV) $(BUILD)/ldm-train vae --preset demo --data $(DEMO_DATA) --out $(DEMO_DIR) \
 	   --steps $(DEMO_VAE_STEPS) --batch $(DEMO_BATCH) --ckpt-every 100 --log-every 20 $$(resume vae); \
-	 echo "== make demo: U-Net ($(DEMO_UNET_STEPS) steps of $(DEMO_BATCH))"; \
+	 echo "== make demo: U-Net ($(DEMO_UNET_STEPS) steps of $(DEMO_BATCH), peak lr $(DEMO_UNET_LR))"; \
 	 $(DEMO_ENV) $(BUILD)/ldm-train unet --preset demo --data $(DEMO_DATA) --vae $(DEMO_DIR)/vae.safetensors \
-	   --out $(DEMO_DIR) --steps $(DEMO_UNET_STEPS) --batch $(DEMO_BATCH) --ckpt-every 200 --log-every 50 $$(resume unet); \
+	   --out $(DEMO_DIR) --steps $(DEMO_UNET_STEPS) --batch $(DEMO_BATCH) --lr $(DEMO_UNET_LR) --ckpt-every 200 \
+	   --log-every 50 $$(resume unet); \
 	 echo "== make demo: sampling"; \
 	 $(DEMO_ENV) $(BUILD)/ldm-sample --unet $(DEMO_DIR)/unet.safetensors --vae $(DEMO_DIR)/vae.safetensors \
 	   $(DEMO_SAMPLE) --out $(DEMO_DIR)/samples.png --strip $(DEMO_DIR)/denoising.png; \
