@@ -33,6 +33,9 @@ int run_prepare(TrainRun *r, long per_epoch, unsigned long long ckpt_bytes) {
     const TrainArgs *a = r->a;
     if (r->resumed) {
         if (train_state_from_ckpt(&r->st, &r->ck) || train_state_apply_args(&r->st, a, per_epoch)) return -1;
+        if (r->st.data[0] && strcmp(r->st.data, a->data))
+            fprintf(stderr, "ldm-train: warning: --data %s, but the run being resumed was trained on %s; the data "
+                    "order continues only if it is the same data set\n", a->data, r->st.data);
         if (r->st.step >= r->st.total) {
             if (!a->quiet)
                 printf("%s: --resume %s is already at step %ld of %ld: nothing to do (raise --steps to train on)\n",
