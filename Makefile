@@ -70,6 +70,9 @@ $(OBJ)/%.cu.o: %.cu $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -MMD -MP -c $< -o $@
 
+# The GPU side of the same rule: random.cu must equal the CPU bit for bit.
+$(OBJ)/kernels/cuda/random.cu.o: NVFLAGS += --fmad=false
+
 $(BUILD)/libldm.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
@@ -86,6 +89,22 @@ $(BUILD)/ldm-%: $(OBJ)/data/ldm_%.o $(BUILD)/libldm.a
 $(BUILD)/tests/%: $(OBJ)/tests/%.o $(TEST_UTIL:%.c=$(OBJ)/%.o) $(BUILD)/libldm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(TEST_UTIL:%.c=$(OBJ)/%.o) $(BUILD)/libldm.a $(LDLIBS) -lcriterion -o $@
+
+# build/gpu-check: the GPU parity harness and benchmark (tests/gpu/). It links only
+# core (minus any file that uses libpng/libjpeg), kernels and the CUDA runtime, so the GPU
+# machine needs neither Criterion nor libpng/libjpeg.
+GPU_CHECK_OBJS = $(patsubst %.c,$(OBJ)/%.o,$(wildcard tests/gpu/*.c))
+GPU_LIB_OBJS   = $(patsubst %.c,$(OBJ)/%.o,$(shell grep -L -E '<(png|jpeglib)\.h>' $(wildcard core/*.c)) \
+                   $(wildcard kernels/*.c kernels/cpu/*.c)) $(CU_SRCS:%.cu=$(OBJ)/%.cu.o)
+$(OBJ)/tests/gpu/%.o: CFLAGS += -I$(CUDA_HOME)/include
+$(BUILD)/gpu-check: $(GPU_CHECK_OBJS) $(GPU_LIB_OBJS)
+	@rm -f $(BUILD)/libldm-gpu-check.a
+	ar rcs $(BUILD)/libldm-gpu-check.a $(GPU_LIB_OBJS)
+	$(CC) $(CFLAGS) $(GPU_CHECK_OBJS) $(BUILD)/libldm-gpu-check.a $(filter-out -lpng -ljpeg -lz,$(LDLIBS)) -o $@
+
+# On a machine with a GPU: build for it, parity, compute-sanitizer, benchmark, table.
+gpu-check:
+	@MAKE="$(MAKE)" BUILD="$(BUILD)" CUDA_HOME="$(CUDA_HOME)" bash tests/gpu/run_gpu_check.sh
 
 # Debian packages the build needs; installed when root, else the exact command is printed.
 DEB_PKGS = libpng-dev libjpeg62-turbo-dev zlib1g-dev libcriterion-dev
@@ -173,12 +192,12 @@ clean:
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
-# ---- fuzzing: the data decoders under libFuzzer + ASan + UBSan (clang), FUZZ_TIME s each.
+# ---- fuzzing: the data decoders and the safetensors reader under libFuzzer + ASan + UBSan (clang), FUZZ_TIME s each.
 # Seeds come from data/fuzz/make_seeds.c; corpora and crash files stay in $(BUILD)/fuzz.
 FUZZ_TIME ?= 60
 FUZZ_CC   ?= clang
 FUZZ_DIR   = $(BUILD)/fuzz
-FUZZ_LIB   = core/error.c data/image.c data/decode_png.c data/decode_jpeg.c data/nifti.c data/idx.c data/byte_reader.c
+FUZZ_LIB   = core/error.c core/safetensors.c core/json.c core/tensor.c core/arena.c core/device.c data/image.c data/decode_png.c data/decode_jpeg.c data/nifti.c data/idx.c data/byte_reader.c
 FUZZ_TARGETS = $(notdir $(basename $(wildcard data/fuzz/fuzz_*.c)))
 fuzz:
 	@command -v $(FUZZ_CC) >/dev/null || { echo "make fuzz: needs clang with libFuzzer (apt-get install clang)"; exit 1; }

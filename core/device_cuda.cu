@@ -31,6 +31,7 @@ extern "C" void *cuda_malloc(size_t bytes) {
     void *p = NULL;
     cudaError_t err = cudaMalloc(&p, bytes);
     if (err != cudaSuccess) {
+        cudaGetLastError(); /* out of memory is not sticky: don't let the next launch check report it */
         ldm_error("cuda", "cudaMalloc(%zu bytes) failed: %s", bytes, cudaGetErrorString(err));
         return NULL;
     }

@@ -1,7 +1,9 @@
 /* data/fuzz/make_seeds.c — writes a small starting corpus for each fuzz target:
  *   make_seeds DIR  ->  DIR/fuzz_png/ (gray, RGB, 16-bit), DIR/fuzz_jpeg/ (gray, colour,
- *   progressive), DIR/fuzz_nifti/ (int16 .nii, float32 swapped .nii.gz), DIR/fuzz_idx/.
+ *   progressive), DIR/fuzz_nifti/ (int16 .nii, float32 swapped .nii.gz), DIR/fuzz_idx/,
+ *   DIR/fuzz_safetensors/ (two tensors and metadata).
  * Valid files give the fuzzer the formats' structure to mutate from. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +106,22 @@ static void idx_seed(const char *name, int gz) {
     }
 }
 
+static void safetensors_seed(void) {
+    const char *hdr = "{\"__metadata__\":{\"step\":\"7\"},"
+                      "\"a\":{\"dtype\":\"F32\",\"shape\":[2,2],\"data_offsets\":[0,16]},"
+                      "\"b\":{\"dtype\":\"U8\",\"shape\":[3],\"data_offsets\":[16,19]}}";
+    uint64_t n = strlen(hdr);
+    uint8_t len[8];
+    for (int i = 0; i < 8; i++) len[i] = (uint8_t)(n >> (8 * i));
+    uint8_t data[19];
+    for (int i = 0; i < 19; i++) data[i] = (uint8_t)(i * 13);
+    FILE *f = open_seed("fuzz_safetensors", "two.safetensors");
+    fwrite(len, 1, 8, f);
+    fwrite(hdr, 1, n, f);
+    fwrite(data, 1, sizeof data, f);
+    fclose(f);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: make_seeds DIR\n");
@@ -121,5 +139,6 @@ int main(int argc, char **argv) {
     nifti_seed("uint8.nii", 2, 1, 0);
     idx_seed("images-idx3-ubyte", 0);
     idx_seed("images-idx3-ubyte.gz", 1);
+    safetensors_seed();
     return 0;
 }

@@ -13,35 +13,14 @@
  * Scratch: one device buffer, grown (never shrunk) on demand; see gemm.cuh.
  */
 #include "kernels/cuda/gemm.cuh"
+#include "kernels/cuda/scratch.h"
 
 // ---------------------------------------------------------------------------------------
 // Scratch and device facts
 
 float *ldm_cuda_scratch(size_t floats) {
-    static float *buf = nullptr;
-    static size_t cap = 0;
-    if (floats <= cap) return buf;
-    size_t want = floats + floats / 4;  // headroom so a slightly larger shape does not regrow
-    if (buf) {
-        cudaError_t err = cudaDeviceSynchronize();  // queued kernels may still use the old buffer
-        if (err == cudaSuccess) err = cudaFree(buf);
-        buf = nullptr;
-        cap = 0;
-        if (err != cudaSuccess) {
-            ldm_error("cuda", "scratch release failed at %s:%d: %s", __FILE__, __LINE__, cudaGetErrorString(err));
-            return nullptr;
-        }
-    }
-    void *p = nullptr;
-    cudaError_t err = cudaMalloc(&p, want * sizeof(float));
-    if (err != cudaSuccess) {
-        ldm_error("cuda", "scratch cudaMalloc(%zu bytes) failed at %s:%d: %s", want * sizeof(float), __FILE__,
-                  __LINE__, cudaGetErrorString(err));
-        return nullptr;
-    }
-    buf = static_cast<float *>(p);
-    cap = want;
-    return buf;
+    // One grow-only buffer for every op (kernels/cuda/scratch.h): only the first step allocates.
+    return cuda_scratch(floats * sizeof(float));
 }
 
 int ldm_cuda_sm_count(void) {
