@@ -17,6 +17,7 @@ void progress_init(Progress *p, FILE *out, long step0, long total) {
     p->step0 = step0;
     p->total = total;
     p->tty = out && isatty(fileno(out));
+    p->pending = 0;
 }
 
 const char *format_duration(double s, char *buf, size_t n) {
@@ -38,11 +39,13 @@ void progress_report(Progress *p, long step, double loss, double lr, double imag
     snprintf(buf, n, "step %ld/%ld  loss %.4g  lr %.2e  %.1f img/s  ETA %s", step, p->total, loss, lr, images_per_s,
              format_duration(eta, d, sizeof d));
     if (!p->out) return;
+    p->pending = p->tty;
     if (p->tty) fprintf(p->out, "\r%s\033[K", buf);
     else fprintf(p->out, "%s\n", buf);
     fflush(p->out);
 }
 
 void progress_done(Progress *p) {
-    if (p->out && p->tty) fputc('\n', p->out);
+    if (p->out && p->tty && p->pending) fputc('\n', p->out);
+    p->pending = 0;
 }

@@ -11,12 +11,15 @@ typedef struct {
     double t_start;     /* seconds (monotonic) */
     long step0, total;  /* first step of this run (after a resume), total steps */
     int tty;
+    int pending;        /* a redrawn line is on screen without its newline */
 } Progress;
 
 double now_seconds(void);
 void progress_init(Progress *p, FILE *out, long step0, long total);
 /* Formats the line into buf (for tests) and prints it. */
 void progress_report(Progress *p, long step, double loss, double lr, double images_per_s, char *buf, size_t n);
+/* Ends a redrawn line with its newline (once; no-op otherwise). Call before printing
+ * anything else. */
 void progress_done(Progress *p);
 /* "1:02:03" or "02:03" for a duration in seconds (negative or non-finite: "--:--"). */
 const char *format_duration(double s, char *buf, size_t n);

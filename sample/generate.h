@@ -1,0 +1,58 @@
+/* sample/generate.h — from two checkpoints to images: noise -> U-Net sampler -> VAE decoder.
+ *
+ *   z_T ~ N(0, I)                  (n, s, s, latent_ch), Philox (row seed, offset 0)
+ *   z_0 = sample(...)              DDPM / DDIM / DPM++(2M) with classifier-free guidance,
+ *                                  the U-Net's EMA weights by default (models/sampler.c)
+ *   x   = decode(z_0 / latent_scale) in [-1, 1]                      (models/vae.c)
+ *
+ * One call generates the n images of one class as one batch, from a seed derived from
+ * (seed, class): a class's images do not depend on which other classes were asked for,
+ * and the same seed on the same device gives the same pixels.
+ */
+#ifndef LDM_SAMPLE_GENERATE_H
+#define LDM_SAMPLE_GENERATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "models/sampler.h"
+#include "models/unet.h"
+#include "models/vae.h"
+
+typedef struct {
+    ModelConfig cfg;
+    UNet unet;
+    VAE vae;
+    ParamSet unet_ps, vae_ps;
+    NoiseSchedule sched;
+    double latent_scale;
+    long long unet_step, vae_step;
+    bool used_ema;
+    Device dev;
+    Arena *arena;
+    Tape tp;
+} Generator;
+
+/* Opens both checkpoints and checks they belong together: a "unet" and a "vae" file,
+ * the same preset and VAE fields. use_ema: the U-Net's EMA weights when the file has
+ * them. arena_mb 0 = sized for batches of up to max_batch images. -1 naming the file. */
+int gen_open(Generator *g, const char *unet_path, const char *vae_path, Device dev, bool use_ema, int max_batch,
+             size_t arena_mb);
+void gen_close(Generator *g);
+
+/* The row seed for class `label` (-1: unconditional). */
+uint64_t gen_row_seed(uint64_t seed, int label);
+
+/* Strip capture: the decoded x0 prediction of image 0 at `n_cols` sampler steps
+ * (evenly spaced from the first to the last), written to cols (n_cols, S, S) floats. */
+typedef struct {
+    int n_cols;
+    int *steps;  /* (n_cols) sampler step indices */
+    float *cols; /* (n_cols, S, S) */
+} StripCapture;
+
+/* n images of class `label` (-1 or any value for an unconditional model) into out
+ * (n, S, S) floats in [-1, 1] (decoder output, unclamped). strip may be NULL. */
+int gen_images(Generator *g, int label, int n, const SamplerOpts *o, float *out, StripCapture *strip);
+
+#endif

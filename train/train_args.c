@@ -1,0 +1,212 @@
+/* train/train_args.c — see train_args.h. */
+#include "train/train_args.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "models/describe.h"
+
+void train_usage(FILE *f) {
+    fprintf(f,
+            "Usage: ldm-train vae  --preset P --data PATH --out DIR [options]\n"
+            "       ldm-train unet --preset P --data PATH --vae FILE --out DIR [options]\n"
+            "\n"
+            "Trains the VAE (images <-> latents), then the class-conditional U-Net that denoises\n"
+            "latents. Writes DIR/<kind>.safetensors (checkpoint: model, optimizer, EMA, RNG and\n"
+            "data position), DIR/<kind>.csv (step, loss, lr, val_loss, images/s) and\n"
+            "DIR/<kind>_loss.png (the loss curve).\n"
+            "\n"
+            "Model and data:\n"
+            "  --preset P          adni, oasis, demo, fashion (with --resume: the checkpoint's)\n"
+            "  --set KEY=VALUE     override one config field (repeatable; --describe lists them)\n"
+            "  --data PATH         data set (ADNI AD_NC folder, OASIS slices, class folders,\n"
+            "                      NIfTI volume(s), IDX files; see ldm-data info)\n"
+            "  --layout L          force the layout: adni, oasis, folder, nifti, idx\n"
+            "  --val-patients N    patients held out for validation (default: the layout's rule)\n"
+            "  --vae FILE          unet: the trained VAE checkpoint (frozen)\n"
+            "  --out DIR           output folder (created if missing; checked before training)\n"
+            "  --describe          print the configuration and parameter counts, then exit\n"
+            "\n"
+            "Training:\n"
+            "  --steps N           optimizer steps (default: vae 2000, unet 4000)\n"
+            "  --epochs N          instead of --steps: N passes over the training split\n"
+            "  --batch B           images per step (default 16)\n"
+            "  --lr X              peak learning rate (default: vae 1e-3, unet 5e-4)\n"
+            "  --warmup N          linear warm-up steps, then cosine decay (default: 5%% of steps)\n"
+            "  --clip X            clip the global gradient norm at X (default 1; 0 = off)\n"
+            "  --weight-decay X    AdamW decoupled weight decay (default 0)\n"
+            "  --ema D             unet: EMA decay of the weights (default 0.999)\n"
+            "  --cond-drop P       unet: probability a label becomes the null class (default 0.1)\n"
+            "  --seed N            seed of everything random: init, data order, noise (default 0)\n"
+            "  --device D          cpu or cuda (default: cuda when a GPU is present)\n"
+            "  --resume FILE       continue a run exactly from its checkpoint\n"
+            "  --ckpt-every N      checkpoint every N steps, and at the end (default 500)\n"
+            "  --stop-after N      stop after step N with a checkpoint (train in pieces)\n"
+            "  --log-every N       progress line every N steps (default 10; the CSV has every step)\n"
+            "  --val-every N       validate every N steps (default: each epoch, at most 20 times)\n"
+            "  --arena-mb N        per-step activation memory (default: sized from the model)\n"
+            "  --threads N         data decode threads (default 2)\n"
+            "  --quiet             no progress line\n"
+            "  -h, --help          this text\n"
+            "\n"
+            "Presets:\n");
+    describe_presets(f);
+    fprintf(f, "\nExit status: 0 success, 1 runtime error, 2 usage error.\n");
+}
+
+static int usage_error(const char *fmt, const char *a, const char *b) {
+    fprintf(stderr, "ldm-train: ");
+    fprintf(stderr, fmt, a, b);
+    fprintf(stderr, "\nTry 'ldm-train --help'.\n");
+    return 2;
+}
+
+static int parse_long(const char *flag, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < lo || v > hi) {
+        char range[64];
+        snprintf(range, sizeof range, "%ld..%ld", lo, hi);
+        fprintf(stderr, "ldm-train: %s %s: want a whole number in %s\nTry 'ldm-train --help'.\n", flag, s, range);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *flag, const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno || !isfinite(v) || v < lo || v > hi) {
+        fprintf(stderr, "ldm-train: %s %s: want a number in [%g, %g]\nTry 'ldm-train --help'.\n", flag, s, lo, hi);
+        return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+enum {
+    O_PRESET = 256, O_SET, O_DATA, O_LAYOUT, O_VALP, O_VAE, O_OUT, O_DESCRIBE, O_STEPS, O_EPOCHS, O_BATCH, O_LR,
+    O_WARMUP, O_CLIP, O_WD, O_EMA, O_CDROP, O_SEED, O_DEVICE, O_RESUME, O_CKPT, O_STOP, O_LOG, O_VAL, O_ARENA, O_THREADS,
+    O_QUIET
+};
+
+static const struct option long_opts[] = {
+    {"preset", required_argument, 0, O_PRESET},   {"set", required_argument, 0, O_SET},
+    {"data", required_argument, 0, O_DATA},       {"layout", required_argument, 0, O_LAYOUT},
+    {"val-patients", required_argument, 0, O_VALP}, {"vae", required_argument, 0, O_VAE},
+    {"out", required_argument, 0, O_OUT},         {"describe", no_argument, 0, O_DESCRIBE},
+    {"steps", required_argument, 0, O_STEPS},     {"epochs", required_argument, 0, O_EPOCHS},
+    {"batch", required_argument, 0, O_BATCH},     {"lr", required_argument, 0, O_LR},
+    {"warmup", required_argument, 0, O_WARMUP},   {"clip", required_argument, 0, O_CLIP},
+    {"weight-decay", required_argument, 0, O_WD}, {"ema", required_argument, 0, O_EMA},
+    {"cond-drop", required_argument, 0, O_CDROP}, {"seed", required_argument, 0, O_SEED},
+    {"device", required_argument, 0, O_DEVICE},   {"resume", required_argument, 0, O_RESUME},
+    {"ckpt-every", required_argument, 0, O_CKPT}, {"stop-after", required_argument, 0, O_STOP},
+    {"log-every", required_argument, 0, O_LOG},   {"val-every", required_argument, 0, O_VAL},
+    {"arena-mb", required_argument, 0, O_ARENA},
+    {"threads", required_argument, 0, O_THREADS}, {"quiet", no_argument, 0, O_QUIET},
+    {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
+
+/* Returns -1 on a bad value (message printed), 1 for --describe, else 0. */
+static int take(TrainArgs *a, int c, const char *v, bool *describe) {
+    long n;
+    switch (c) {
+    case O_PRESET: a->preset = v; return 0;
+    case O_SET:
+        if (a->n_sets == TRAIN_MAX_SETS) return usage_error("--set %s: more than %s overrides", v, "64"), -1;
+        if (!strchr(v, '=')) return usage_error("--set %s: want KEY=VALUE%s", v, ""), -1;
+        a->sets[a->n_sets++] = v;
+        return 0;
+    case O_DATA: a->data = v; return 0;
+    case O_LAYOUT:
+        if (layout_parse(v, &a->layout)) return usage_error("--layout %s: want adni, oasis, folder, nifti or idx%s", v, ""), -1;
+        return 0;
+    case O_VALP: return parse_long("--val-patients", v, 0, 1000000, &n) ? -1 : (a->val_patients = (int)n, 0);
+    case O_VAE: a->vae = v; return 0;
+    case O_OUT: a->out = v; return 0;
+    case O_DESCRIBE: *describe = true; return 0;
+    case O_STEPS:
+        if (parse_long("--steps", v, 1, 100000000, &a->steps)) return -1;
+        a->epochs = 0, a->given_steps = true;
+        return 0;
+    case O_EPOCHS:
+        if (parse_long("--epochs", v, 1, 1000000, &a->epochs)) return -1;
+        a->steps = 0, a->given_steps = true;
+        return 0;
+    case O_BATCH: return parse_long("--batch", v, 1, 4096, &n) ? -1 : (a->batch = (int)n, a->given_batch = true, 0);
+    case O_LR: return parse_double("--lr", v, 0, 1e30, &a->lr) ? -1 : (a->given_lr = true, 0);
+    case O_WARMUP: return parse_long("--warmup", v, 0, 100000000, &a->warmup) ? -1 : (a->given_warmup = true, 0);
+    case O_CLIP: return parse_double("--clip", v, 0, 1e30, &a->clip) ? -1 : (a->given_clip = true, 0);
+    case O_WD: return parse_double("--weight-decay", v, 0, 1, &a->weight_decay) ? -1 : (a->given_wd = true, 0);
+    case O_EMA: return parse_double("--ema", v, 0, 1, &a->ema) ? -1 : (a->given_ema = true, 0);
+    case O_CDROP: return parse_double("--cond-drop", v, 0, 1, &a->cond_drop) ? -1 : (a->given_cond_drop = true, 0);
+    case O_SEED: {
+        char *end;
+        errno = 0;
+        unsigned long long s = strtoull(v, &end, 10);
+        if (!*v || *end || errno || v[0] == '-') return usage_error("--seed %s: want a whole number >= 0%s", v, ""), -1;
+        a->seed = s, a->given_seed = true;
+        return 0;
+    }
+    case O_DEVICE:
+        if (device_parse(v, &a->device)) return usage_error("--device %s: want cpu or cuda%s", v, ""), -1;
+        return 0;
+    case O_RESUME: a->resume = v; return 0;
+    case O_CKPT: return parse_long("--ckpt-every", v, 0, 100000000, &a->ckpt_every);
+    case O_STOP: return parse_long("--stop-after", v, 1, 100000000, &a->stop_after);
+    case O_LOG: return parse_long("--log-every", v, 1, 100000000, &a->log_every);
+    case O_VAL: return parse_long("--val-every", v, 1, 100000000, &a->val_every);
+    case O_ARENA: return parse_long("--arena-mb", v, 16, 1 << 20, &n) ? -1 : (a->arena_mb = (size_t)n, 0);
+    case O_THREADS: return parse_long("--threads", v, 1, 64, &n) ? -1 : (a->threads = (int)n, 0);
+    case O_QUIET: a->quiet = true; return 0;
+    }
+    return -1;
+}
+
+int train_args_parse(int argc, char **argv, TrainArgs *a) {
+    memset(a, 0, sizeof *a);
+    a->batch = 16, a->clip = 1.0, a->ema = 0.999, a->cond_drop = 0.1, a->lr_min_frac = 0.05;
+    a->ckpt_every = 500, a->log_every = 10, a->val_patients = -1, a->threads = 2, a->warmup = -1;
+    a->device = dev_cuda_available() ? DEV_CUDA : DEV_CPU;
+    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        train_usage(stdout);
+        return 1;
+    }
+    if (argc < 2 || argv[1][0] == '-')
+        return usage_error("the first argument must be the model to train: vae or unet%s%s", "", "");
+    if (!strcmp(argv[1], "vae")) a->kind = TRAIN_VAE;
+    else if (!strcmp(argv[1], "unet")) a->kind = TRAIN_UNET;
+    else return usage_error("unknown model '%s' (want vae or unet)%s", argv[1], "");
+    bool describe = false;
+    optind = 2;
+    opterr = 0;
+    int c, idx;
+    while ((c = getopt_long(argc, argv, ":h", long_opts, &idx)) != -1) {
+        if (c == 'h') {
+            train_usage(stdout);
+            return 1;
+        }
+        if (c == '?') return usage_error("unknown option '%s'%s", argv[optind - 1], "");
+        if (c == ':') return usage_error("option '%s' needs a value%s", argv[optind - 1], "");
+        if (take(a, c, optarg, &describe)) return 2;
+    }
+    if (optind < argc) return usage_error("unexpected argument '%s'%s", argv[optind], "");
+    if (describe) {
+        a->out = NULL;
+        return 3;
+    }
+    if (!a->preset && !a->resume) return usage_error("--preset is required (one of: %s)%s", "adni oasis demo fashion", "");
+    if (!a->data) return usage_error("--data PATH is required%s%s", "", "");
+    if (!a->out) return usage_error("--out DIR is required%s%s", "", "");
+    if (a->kind == TRAIN_UNET && !a->vae) return usage_error("unet: --vae FILE (the trained VAE checkpoint) is required%s%s", "", "");
+    if (a->kind == TRAIN_VAE && a->vae) return usage_error("vae: --vae is only for 'ldm-train unet'%s%s", "", "");
+    if (!a->steps && !a->epochs) a->steps = a->kind == TRAIN_VAE ? 2000 : 4000;
+    if (!a->given_lr) a->lr = a->kind == TRAIN_VAE ? 1e-3 : 5e-4;
+    return 0;
+}
