@@ -288,7 +288,9 @@ int main(int argc, char **argv) {
         meta_init(&m, &a, &g, "grid: one row per class");
         if (!png || ldm_png_write(a.out, png, W, H, 1, m.t, m.n)) rc = 1;
         free(png);
-        if (!rc) printf("ldm-sample: wrote %s (%dx%d); %.2f s per image\n", a.out, W, H, secs / (n_rows * n));
+        if (!rc)
+            printf("ldm-sample: wrote %s (%dx%d); %.2f s per image; activation memory peak %.0f of %.0f MB\n", a.out, W,
+                   H, secs / (n_rows * n), g.arena->data_peak / 1048576.0, g.arena->data_cap / 1048576.0);
     }
     if (!rc && a.strip) {
         uint8_t *st = malloc((size_t)n_rows * (K + 1) * img);

@@ -7,6 +7,8 @@
 
 #include "core/error.h"
 
+#define UNET_FLOATS 260.0
+
 int train_config(const TrainArgs *a, const ModelConfig *base, ModelConfig *cfg) {
     if (base) {
         if (a->preset && strcmp(a->preset, base->preset))
@@ -150,14 +152,16 @@ int train_load_items(const Dataset *ds, const ModelConfig *cfg, const int *items
 
 size_t train_arena_bytes(const TrainArgs *a, const ModelConfig *cfg, TrainKind kind, int batch) {
     if (a->arena_mb) return a->arena_mb << 20;
-    /* Measured peaks (fp32, forward + backward): about 60 floats per VAE-width channel
-     * per pixel for the VAE, and 90 per U-Net-width channel per latent pixel for the
-     * U-Net, per image; then half as much again for safety. */
+    /* Measured peaks of a training step (fp32 activations, their gradients and the tape):
+     * VAE about 26 floats per pixel per base channel per full-resolution ResBlock
+     * (2 vae_res + 1 of them: encoder and decoder), per image (demo 19 MB, adni 1.9 GB);
+     * U-Net about UNET_FLOATS per latent pixel per base channel (demo 151, adni 242). A quarter
+     * more for safety. */
     double per_image;
-    if (kind == TRAIN_VAE) per_image = 60.0 * 4 * cfg->image_size * cfg->image_size * cfg->vae_ch;
+    if (kind == TRAIN_VAE) per_image = 26.0 * 4 * (2 * cfg->vae_res + 1) * cfg->image_size * cfg->image_size * cfg->vae_ch;
     else {
         double s = cfg_latent_size(cfg);
-        per_image = 90.0 * 4 * s * s * cfg->unet_ch;
+        per_image = UNET_FLOATS * 4 * s * s * cfg->unet_ch;
     }
-    return (size_t)(1.5 * per_image * batch) + ((size_t)64 << 20);
+    return (size_t)(1.25 * per_image * batch) + ((size_t)64 << 20);
 }

@@ -33,6 +33,7 @@
 
 #define VAL_STREAM 0x56414cull /* "VAL": noise of the validation loss */
 #define VAL_MIN_EVALS 64       /* validation: at least this many (latent, t) pairs */
+#define ENCODE_CHUNK 8         /* images per VAE pass when caching latents (fixed: same results for any --batch) */
 
 /* Posterior parameters of a split's images: row r of item rows[...]; `flip` rows are
  * the mirrored images (NULL when the preset does not flip). */
@@ -294,13 +295,16 @@ int train_unet(const TrainArgs *a) {
         goto out;
     }
     opt.cfg.weight_decay = (float)run.st.weight_decay;
-    size_t ab = train_arena_bytes(a, cfg, TRAIN_UNET, batch), vb = train_arena_bytes(a, cfg, TRAIN_VAE, batch) / 2;
+    /* encoding (no-grad, ENCODE_CHUNK images) needs about a sixth of a VAE training step */
+    size_t ab = train_arena_bytes(a, cfg, TRAIN_UNET, batch), vb = train_arena_bytes(a, cfg, TRAIN_VAE, ENCODE_CHUNK) / 6;
     if (!(arena = arena_create(dev, ab > vb ? ab : vb, (size_t)16 << 20))) goto out;
     tape_init(&tp, arena);
     double t0 = now_seconds();
-    if (encode_split(&vae, &tp, ds, cfg, SPLIT_TRAIN, batch, cfg->hflip, &train) ||
-        encode_split(&vae, &tp, ds, cfg, SPLIT_VAL, batch, false, &val))
+    if (encode_split(&vae, &tp, ds, cfg, SPLIT_TRAIN, ENCODE_CHUNK, cfg->hflip, &train) ||
+        encode_split(&vae, &tp, ds, cfg, SPLIT_VAL, ENCODE_CHUNK, false, &val))
         goto out;
+    size_t encode_peak = arena->data_peak;
+    arena->data_peak = 0; /* from here on: the training step's peak */
     ps_free(&vae_ps); /* the VAE is not needed any more */
     if (!a->quiet)
         printf("unet: encoded %d training and %d validation images with the VAE (%s%.1f s), latent scale %.4g\n",
@@ -363,8 +367,9 @@ int train_unet(const TrainArgs *a) {
     }
     progress_done(&run.prog);
     if (!a->quiet)
-        printf("unet: step %ld; wrote %s (weights, EMA weights, optimizer state); activation memory peak %.0f of %.0f "
-               "MB\n", run.st.step, run.ckpt_path, arena->data_peak / 1048576.0, arena->data_cap / 1048576.0);
+        printf("unet: step %ld; wrote %s (weights, EMA weights, optimizer state); activation memory peak %.0f MB "
+               "(encoding %.0f MB) of %.0f MB\n", run.st.step, run.ckpt_path, arena->data_peak / 1048576.0,
+               encode_peak / 1048576.0, arena->data_cap / 1048576.0);
     rc = 0;
 out:
     if (rc) {
