@@ -136,7 +136,7 @@ asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CUDA=0 OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
 	  LDLIBS="-lpng -ljpeg -lz -lm -lpthread -fopenmp -fsanitize=address,undefined" tests-build-asan
 
-tests-build-asan: $(TESTS)
+tests-build-asan: $(TESTS) $(BINS)
 	@fail=0; for t in $(TESTS); do echo "== $$t"; ASAN_OPTIONS=detect_leaks=1 $$t --jobs 1 || fail=1; done; \
 	 if [ $$fail = 0 ]; then echo "make asan: all suites clean"; else echo "make asan: FAILED"; exit 1; fi
 .PHONY: tests-build-asan
