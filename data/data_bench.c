@@ -1,4 +1,4 @@
-/* bench/data_bench.c — data loader throughput (see data_bench.h).
+/* data/data_bench.c — data loader throughput (see data_bench.h).
  *
  * Napkin math: a 256x240 JPEG is ~61 K pixels; libjpeg-turbo's SIMD decoder runs at
  * roughly 100-200 Mpixel/s per core for gray baseline, i.e. 0.3-0.6 ms per slice, so

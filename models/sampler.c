@@ -161,6 +161,10 @@ int sample(const NoiseSchedule *s, EpsFn fn, void *ctx, Tape *tp, Tensor *x, con
         tape_reset(tp);
         const int t = ts[i], tn = i + 1 < o->steps ? ts[i + 1] : -1;
         const double ab = schedule_alpha_bar(s, t), abn = schedule_alpha_bar(s, tn);
+        if (isnan(ab) || isnan(abn)) {
+            rc = -1;
+            break;
+        }
         const double a = sqrt(ab), b = sqrt(1 - ab), an = sqrt(abn), bn = sqrt(1 - abn);
         Tensor *eps = predict_eps(fn, ctx, tp, x, t, labels, o);
         Tensor *x0 = lincomb(tp, 1 / a, x, -b / a, eps);

@@ -56,8 +56,12 @@ void schedule_free(NoiseSchedule *s) {
 }
 
 double schedule_alpha_bar(const NoiseSchedule *s, int t) {
-    if (t < 0) return 1.0;
-    return s->alpha_bar[t < s->T ? t : s->T - 1];
+    if (t == -1) return 1.0;
+    if (t < -1 || t >= s->T) {
+        ldm_error("schedule", "timestep %d is outside -1..%d", t, s->T - 1);
+        return NAN;
+    }
+    return s->alpha_bar[t];
 }
 
 Tensor *schedule_q_sample(Tape *tp, const NoiseSchedule *s, Tensor *x0, Tensor *noise, const int *t) {

@@ -26,7 +26,8 @@ int schedule_init(NoiseSchedule *s, ScheduleKind kind, int T, double beta_start,
 int schedule_from_config(NoiseSchedule *s, const ModelConfig *cfg);
 void schedule_free(NoiseSchedule *s);
 
-/* abar_t for t in [-1, T-1]; t = -1 gives 1. */
+/* abar_t for t in [-1, T-1]; t = -1 gives 1 (the clean end of a sampler's last step).
+ * Any other t is an error: NaN, with the message set (never a silent clamp). */
 double schedule_alpha_bar(const NoiseSchedule *s, int t);
 
 /* x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) noise with one timestep per sample:

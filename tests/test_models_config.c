@@ -318,6 +318,9 @@ Test(models_schedule, linear_matches_the_ddpm_values) {
     cr_expect_float_eq(s.alpha_bar[999], ab, 1e-15);
     cr_expect(s.alpha_bar[999] < 1e-4 && s.alpha_bar[999] > 1e-5, "abar_T = %g", s.alpha_bar[999]);
     cr_expect_eq(schedule_alpha_bar(&s, -1), 1.0);
+    cr_expect_eq(schedule_alpha_bar(&s, 999), s.alpha_bar[999]);
+    cr_expect(isnan(schedule_alpha_bar(&s, 1000)), "t = T must be an error, not clamped to T-1");
+    cr_expect(isnan(schedule_alpha_bar(&s, -2)), "t = -2 must be an error");
     schedule_free(&s);
 }
 
