@@ -123,31 +123,45 @@ static int check_args(const UNet *m, const Tensor *x, const Tensor *ts, const Te
     return 0;
 }
 
+/* Shapes, NHWC, with S = the latent size, Cz = latent_ch, C = unet_ch, C_i = C * unet_mult[i],
+ * S_i = S >> i (level i), T = ctx_tokens, D = ctx_dim:
+ *   x (N, S, S, Cz) -> conv_in (N, S, S, C)
+ *   down level i: R stages (N, S_i, S_i, C_i), each pushed as a skip; then, but for the last
+ *     level, a stride-2 conv to (N, S_i/2, S_i/2, C_i), pushed too
+ *   middle at the lowest level (N, S_{L-1}, S_{L-1}, C_{L-1})
+ *   up level i (from L-1 down to 0): R+1 stages, each on concat(h, the last skip) along
+ *     channels and out at (N, S_i, S_i, C_i); then, but for level 0, nearest x2 + conv
+ *   -> group norm + SiLU -> conv_out (N, S, S, Cz): the predicted noise. */
 Tensor *unet_forward(const UNet *m, Tape *t, Tensor *x, Tensor *timesteps, Tensor *labels) {
     if (!x || !timesteps) return NULL;
     if (check_args(m, x, timesteps, labels)) return NULL;
     const ModelConfig *c = &m->cfg;
     const int L = c->unet_levels, R = c->unet_res, N = x->shape[0];
-    Tensor *emb = ag_timestep_embedding(t, timesteps, c->unet_ch);
-    emb = linear_layer_forward(&m->time2, t, ag_silu(t, linear_layer_forward(&m->time1, t, emb)));
+    Tensor *emb = ag_timestep_embedding(t, timesteps, c->unet_ch); /* (N, C) sinusoidal */
+    emb = linear_layer_forward(&m->time2, t, ag_silu(t, linear_layer_forward(&m->time1, t, emb))); /* (N, 4C) */
     emb = ag_silu(t, emb); /* every ResBlock's projection starts with SiLU: do it once */
-    Tensor *ctx = NULL;
+    Tensor *ctx = NULL;    /* (N, T, D): the class's learned tokens; label num_classes = the null class */
     if (m->conditional)
         ctx = ag_reshape(t, ag_embedding(t, m->class_emb, labels), 3, (int[]){N, c->ctx_tokens, c->ctx_dim});
     Tensor *skips[MAX_SKIPS];
     int ns = 0;
-    Tensor *h = conv_layer_forward(&m->conv_in, t, x);
+    Tensor *h = conv_layer_forward(&m->conv_in, t, x); /* (N, S, S, C) */
     skips[ns++] = h;
     for (int i = 0; i < L; i++) {
+        /* h (N, S_i, S_i, C_i) after the first stage of the level */
         for (int j = 0; j < R; j++) skips[ns++] = h = stage_forward(&m->down[i][j], t, h, emb, ctx);
+        /* h (N, S_i / 2, S_i / 2, C_i) */
         if (i < L - 1) skips[ns++] = h = conv_layer_forward(&m->downsample[i], t, h);
     }
-    h = stage_forward(&m->mid, t, h, emb, ctx);
-    h = resblock_forward(&m->mid_res1, t, h, emb);
+    h = stage_forward(&m->mid, t, h, emb, ctx);     /* (N, S_{L-1}, S_{L-1}, C_{L-1}) */
+    h = resblock_forward(&m->mid_res1, t, h, emb); /* same */
     for (int i = L - 1; i >= 0; i--) {
+        /* concat (N, S_i, S_i, C_h + C_skip) -> stage (N, S_i, S_i, C_i) */
         for (int j = 0; j <= R; j++) h = stage_forward(&m->up[i][j], t, ag_concat_channels(t, h, skips[--ns]), emb, ctx);
+        /* (N, 2 S_i, 2 S_i, C_i) */
         if (i > 0) h = conv_layer_forward(&m->upsample[i], t, ag_upsample2x(t, h));
     }
+    /* (N, S, S, C_0) -> (N, S, S, Cz) */
     return conv_layer_forward(&m->conv_out, t, norm_layer_forward(&m->norm_out, t, h, true));
 }
 

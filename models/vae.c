@@ -97,31 +97,41 @@ static int check_input(const VAE *v, const Tensor *x, int size, int ch, const ch
     return 0;
 }
 
+/* Encoder shapes, NHWC, with S = image_size, Cx = channels, C_i = vae_ch * vae_mult[i],
+ * S_i = S >> i, Z = latent_ch, L = vae_levels, s = S_{L-1} = the latent size:
+ *   x (N, S, S, Cx) -> enc_in (N, S, S, C_0)
+ *   level i: R ResBlocks to (N, S_i, S_i, C_i); but for the last level, a stride-2 conv
+ *     to (N, S_i / 2, S_i / 2, C_i)
+ *   middle (N, s, s, C_{L-1}) -> norm + SiLU -> enc_out (N, s, s, 2Z) = [mean | logvar] */
 int vae_encode(const VAE *v, Tape *t, Tensor *x, Tensor **mean, Tensor **logvar) {
     *mean = *logvar = NULL;
     if (check_input(v, x, v->cfg.image_size, v->cfg.channels, "image")) return -1;
     const int L = v->cfg.vae_levels, R = v->cfg.vae_res, Z = v->cfg.latent_ch;
-    Tensor *h = conv_layer_forward(&v->enc_in, t, x);
+    Tensor *h = conv_layer_forward(&v->enc_in, t, x); /* (N, S, S, C_0) */
     for (int i = 0; i < L; i++) {
-        for (int j = 0; j < R; j++) h = resblock_forward(&v->enc_res[i][j], t, h, NULL);
-        if (i < L - 1) h = conv_layer_forward(&v->enc_down[i], t, h);
+        for (int j = 0; j < R; j++) h = resblock_forward(&v->enc_res[i][j], t, h, NULL); /* (N, S_i, S_i, C_i) */
+        if (i < L - 1) h = conv_layer_forward(&v->enc_down[i], t, h); /* (N, S_i / 2, S_i / 2, C_i) */
     }
-    h = mid_forward(&v->enc_mid, t, h);
-    h = conv_layer_forward(&v->enc_out, t, norm_layer_forward(&v->enc_norm, t, h, true));
-    *mean = ag_slice_channels(t, h, 0, Z);
-    *logvar = ag_slice_channels(t, h, Z, 2 * Z);
+    h = mid_forward(&v->enc_mid, t, h);                                                  /* (N, s, s, C_{L-1}) */
+    h = conv_layer_forward(&v->enc_out, t, norm_layer_forward(&v->enc_norm, t, h, true)); /* (N, s, s, 2Z) */
+    *mean = ag_slice_channels(t, h, 0, Z);       /* (N, s, s, Z) */
+    *logvar = ag_slice_channels(t, h, Z, 2 * Z); /* (N, s, s, Z) */
     return *mean && *logvar ? 0 : -1;
 }
 
+/* Decoder shapes (as the encoder's, reversed): z (N, s, s, Z) -> dec_in + middle
+ * (N, s, s, C_{L-1}); level i from L-1 down to 0: R+1 ResBlocks to (N, S_i, S_i, C_i), then,
+ * but for level 0, nearest x2 + conv to (N, 2 S_i, 2 S_i, C_i); norm + SiLU -> dec_out
+ * (N, S, S, Cx). No tanh: samples are clamped when written. */
 Tensor *vae_decode(const VAE *v, Tape *t, Tensor *z) {
     if (check_input(v, z, cfg_latent_size(&v->cfg), v->cfg.latent_ch, "latent")) return NULL;
     const int L = v->cfg.vae_levels, R = v->cfg.vae_res;
-    Tensor *h = mid_forward(&v->dec_mid, t, conv_layer_forward(&v->dec_in, t, z));
+    Tensor *h = mid_forward(&v->dec_mid, t, conv_layer_forward(&v->dec_in, t, z)); /* (N, s, s, C_{L-1}) */
     for (int i = L - 1; i >= 0; i--) {
-        for (int j = 0; j <= R; j++) h = resblock_forward(&v->dec_res[i][j], t, h, NULL);
-        if (i > 0) h = conv_layer_forward(&v->dec_up[i], t, ag_upsample2x(t, h));
+        for (int j = 0; j <= R; j++) h = resblock_forward(&v->dec_res[i][j], t, h, NULL); /* (N, S_i, S_i, C_i) */
+        if (i > 0) h = conv_layer_forward(&v->dec_up[i], t, ag_upsample2x(t, h)); /* (N, 2 S_i, 2 S_i, C_i) */
     }
-    return conv_layer_forward(&v->dec_out, t, norm_layer_forward(&v->dec_norm, t, h, true));
+    return conv_layer_forward(&v->dec_out, t, norm_layer_forward(&v->dec_norm, t, h, true)); /* (N, S, S, Cx) */
 }
 
 Tensor *vae_loss(const VAE *v, Tape *t, Tensor *x, Tensor *noise, VAEOutput *out) {
