@@ -1,9 +1,9 @@
 /* autograd/ag_loss.c — differentiable scalar reductions and losses (kernels/reduce.h)
- * and the VAE's KL term and reparameterisation (kernels/vae_ops.h). Every output but
+ * and the VAE's KL term and reparameterisation (kernels/gaussian.h). Every output but
  * the reparameterised sample is a scalar of shape (1). */
 #include "autograd/ops.h"
 #include "kernels/reduce.h"
-#include "kernels/vae_ops.h"
+#include "kernels/gaussian.h"
 
 /* *out = g filled with the gradient of x, or NULL when x needs none. */
 static int grad_if(Tape *t, Tensor *x, Tensor *g, Tensor **out) {

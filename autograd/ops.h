@@ -45,7 +45,7 @@ Tensor *ag_sum(Tape *t, Tensor *x);
 Tensor *ag_mean(Tape *t, Tensor *x);
 Tensor *ag_mse_loss(Tape *t, Tensor *pred, Tensor *target);
 Tensor *ag_l1_loss(Tape *t, Tensor *pred, Tensor *target);
-/* kernels/vae_ops.h */
+/* kernels/gaussian.h */
 Tensor *ag_gaussian_kl(Tape *t, Tensor *mean, Tensor *logvar);
 Tensor *ag_reparameterize(Tape *t, Tensor *mean, Tensor *logvar, Tensor *noise);
 

@@ -21,7 +21,7 @@ int l1_forward(const Tensor *a, const Tensor *b, Tensor *y);
 int l1_backward(const Tensor *a, const Tensor *b, const Tensor *dy, Tensor *da, Tensor *db);
 int sumsq(const Tensor *x, double *out);
 
-/* CPU helper shared by the scalar reductions (also vae_ops): *out = sum_{i < n} f(i) with
+/* CPU helper shared by the scalar reductions (also gaussian.c): *out = sum_{i < n} f(i) with
  * f summed in double over fixed blocks of REDUCE_BLOCK elements (fn(ctx, lo, hi) returns
  * the sum over [lo, hi)), the block sums then added pairwise. The order depends on n
  * only, never on the thread count. -1 + error (naming op) when out of memory. */

@@ -36,7 +36,7 @@
 #include "kernels/reduce.h"
 #include "kernels/resample.h"
 #include "kernels/silu.h"
-#include "kernels/vae_ops.h"
+#include "kernels/gaussian.h"
 #include "kernels/versions.h"
 
 #define TOL_EW 1e-5

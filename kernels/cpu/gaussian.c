@@ -1,5 +1,5 @@
-/* kernels/cpu/vae_ops.c — Gaussian KL and reparameterisation on the CPU (math in
- * kernels/vae_ops.h). lv is clamped to [LOGVAR_MIN, LOGVAR_MAX]; outside that range the
+/* kernels/cpu/gaussian.c — Gaussian KL and reparameterisation on the CPU (math in
+ * kernels/gaussian.h). lv is clamped to [LOGVAR_MIN, LOGVAR_MAX]; outside that range the
  * gradient with respect to lv is 0 (the clamp's derivative), inside it flows as usual.
  *   kl forward: ~6 FLOP + exp, 8 bytes/elem; summed like reduce.h (fixed blocks in double,
  *     deterministic for any thread count).
@@ -8,7 +8,7 @@
 #include <math.h>
 
 #include "kernels/reduce.h"
-#include "kernels/vae_ops.h"
+#include "kernels/gaussian.h"
 
 #define PAR_MIN 32768
 

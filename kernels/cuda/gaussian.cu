@@ -1,5 +1,5 @@
-/* kernels/cuda/vae_ops.cu — the VAE's Gaussian KL term and reparameterisation (math in
- * kernels/vae_ops.h). lv is clamped to [LOGVAR_MIN, LOGVAR_MAX] first; outside that
+/* kernels/cuda/gaussian.cu — the VAE's Gaussian KL term and reparameterisation (math in
+ * kernels/gaussian.h). lv is clamped to [LOGVAR_MIN, LOGVAR_MAX] first; outside that
  * range its gradient is 0.
  *   kl forward: y = mean 0.5 (mu^2 + e^lv - 1 - lv); ~6 FLOP + exp, 8 bytes per element.
  *   kl backward: dmu += dy mu / n, dlv += dy 0.5 (e^lv - 1) / n; 16-24 bytes.
@@ -9,7 +9,7 @@
  * atomics); everything else is elementwise (ew_launch, float4 when aligned). */
 extern "C" {
 #include "core/cuda_check.h"
-#include "kernels/vae_ops.h"
+#include "kernels/gaussian.h"
 }
 #include "kernels/cuda/common.cuh"
 

@@ -1,4 +1,4 @@
-/* tests/test_vae_ops.c — Gaussian KL and reparameterisation: forward against double
+/* tests/test_gaussian.c — Gaussian KL and reparameterisation: forward against double
  * formulas (clamped logvar included), gradients by finite differences inside the clamp
  * range, exactly zero gradient through a clamped logvar, bad shapes. */
 #include <criterion/criterion.h>
@@ -8,7 +8,7 @@
 
 #include "autograd/ops.h"
 #include "kernels/elementwise.h"
-#include "kernels/vae_ops.h"
+#include "kernels/gaussian.h"
 #include "tests/util/testutil.h"
 
 static double clampd(double lv) { return lv < LOGVAR_MIN ? LOGVAR_MIN : lv > LOGVAR_MAX ? LOGVAR_MAX : lv; }
@@ -29,7 +29,7 @@ static void make_inputs(Tensor **mu, Tensor **lv, Tensor **eps, bool outside) {
     }
 }
 
-Test(vae_ops, kl_forward_matches_double) {
+Test(gaussian, kl_forward_matches_double) {
     for (int outside = 0; outside < 2; outside++) {
         Tensor *mu, *lv, *eps;
         make_inputs(&mu, &lv, &eps, outside);
@@ -47,7 +47,7 @@ Test(vae_ops, kl_forward_matches_double) {
     }
 }
 
-Test(vae_ops, reparameterize_forward_matches_double) {
+Test(gaussian, reparameterize_forward_matches_double) {
     Tensor *mu, *lv, *eps;
     make_inputs(&mu, &lv, &eps, true);
     Tensor *z = tensor_like(NULL, mu);
@@ -70,7 +70,7 @@ static Tensor *build_reparam(Tape *t, Tensor **in, void *ctx) {
     return ag_reparameterize(t, in[0], in[1], in[2]);
 }
 
-Test(vae_ops, gradients_inside_the_clamp_range) {
+Test(gaussian, gradients_inside_the_clamp_range) {
     Tensor *in[3];
     make_inputs(&in[0], &in[1], &in[2], false);
     TuGradOpts o = {.eps = 1e-2, .rtol = 2e-2, .atol = 1e-5}; /* KL gradients are O(1/n) */
@@ -104,12 +104,12 @@ static void check_clamped_zero(bool kl) {
     tensor_free(mu), tensor_free(lv), tensor_free(eps);
 }
 
-Test(vae_ops, clamped_logvar_gets_zero_gradient) {
+Test(gaussian, clamped_logvar_gets_zero_gradient) {
     check_clamped_zero(true);
     check_clamped_zero(false);
 }
 
-Test(vae_ops, rejects_bad_shapes) {
+Test(gaussian, rejects_bad_shapes) {
     Tensor *a = tu_data(2, (int[]){3, 4}, 1, -1, 1), *b = tu_data(2, (int[]){4, 3}, 2, -1, 1);
     Tensor *y = tensor_new(NULL, DEV_CPU, 1, (int[]){1}), *y2 = tensor_new(NULL, DEV_CPU, 1, (int[]){2});
     cr_expect_eq(gaussian_kl_forward(a, b, y), -1);

@@ -1,6 +1,6 @@
-/* kernels/vae_ops.c — checks and device dispatch for the Gaussian KL and the
- * reparameterisation (math in vae_ops.h). */
-#include "kernels/vae_ops.h"
+/* kernels/gaussian.c — checks and device dispatch for the Gaussian KL and the
+ * reparameterisation (math in gaussian.h). */
+#include "kernels/gaussian.h"
 
 int gaussian_kl_forward(const Tensor *mu, const Tensor *logvar, Tensor *y) {
     const char *op = "gaussian_kl";
