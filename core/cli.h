@@ -1,0 +1,30 @@
+/* core/cli.h — the command-line helpers every entry point (ldm-train, ldm-sample, ldm-data,
+ * ldm-bench, ldm-eval) shares, so a bad flag reads the same everywhere:
+ *
+ *   ldm-train: --batch 0: want a whole number in 1..4096
+ *   Try 'ldm-train --help'.
+ *
+ * and the program exits with status 2 (usage error). Numbers are parsed whole: an empty
+ * string, trailing characters, an out-of-range value or an overflow (errno) is refused,
+ * and the message names the flag and the accepted range. */
+#ifndef LDM_CORE_CLI_H
+#define LDM_CORE_CLI_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+
+/* Print "<prog>: <formatted message>" and the --help hint to stderr; returns 2 (the usage
+ * exit status), so an argument parser can write `return cli_usage_error(...)`. */
+int cli_usage_error(const char *prog, const char *fmt, ...) LDM_PRINTF(2, 3);
+
+/* *out = the decimal integer s in [lo, hi]; else prints the usage error and returns 2. */
+int cli_long(const char *prog, const char *flag, const char *s, long lo, long hi, long *out);
+/* The same into an int (lo and hi must fit an int). */
+int cli_int(const char *prog, const char *flag, const char *s, int lo, int hi, int *out);
+/* *out = the finite number s in [lo, hi]; else prints the usage error and returns 2. */
+int cli_double(const char *prog, const char *flag, const char *s, double lo, double hi, double *out);
+/* *out = a seed: a whole number in 0..2^64-1 (no sign); else prints the usage error and returns 2. */
+int cli_u64(const char *prog, const char *flag, const char *s, uint64_t *out);
+
+#endif
