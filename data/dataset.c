@@ -3,6 +3,7 @@
 #include "data/dataset.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,7 +13,21 @@
 
 void data_options_default(DataOptions *o) {
     *o = (DataOptions){.layout = LAYOUT_AUTO, .verify = true, .seed = 0, .val_patients = -1,
-                       .axis = AXIS_AXIAL, .min_fill = 0.05f, .threads = 2};
+                       .group_by = GROUP_AUTO, .axis = AXIS_AXIAL, .min_fill = 0.05f, .threads = 2};
+}
+
+const char *group_by_name(DataGroupBy g) {
+    return g == GROUP_IMAGE ? "image" : g == GROUP_PREFIX ? "prefix" : g == GROUP_PATTERN ? "pattern" : "auto";
+}
+
+int group_by_parse(const char *s, DataOptions *o) {
+    if (!s || !*s) return ldm_error("data", "empty --group-by (want image, prefix or a pattern)");
+    o->group_pattern = NULL;
+    if (!strcmp(s, "image")) o->group_by = GROUP_IMAGE;
+    else if (!strcmp(s, "prefix")) o->group_by = GROUP_PREFIX;
+    else if (!strcmp(s, "auto")) o->group_by = GROUP_AUTO;
+    else o->group_by = GROUP_PATTERN, o->group_pattern = s;
+    return 0;
 }
 
 static const char *layout_names[] = {"auto", "adni", "oasis", "folder", "nifti", "idx"};
@@ -49,6 +64,7 @@ void dataset_free(Dataset *ds) {
     free(ds->notes);
     for (int i = 0; i < ds->n_blocks; i++) free(ds->blocks[i]);
     free(ds->blocks);
+    free(ds->split_rule);
     free(ds->root);
     free(ds);
 }
@@ -153,10 +169,12 @@ static int verify(Dataset *ds, int threads, char **errs) {
         DataItem *it = &ds->items[i];
         if (it->pixels) continue;
         GrayImage im;
-        if (img_decode_file(it->path, &im)) {
+        ImageSource src;
+        if (img_decode_file_as(it->path, 1, &im, &src)) {
             if (!(errs[i] = strdup(ldm_last_error()))) oom = 1;
         } else {
             it->w = im.w, it->h = im.h;
+            it->src_channels = (uint8_t)src.channels, it->src_depth = (uint8_t)src.depth;
             gray_free(&im);
         }
     }
@@ -230,13 +248,83 @@ static int drop_bad(DsBuild *b, char **errs) {
 // ---------------------------------------------------------------------------
 // validation split
 
+typedef struct {
+    char *prefix;
+    int cls;
+} PrefixOf;
+
+static int cmp_prefix(const void *a, const void *b) {
+    const PrefixOf *x = a, *y = b;
+    int c = strcmp(x->prefix, y->prefix);
+    return c ? c : x->cls - y->cls;
+}
+
+/* Class folders whose names look like <patient>_<slice>: every name has a prefix, the
+ * prefixes repeat, no prefix is in two classes and each class has at least two of them
+ * (bag/bag_000.png has one per class: a class name, not a patient). */
+static int names_look_like_patients(const Dataset *ds, int *n_prefixes) {
+    int n = ds->n_items, nc = ds->n_classes > 0 ? ds->n_classes : 1, np = 0;
+    PrefixOf *v = calloc((size_t)n + 1, sizeof *v);
+    int *per = calloc((size_t)nc, sizeof(int)), ok = v && per && n > 1, made = 0;
+    for (; made < n && ok; made++) {
+        const char *base = strrchr(ds->items[made].path, '/');
+        base = base ? base + 1 : ds->items[made].path;
+        v[made].cls = ds->items[made].label < 0 ? 0 : ds->items[made].label;
+        ok = (v[made].prefix = patient_from_name(base)) && strlen(v[made].prefix) < strcspn(base, ".");
+    }
+    if (ok) qsort(v, (size_t)n, sizeof *v, cmp_prefix);
+    for (int i = 0; i < n && ok; i++) {
+        if (i && !strcmp(v[i].prefix, v[i - 1].prefix)) {
+            ok = v[i].cls == v[i - 1].cls;
+            continue;
+        }
+        np++, per[v[i].cls]++;
+    }
+    for (int c = 0; c < nc && ok; c++) ok = per[c] >= 2 || per[c] == 0;
+    ok = ok && np < n;
+    for (int i = 0; v && i < made; i++) free(v[i].prefix);
+    free(v), free(per);
+    *n_prefixes = np;
+    return ok;
+}
+
+static int set_rule(Dataset *ds, const char *fmt, ...) LDM_PRINTF(2, 3);
+static int set_rule(Dataset *ds, const char *fmt, ...) {
+    char buf[600];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    free(ds->split_rule);
+    return (ds->split_rule = strdup(buf)) ? 0 : ldm_error("data", "out of memory");
+}
+
+/* What a group is, and why, for the split rule. */
+static const char *group_words(const DsBuild *b, char *buf, size_t n) {
+    const Dataset *ds = b->ds;
+    bool forced = b->opt->group_by != GROUP_AUTO;
+    if (ds->layout == LAYOUT_NIFTI) snprintf(buf, n, "by volume (a volume is one patient)");
+    else if (ds->layout == LAYOUT_IDX) snprintf(buf, n, "by image (an IDX record stands alone)");
+    else if (ds->grouping == GROUP_PATTERN) snprintf(buf, n, "by the pattern '%s' on file names (--group-by)", b->opt->group_pattern);
+    else if (ds->grouping == GROUP_PREFIX)
+        snprintf(buf, n, "by patient, the file-name prefix before _<slice> (%s)",
+                 forced ? "--group-by prefix" : ds->layout == LAYOUT_ADNI ? "ADNI names are <patient>_<slice>"
+                                                                          : "OASIS names carry case numbers");
+    else snprintf(buf, n, "by image (%s)", forced ? "--group-by image"
+                                                  : "class folders name no patients; --group-by prefix or a pattern groups images");
+    return buf;
+}
+
 static int make_validation(DsBuild *b) {
     Dataset *ds = b->ds;
     const DataOptions *o = b->opt;
-    if (o->val_patients == 0) return 0;
+    char words[400];
+    group_words(b, words, sizeof words);
+    const char *unit = ds->grouping == GROUP_IMAGE ? "images" : ds->grouping == GROUP_PATTERN ? "groups" : "patients";
+    if (o->val_patients == 0) return set_rule(ds, "no validation split (--val-patients 0)");
     if (ds->layout != LAYOUT_ADNI && dataset_count(ds, SPLIT_VAL, -1) > 0) {
         if (o->val_patients > 0) dsb_note(b, ds->root, "the data set has its own validation split; --val-patients ignored");
-        return 0;
+        return set_rule(ds, "the data set's own validation folder; groups %s", words);
     }
     DataSplit from = ds->layout == LAYOUT_ADNI ? SPLIT_TEST : SPLIT_TRAIN;
     int avail = dataset_count_patients(ds, from);
@@ -245,10 +333,24 @@ static int make_validation(DsBuild *b) {
     if (n < 0) n = ds->layout == LAYOUT_ADNI ? dataset_count(ds, SPLIT_TRAIN, -1) / 100 : avail / 10;
     if (n < 1) n = 1;
     if (n > avail - 1) n = avail - 1; /* leave the source split at least one patient */
-    if (n < 1) return dsb_note(b, ds->root, "no validation split: the %s split has %d patient%s", split_name(from),
-                               avail, avail == 1 ? "" : "s");
+    if (n < 1) {
+        set_rule(ds, "no validation split: the %s split has %d of them; groups %s", split_name(from), avail, words);
+        return dsb_note(b, ds->root, "no validation split: the %s split has %d %s", split_name(from), avail,
+                        avail == 1 ? unit : unit);
+    }
     if (split_validation(ds, from, n, o->seed)) return -1;
-    return dsb_note(b, ds->root, "validation: %d patients taken from %s (seed %llu)", n, split_name(from),
+    if (set_rule(ds, "%d %s of %d taken from %s, stratified by class, seed %llu; groups %s", n, unit, avail,
+                 split_name(from), (unsigned long long)o->seed, words))
+        return -1;
+    for (int c = 0; c < ds->n_classes; c++) {
+        int left = dataset_count(ds, from, c), moved = dataset_count(ds, SPLIT_VAL, c);
+        if (left > 0 && moved == 0 &&
+            dsb_note(b, ds->classes[c], "class of %d %s image%s: none held out for validation (too few for the "
+                     "share of %d in %d); every one stays in %s", left, split_name(from), left == 1 ? "" : "s", n,
+                     avail, split_name(from)))
+            return -1;
+    }
+    return dsb_note(b, ds->root, "validation: %d %s taken from %s (seed %llu)", n, unit, split_name(from),
                     (unsigned long long)o->seed);
 }
 
@@ -261,6 +363,8 @@ static int check_options(const DataOptions *o) {
     if (!(o->min_fill >= 0 && o->min_fill <= 1)) return ldm_error("data", "min_fill %g (want 0..1)", (double)o->min_fill);
     if (o->threads < 1 || o->threads > 256) return ldm_error("data", "threads %d (want 1..256)", o->threads);
     if (o->val_patients < -1) return ldm_error("data", "val_patients %d (want >= 0, or -1 for the default)", o->val_patients);
+    if ((unsigned)o->group_by > GROUP_PATTERN || (o->group_by == GROUP_PATTERN && (!o->group_pattern || !*o->group_pattern)))
+        return ldm_error("data", "bad group_by %d (a pattern needs its text)", (int)o->group_by);
     return 0;
 }
 
@@ -281,6 +385,21 @@ Dataset *dataset_open(const char *path, const DataOptions *opt) {
     char **errs = NULL;
     int n_errs = 0;
     int rc = detect(path, opt->layout, &ds->layout, &ds->root);
+    b.group = opt->group_by != GROUP_AUTO ? opt->group_by : !rc && ds->layout == LAYOUT_FOLDER ? GROUP_IMAGE : GROUP_PREFIX;
+    if (!rc && b.group == GROUP_PATTERN) {
+        int e = regcomp(&b.re, opt->group_pattern, REG_EXTENDED);
+        if (e) {
+            char why[200];
+            regerror(e, &b.re, why, sizeof why);
+            rc = ldm_error("data", "--group-by '%s': not a regular expression: %s", opt->group_pattern, why);
+        } else {
+            b.has_re = 1;
+        }
+    }
+    ds->grouping = ds->layout == LAYOUT_NIFTI ? GROUP_PREFIX : ds->layout == LAYOUT_IDX ? GROUP_IMAGE : b.group;
+    if (!rc && opt->group_by != GROUP_AUTO && (ds->layout == LAYOUT_NIFTI || ds->layout == LAYOUT_IDX))
+        rc = dsb_note(&b, ds->root, "--group-by %s ignored: %s", opt->group_pattern ? opt->group_pattern : group_by_name(opt->group_by),
+                      ds->layout == LAYOUT_NIFTI ? "a NIfTI volume is one patient" : "an IDX record stands alone");
     if (!rc) switch (ds->layout) {
         case LAYOUT_ADNI: rc = layout_adni(&b, ds->root); break;
         case LAYOUT_OASIS: rc = layout_oasis(&b, ds->root); break;
@@ -289,6 +408,9 @@ Dataset *dataset_open(const char *path, const DataOptions *opt) {
         default: rc = layout_idx(&b, ds->root); break;
         }
     if (!rc && ds->n_items == 0) rc = ldm_error("data", "%s: no usable images", path);
+    if (!rc && b.unmatched)
+        rc = dsb_note(&b, ds->root, "--group-by '%s' did not match %d file name%s: each is its own group", opt->group_pattern,
+                      b.unmatched, b.unmatched == 1 ? "" : "s");
     if (!rc && !(errs = calloc((size_t)(n_errs = ds->n_items), sizeof(char *)))) rc = ldm_error("data", "out of memory");
     if (!rc) {
         if (opt->verify) {
@@ -308,10 +430,15 @@ Dataset *dataset_open(const char *path, const DataOptions *opt) {
     if (!rc && ds->n_items == 0) rc = ldm_error("data", "%s: no usable images (%d skipped)", path, ds->n_skipped);
     if (!rc && dataset_count(ds, SPLIT_TRAIN, -1) == 0)
         rc = ldm_error("data", "%s: no training images", path);
+    int n_prefixes;
+    if (!rc && ds->layout == LAYOUT_FOLDER && opt->group_by == GROUP_AUTO && names_look_like_patients(ds, &n_prefixes))
+        rc = dsb_note(&b, ds->root, "the file names look like <patient>_<slice> (%d prefixes, none in two classes), but "
+                      "the split is by image: --group-by prefix keeps each patient on one side", n_prefixes);
     if (!rc) rc = make_validation(&b);
     for (int i = 0; i < n_errs; i++) free(errs[i]);
     free(errs);
     free(b.phash);
+    if (b.has_re) regfree(&b.re);
     if (rc) {
         dataset_free(ds);
         return NULL;
@@ -322,18 +449,20 @@ Dataset *dataset_open(const char *path, const DataOptions *opt) {
 // ---------------------------------------------------------------------------
 // items
 
-int dataset_item_gray(const Dataset *ds, int item, GrayImage *out) {
+int dataset_item_image(const Dataset *ds, int item, int channels, Image *out) {
     if (!ds || !out || item < 0 || item >= ds->n_items) return ldm_error("data", "item %d out of range", item);
+    if (channels != 1 && channels != 3) return ldm_error("data", "%d channels asked (want 1 or 3)", channels);
     const DataItem *it = &ds->items[item];
-    *out = (GrayImage){0};
-    if (it->pixels) {
+    *out = (Image){0};
+    if (it->pixels) { /* gray in memory (NIfTI, IDX) */
         size_t n = (size_t)it->w * it->h;
-        if (!(out->px = malloc(n))) return ldm_error("data", "out of memory");
-        memcpy(out->px, it->pixels, n);
-        out->w = it->w, out->h = it->h;
+        if (!(out->px = malloc(n * channels))) return ldm_error("data", "out of memory");
+        for (size_t i = 0; i < n; i++)
+            for (int c = 0; c < channels; c++) out->px[i * channels + c] = it->pixels[i];
+        out->w = it->w, out->h = it->h, out->c = channels;
         return 0;
     }
-    if (img_decode_file(it->path, out)) return -1;
+    if (img_decode_file_as(it->path, channels, out, NULL)) return -1;
     if (out->w != ds->w || out->h != ds->h) {
         ldm_error("data", "%s: image is %dx%d, expected %dx%d", it->path, out->w, out->h, ds->w, ds->h);
         gray_free(out);
@@ -342,13 +471,26 @@ int dataset_item_gray(const Dataset *ds, int item, GrayImage *out) {
     return 0;
 }
 
+int dataset_item_gray(const Dataset *ds, int item, GrayImage *out) { return dataset_item_image(ds, item, 1, out); }
+
 int dataset_item_geometry(const Dataset *ds, int item, const DataTransform *tf, uint8_t *dst, TransformWork *ws) {
-    if (!ds || item < 0 || item >= ds->n_items) return ldm_error("data", "item %d out of range", item);
+    if (!ds || !tf || item < 0 || item >= ds->n_items) return ldm_error("data", "item %d out of range", item);
     const DataItem *it = &ds->items[item];
-    if (it->pixels) return transform_geometry(tf, it->pixels, it->w, it->h, dst, ws);
-    GrayImage im;
-    if (dataset_item_gray(ds, item, &im)) return -1;
+    int C = transform_channels(tf);
+    if (it->pixels && C == 1) return transform_geometry(tf, it->pixels, it->w, it->h, dst, ws);
+    Image im;
+    if (dataset_item_image(ds, item, C, &im)) return -1;
     int rc = transform_geometry(tf, im.px, im.w, im.h, dst, ws);
     gray_free(&im);
     return rc;
+}
+
+void dataset_count_sources(const Dataset *ds, int *colour, int *alpha, int *deep) {
+    *colour = *alpha = *deep = 0;
+    for (int i = 0; ds && i < ds->n_items; i++) {
+        const DataItem *it = &ds->items[i];
+        *colour += it->src_channels >= 3;
+        *alpha += it->src_channels == 2 || it->src_channels == 4;
+        *deep += it->src_depth == 16;
+    }
 }

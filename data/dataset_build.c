@@ -200,3 +200,24 @@ char *patient_from_name(const char *file) {
     if (!p) ldm_error("data", "out of memory");
     return p;
 }
+
+char *group_of_file(DsBuild *b, const char *path, const char *rel) {
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    if (b->group == GROUP_PREFIX) return patient_from_name(base);
+    if (b->group == GROUP_PATTERN) {
+        regmatch_t m[2];
+        if (regexec(&b->re, base, 2, m, 0) == 0) {
+            int k = m[1].rm_so >= 0 ? 1 : 0;
+            if (m[k].rm_eo > m[k].rm_so) {
+                char *g = strndup(base + m[k].rm_so, (size_t)(m[k].rm_eo - m[k].rm_so));
+                if (!g) ldm_error("data", "out of memory");
+                return g;
+            }
+        }
+        b->unmatched++;
+    }
+    char *g = strdup(rel); /* GROUP_IMAGE, or a name the pattern missed: the image alone */
+    if (!g) ldm_error("data", "out of memory");
+    return g;
+}

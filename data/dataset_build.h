@@ -3,6 +3,8 @@
 #ifndef LDM_DATA_DATASET_BUILD_H
 #define LDM_DATA_DATASET_BUILD_H
 
+#include <regex.h>
+
 #include "core/error.h"
 #include "data/dataset.h"
 
@@ -12,6 +14,9 @@ typedef struct {
     int cap_items, cap_patients, cap_notes, cap_skipped, cap_blocks;
     int *phash;   /* open-addressing table of patient indices, -1 = empty */
     int phash_cap;
+    DataGroupBy group;  /* the rule for layouts of image files (resolved from opt) */
+    regex_t re;         /* GROUP_PATTERN */
+    int has_re, unmatched; /* names the pattern did not match */
 } DsBuild;
 
 /* Each returns 0, or -1 with an error (out of memory). */
@@ -33,6 +38,9 @@ void free_names(char **names, int n);
 int has_suffix(const char *s, const char *suffix);
 /* Patient id of an image file name (see dataset.h); malloc'ed. */
 char *patient_from_name(const char *file);
+/* Group of the image file `path` (rel: its path below the data set's root) under b's
+ * rule; malloc'ed. */
+char *group_of_file(DsBuild *b, const char *path, const char *rel);
 
 /* The layouts: fill b->ds (items, classes, patients, notes) from root. */
 int layout_adni(DsBuild *b, const char *root);
@@ -43,7 +51,7 @@ int layout_idx(DsBuild *b, const char *root);
 
 /* Moves whole patients from `from` to SPLIT_VAL, `n` of them, in proportion to the
  * classes, chosen by a seeded shuffle of the sorted patient ids. Patients that also
- * have items in another split are never moved. */
+ * have items in another split are never moved, nor a class's last patient in `from`. */
 int split_validation(Dataset *ds, DataSplit from, int n, uint64_t seed);
 
 #endif

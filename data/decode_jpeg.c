@@ -1,4 +1,6 @@
-/* data/decode_jpeg.c — JPEG to 8-bit gray through libjpeg(-turbo), from memory.
+/* data/decode_jpeg.c — JPEG to 8-bit gray or RGB through libjpeg(-turbo), from memory.
+ * libjpeg does the conversion: gray from YCbCr is its Y (the BT.601 luma), RGB from gray
+ * repeats the value.
  *
  * libjpeg's default error manager calls exit(); ours longjmps back with the message.
  * Its warnings (premature end of data, corrupt entropy data) would let a damaged file
@@ -43,9 +45,10 @@ static void on_progress(j_common_ptr cinfo) {
     }
 }
 
-int img_decode_jpeg(const uint8_t *buf, size_t n, const char *name, GrayImage *out) {
+int img_decode_jpeg_as(const uint8_t *buf, size_t n, const char *name, int channels, Image *out, ImageSource *src) {
     if (!out) return ldm_error("jpeg", "%s: no output image", name);
-    *out = (GrayImage){0};
+    *out = (Image){0};
+    if (channels != 1 && channels != 3) return ldm_error("jpeg", "%s: %d channels asked (want 1 or 3)", name, channels);
     if (!buf || n < 3 || buf[0] != 0xFF || buf[1] != 0xD8 || buf[2] != 0xFF)
         return ldm_error("jpeg", "%s: not a JPEG file (bad signature)", name);
     if (n > (size_t)0xFFFFFFFFu) return ldm_error("jpeg", "%s: file too large", name);
@@ -72,24 +75,25 @@ int img_decode_jpeg(const uint8_t *buf, size_t n, const char *name, GrayImage *o
         snprintf(err.msg, sizeof err.msg, "image too large (%ux%u)", cinfo.image_width, cinfo.image_height);
         longjmp(err.jump, 1);
     }
-    cinfo.out_color_space = JCS_GRAYSCALE;
+    if (src) *src = (ImageSource){.channels = cinfo.num_components == 1 ? 1 : 3, .depth = 8};
+    cinfo.out_color_space = channels == 1 ? JCS_GRAYSCALE : JCS_RGB;
     jpeg_start_decompress(&cinfo);
     int w = (int)cinfo.output_width, h = (int)cinfo.output_height;
-    if (cinfo.output_components != 1) {
+    if (cinfo.output_components != channels) {
         snprintf(err.msg, sizeof err.msg, "unexpected %d output components", cinfo.output_components);
         longjmp(err.jump, 1);
     }
-    px = malloc((size_t)w * h);
+    px = malloc((size_t)w * h * channels);
     if (!px) {
         snprintf(err.msg, sizeof err.msg, "out of memory");
         longjmp(err.jump, 1);
     }
     while (cinfo.output_scanline < cinfo.output_height) {
-        JSAMPROW row = px + (size_t)cinfo.output_scanline * w;
+        JSAMPROW row = px + (size_t)cinfo.output_scanline * w * channels;
         jpeg_read_scanlines(&cinfo, &row, 1);
     }
     jpeg_finish_decompress(&cinfo);
     jpeg_destroy_decompress(&cinfo);
-    *out = (GrayImage){.w = w, .h = h, .px = px};
+    *out = (Image){.w = w, .h = h, .px = px, .c = channels};
     return 0;
 }

@@ -47,21 +47,34 @@ int read_file(const char *path, size_t max, uint8_t **buf, size_t *n) {
     return 0;
 }
 
-int img_decode(const uint8_t *buf, size_t n, const char *name, GrayImage *out) {
+int img_decode_as(const uint8_t *buf, size_t n, const char *name, int channels, Image *out, ImageSource *src) {
     static const uint8_t png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1A, '\n'};
-    if (out) *out = (GrayImage){0};
-    if (buf && n >= 8 && memcmp(buf, png_sig, 8) == 0) return img_decode_png(buf, n, name, out);
-    if (buf && n >= 3 && buf[0] == 0xFF && buf[1] == 0xD8 && buf[2] == 0xFF) return img_decode_jpeg(buf, n, name, out);
+    if (out) *out = (Image){0};
+    if (channels != 1 && channels != 3) return ldm_error("data", "%s: %d channels asked (want 1 or 3)", name, channels);
+    if (buf && n >= 8 && memcmp(buf, png_sig, 8) == 0) return img_decode_png_as(buf, n, name, channels, out, src);
+    if (buf && n >= 3 && buf[0] == 0xFF && buf[1] == 0xD8 && buf[2] == 0xFF)
+        return img_decode_jpeg_as(buf, n, name, channels, out, src);
     if (!buf || n == 0) return ldm_error("data", "%s: empty file, not an image", name);
     return ldm_error("data", "%s: not a PNG or JPEG image (unknown signature)", name);
 }
 
-int img_decode_file(const char *path, GrayImage *out) {
+int img_decode_file_as(const char *path, int channels, Image *out, ImageSource *src) {
     uint8_t *buf;
     size_t n;
-    if (out) *out = (GrayImage){0};
+    if (out) *out = (Image){0};
     if (read_file(path, IMG_MAX_FILE, &buf, &n)) return -1;
-    int rc = img_decode(buf, n, path, out);
+    int rc = img_decode_as(buf, n, path, channels, out, src);
     free(buf);
     return rc;
 }
+
+int img_decode_png(const uint8_t *buf, size_t n, const char *name, GrayImage *out) {
+    return img_decode_png_as(buf, n, name, 1, out, NULL);
+}
+int img_decode_jpeg(const uint8_t *buf, size_t n, const char *name, GrayImage *out) {
+    return img_decode_jpeg_as(buf, n, name, 1, out, NULL);
+}
+int img_decode(const uint8_t *buf, size_t n, const char *name, GrayImage *out) {
+    return img_decode_as(buf, n, name, 1, out, NULL);
+}
+int img_decode_file(const char *path, GrayImage *out) { return img_decode_file_as(path, 1, out, NULL); }

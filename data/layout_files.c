@@ -22,7 +22,9 @@ static int scan_images(DsBuild *b, const char *dir, int label, DataSplit split) 
         } else if (is_dir(p)) {
             subdirs++;
         } else {
-            int pi = (pat = patient_from_name(names[i])) ? dsb_patient(b, pat) : -1;
+            size_t lr = strlen(b->ds->root);
+            const char *rel = !strncmp(p, b->ds->root, lr) && p[lr] == '/' ? p + lr + 1 : p;
+            int pi = (pat = group_of_file(b, p, rel)) ? dsb_patient(b, pat) : -1;
             rc = pi < 0 ? -1 : dsb_item(b, p, -1, label, pi, split, NULL, 0, 0);
             added++;
         }

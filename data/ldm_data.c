@@ -1,7 +1,8 @@
 /* data/ldm_data.c — ldm-data: look at a data set the way the trainer will see it.
  *
- *   ldm-data info PATH                   layout, counts per split and class, patients,
- *                                        image size, what was skipped or ignored and why
+ *   ldm-data info PATH                   layout, counts per split and class, the split
+ *                                        rule and why, patients, image size, colour and
+ *                                        depth, what was skipped or ignored and why
  *   ldm-data preview PATH --out grid.png labelled grid of preprocessed images
  *   ldm-data bench [PATH]                loader throughput (see data/data_bench.h)
  *
@@ -21,8 +22,9 @@ static const char *usage_text =
     "Usage: ldm-data COMMAND [PATH] [OPTIONS]\n"
     "\n"
     "Commands:\n"
-    "  info PATH              layout detected, images per split and class, patients, image\n"
-    "                         size, files skipped or ignored and why\n"
+    "  info PATH              layout detected, images per split and class, the split rule\n"
+    "                         and why, patients, image size, colour and bit depth and how\n"
+    "                         they are read, files skipped or ignored and why\n"
     "  preview PATH --out F   write a labelled grid of preprocessed images to the PNG F\n"
     "  bench [PATH]           loader throughput; without PATH on synthetic ADNI-sized JPEGs\n"
     "\n"
@@ -32,9 +34,14 @@ static const char *usage_text =
     "Data options:\n"
     "  --layout L          auto (default), adni, oasis, folder, nifti, idx\n"
     "  --skip-bad          leave out corrupt, non-image or wrong-size files and count them\n"
-    "  --seed N            seed of the patient-disjoint validation split (default 0)\n"
-    "  --val-patients N    patients in the validation split (default: the layout's rule;\n"
-    "                      ADNI: training images / 100, taken from test; 0: none)\n"
+    "  --seed N            seed of the validation split (default 0)\n"
+    "  --val-patients N    groups (patients, or images) in the validation split (default:\n"
+    "                      the layout's rule; ADNI: training images / 100, taken from\n"
+    "                      test; others: a tenth of the training groups; 0: none)\n"
+    "  --group-by G        what the split keeps together: image (the default for class\n"
+    "                      folders), prefix (the patient before _<slice> in a file name:\n"
+    "                      the default for ADNI and OASIS), or a regular expression on\n"
+    "                      file names whose first (group) or whole match names the group\n"
     "  --axis A            NIfTI slicing axis: axial (default), coronal, sagittal\n"
     "  --min-fill F        NIfTI: keep slices with at least this fraction of tissue (0.05)\n"
     "  --threads N         decode threads (default 2)\n"
@@ -78,10 +85,21 @@ static int parse_long(const char *flag, const char *s, long lo, long hi, long *o
 // info
 
 static void print_info(const Dataset *ds) {
-    int total = ds->n_items;
+    int total = ds->n_items, colour, alpha, deep;
+    dataset_count_sources(ds, &colour, &alpha, &deep);
+    const char *unit = ds->grouping == GROUP_IMAGE ? "images" : ds->grouping == GROUP_PATTERN ? "groups" : "patients";
     printf("layout     %s\n", layout_name(ds->layout));
     printf("root       %s\n", ds->root);
-    printf("images     %d, %dx%d (width x height), 8-bit gray\n", total, ds->w, ds->h);
+    if (!colour && !deep) printf("images     %d, %dx%d (width x height), 8-bit gray\n", total, ds->w, ds->h);
+    else printf("images     %d, %dx%d (width x height): %d gray, %d colour; %d 8-bit, %d 16-bit\n", total, ds->w,
+                ds->h, total - colour, colour, total - deep, deep);
+    if (colour)
+        printf("colour     a gray model (channels=1) reads colour as BT.601 luma, Y = 0.299 R + 0.587 G + 0.114 B;\n"
+               "           --set channels=3 keeps RGB (gray images then repeat in R, G and B)\n");
+    if (alpha) printf("alpha      %d image%s with alpha: dropped (the colour under it is kept)\n", alpha, alpha == 1 ? "" : "s");
+    if (deep)
+        printf("16-bit     windowed to 8 bits per image as NIfTI volumes are: the image's minimum to the 99.5th\n"
+               "           percentile of the samples above it\n");
     if (ds->n_classes) {
         printf("classes    %d:", ds->n_classes);
         for (int c = 0; c < ds->n_classes; c++) printf(" %s=%d", ds->classes[c], c);
@@ -89,7 +107,8 @@ static void print_info(const Dataset *ds) {
     } else {
         printf("classes    none (unconditional)\n");
     }
-    printf("\n%-8s %9s %9s", "split", "images", "patients");
+    printf("split      %s\n", ds->split_rule ? ds->split_rule : "?");
+    printf("\n%-8s %9s %9s", "split", "images", unit);
     for (int c = 0; c < ds->n_classes; c++) printf(" %12.12s", ds->classes[c]);
     printf("\n");
     for (int s = 0; s < SPLIT_COUNT; s++) {
@@ -108,7 +127,7 @@ static void print_info(const Dataset *ds) {
         }
         free(where);
     }
-    printf("\npatients   %d in all; %d in more than one split%s\n", used, shared, shared ? " (the splits leak!)" : "");
+    printf("\n%-10s %d in all; %d in more than one split%s\n", unit, used, shared, shared ? " (the splits leak!)" : "");
     printf("skipped    %d file%s\n", ds->n_skipped, ds->n_skipped == 1 ? "" : "s");
     for (int i = 0; i < ds->n_skipped; i++) printf("  %s: %s\n", ds->skipped[i].path, ds->skipped[i].why);
     if (ds->n_notes) printf("notes\n");
@@ -118,12 +137,13 @@ static void print_info(const Dataset *ds) {
 // ---------------------------------------------------------------------------
 // main
 
-enum { OPT_LAYOUT = 256, OPT_SKIP_BAD, OPT_SEED, OPT_VAL, OPT_AXIS, OPT_MIN_FILL, OPT_THREADS, OPT_NO_VERIFY,
+enum { OPT_LAYOUT = 256, OPT_GROUP, OPT_SKIP_BAD, OPT_SEED, OPT_VAL, OPT_AXIS, OPT_MIN_FILL, OPT_THREADS, OPT_NO_VERIFY,
        OPT_OUT, OPT_SPLIT, OPT_COUNT, OPT_COLS, OPT_SIZE, OPT_FIT, OPT_BG, OPT_IMAGES, OPT_BATCH, OPT_EPOCHS };
 
 int main(int argc, char **argv) {
     static const struct option longopts[] = {
         {"layout", required_argument, 0, OPT_LAYOUT}, {"skip-bad", no_argument, 0, OPT_SKIP_BAD},
+        {"group-by", required_argument, 0, OPT_GROUP},
         {"seed", required_argument, 0, OPT_SEED},     {"val-patients", required_argument, 0, OPT_VAL},
         {"axis", required_argument, 0, OPT_AXIS},     {"min-fill", required_argument, 0, OPT_MIN_FILL},
         {"threads", required_argument, 0, OPT_THREADS}, {"no-verify", no_argument, 0, OPT_NO_VERIFY},
@@ -146,6 +166,9 @@ int main(int argc, char **argv) {
         case 'h': fputs(usage_text, stdout); return 0;
         case OPT_LAYOUT:
             if (layout_parse(optarg, &dopt.layout)) return usage_error("%s", ldm_last_error());
+            break;
+        case OPT_GROUP:
+            if (group_by_parse(optarg, &dopt)) return usage_error("%s", ldm_last_error());
             break;
         case OPT_SKIP_BAD: dopt.skip_bad = true; break;
         case OPT_NO_VERIFY: dopt.verify = false; break;

@@ -24,7 +24,7 @@ enum { SLOT_FREE, SLOT_READY, SLOT_HELD, SLOT_ERROR };
 
 typedef struct {
     DataBatch b;
-    uint8_t *u8;      /* (batch, side, side) scratch when not caching */
+    uint8_t *u8;      /* (batch, side, side, C) scratch when not caching */
     int state;
     char err[1024];
 } Slot;
@@ -32,11 +32,11 @@ typedef struct {
 struct Loader {
     const Dataset *ds;
     LoaderOptions o;
-    int side, n, per_epoch;
+    int side, channels, n, per_epoch;
     int *ids;               /* (n) dataset item of each split position */
     int *perm;              /* (n) positions in the order of epoch perm_epoch */
     long long perm_epoch;
-    uint8_t *cache;         /* (n, side, side) or NULL */
+    uint8_t *cache;         /* (n, side, side, C) or NULL */
     uint8_t *cached;        /* (n) 1 when cache row is filled */
     Slot slot[2];
     pthread_t thread;
@@ -80,7 +80,7 @@ static int fill(Loader *l, Slot *s, long long k) {
     int j = (int)(k % l->per_epoch), first = j * l->o.batch;
     int n = l->n - first < l->o.batch ? l->n - first : l->o.batch;
     make_perm(l, epoch);
-    size_t area = (size_t)l->side * l->side;
+    size_t area = (size_t)l->side * l->side * l->channels;
     int failed = -1;
     s->err[0] = '\0';
 #pragma omp parallel num_threads(l->o.threads)
@@ -104,7 +104,7 @@ static int fill(Loader *l, Slot *s, long long k) {
                 continue;
             }
             bool flip = l->o.tf.hflip && (draw(l->o.seed, FLIP_STREAM, (uint64_t)epoch * l->n + (uint64_t)pos) & 1);
-            transform_to_float(px, l->side, flip, s->b.x + (size_t)i * area);
+            transform_to_float_ch(px, l->side, l->channels, flip, s->b.x + (size_t)i * area);
             s->b.labels[i] = l->ds->items[item].label;
             s->b.items[i] = item;
             s->b.flipped[i] = flip;
@@ -152,6 +152,10 @@ Loader *loader_create(const Dataset *ds, const LoaderOptions *o) {
     }
     int side = transform_out_side(&o->tf, ds->w, ds->h);
     if (side < 0) return NULL;
+    if (transform_channels(&o->tf) != 1 && transform_channels(&o->tf) != 3) {
+        ldm_error("loader", "bad options: channels %d (want 1 or 3)", o->tf.channels);
+        return NULL;
+    }
     int n = dataset_count(ds, o->split, -1);
     int per_epoch = o->drop_last ? n / o->batch : (n + o->batch - 1) / o->batch;
     if (per_epoch < 1) {
@@ -164,13 +168,15 @@ Loader *loader_create(const Dataset *ds, const LoaderOptions *o) {
         return NULL;
     }
     l->ds = ds, l->o = *o, l->side = side, l->n = n, l->per_epoch = per_epoch;
+    l->channels = transform_channels(&o->tf);
     l->perm_epoch = -1, l->held = -1, l->next_give = o->start_batch;
-    size_t area = (size_t)side * side, B = (size_t)o->batch;
+    size_t area = (size_t)side * side * l->channels, B = (size_t)o->batch;
     int bad = !(l->ids = malloc(sizeof(int) * (size_t)n)) || !(l->perm = malloc(sizeof(int) * (size_t)n));
     if (o->cache && !bad) bad = !(l->cache = malloc(area * (size_t)n)) || !(l->cached = calloc((size_t)n, 1));
     for (int i = 0; i < 2 && !bad; i++) {
         Slot *s = &l->slot[i];
         s->b.side = side;
+        s->b.channels = l->channels;
         bad = !(s->b.x = malloc(sizeof(float) * area * B)) || !(s->b.labels = malloc(sizeof(int) * B)) ||
               !(s->b.items = malloc(sizeof(int) * B)) || !(s->b.flipped = malloc(sizeof(bool) * B)) ||
               (!o->cache && !(s->u8 = malloc(area * B)));
@@ -225,7 +231,7 @@ const DataBatch *loader_next(Loader *l) {
 
 int loader_batches_per_epoch(const Loader *l) { return l ? l->per_epoch : 0; }
 int loader_side(const Loader *l) { return l ? l->side : 0; }
-size_t loader_cache_bytes(const Loader *l) { return l && l->cache ? (size_t)l->n * l->side * l->side : 0; }
+size_t loader_cache_bytes(const Loader *l) { return l && l->cache ? (size_t)l->n * l->side * l->side * l->channels : 0; }
 
 void loader_free(Loader *l) {
     if (!l) return;
@@ -248,7 +254,7 @@ void loader_free(Loader *l) {
 
 int loader_batch_to_tensor(const DataBatch *b, Tensor *x) {
     if (!b || !x) return ldm_error("loader", "NULL batch or tensor");
-    if (x->ndim != 4 || x->shape[0] != b->n || x->shape[1] != b->side || x->shape[2] != b->side || x->shape[3] != 1)
-        return ldm_error("loader", "tensor %s, batch needs (%d, %d, %d, 1)", tshape(x), b->n, b->side, b->side);
+    if (x->ndim != 4 || x->shape[0] != b->n || x->shape[1] != b->side || x->shape[2] != b->side || x->shape[3] != b->channels)
+        return ldm_error("loader", "tensor %s, batch needs (%d, %d, %d, %d)", tshape(x), b->n, b->side, b->side, b->channels);
     return tensor_from_host(x, b->x);
 }

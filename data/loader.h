@@ -9,9 +9,10 @@
  * A background thread prepares batch k+1 (decoding with `threads` OpenMP threads)
  * while the caller trains on batch k: loader_next hands out one buffer and the thread
  * fills the other. With `cache`, each image's transformed uint8 pixels are kept after
- * the first visit (side^2 bytes per image), so later epochs skip decoding.
+ * the first visit (side^2 x channels bytes per image), so later epochs skip decoding.
  *
- * Batches are float NHWC (n, side, side, 1) in [-1, 1] in host memory, with int labels
+ * Batches are float NHWC (n, side, side, C) in [-1, 1] in host memory, C = the
+ * transform's channels (1 gray, 3 RGB), with int labels
  * (-1 for unconditional data); loader_batch_to_tensor copies one into a Tensor on any
  * device.
  */
@@ -40,7 +41,8 @@ typedef struct {
 typedef struct {
     int n;              /* images in this batch */
     int side;           /* images are side x side */
-    float *x;           /* (n, side, side, 1) */
+    int channels;       /* C: 1 gray, 3 RGB */
+    float *x;           /* (n, side, side, C) */
     int *labels;        /* (n) */
     int *items;         /* (n) dataset item indices */
     bool *flipped;      /* (n) whether each image was mirrored */
@@ -62,7 +64,7 @@ int loader_side(const Loader *l);
 size_t loader_cache_bytes(const Loader *l);
 void loader_free(Loader *l);
 
-/* Copies the batch into x, which must be (n, side, side, 1) on any device. */
+/* Copies the batch into x, which must be (n, side, side, C) on any device. */
 int loader_batch_to_tensor(const DataBatch *b, Tensor *x);
 
 #endif

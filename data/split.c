@@ -6,9 +6,10 @@
  * set of one class. Here: the patients of the source split are sorted by id, grouped
  * by class (a patient's class is that of its first image), each group shuffled with
  * Philox from the seed, and the n patients are shared out between the groups in
- * proportion to their sizes (largest remainders). Every image of a chosen patient
- * moves; a patient that also has images in another split is never chosen, so no
- * patient is ever on both sides of the train/validation line.
+ * proportion to their sizes (largest remainders), never the last patient of a class
+ * (so no class leaves the source split empty: a small class keeps all its patients).
+ * Every image of a chosen patient moves; a patient that also has images in another
+ * split is never chosen, so no patient is ever on both sides of the train/validation line.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -63,12 +64,14 @@ int split_validation(Dataset *ds, DataSplit from, int n, uint64_t seed) {
     for (int c = 0; c < nc; c++) {
         take[c] = m ? (int)((long long)n * group[c] / m) : 0;
         rem[c] = m ? (long long)n * group[c] % m : 0;
+        if (take[c] > group[c] - 1) take[c] = group[c] > 0 ? group[c] - 1 : 0;
         given += take[c];
     }
     while (given < n) {
         int best = -1;
         for (int c = 0; c < nc; c++)
-            if (take[c] < group[c] && (best < 0 || rem[c] > rem[best])) best = c;
+            if (take[c] < group[c] - 1 && (best < 0 || rem[c] > rem[best])) best = c;
+        if (best < 0) break;
         take[best]++, rem[best] = -1, given++;
     }
     /* per class: its patients in id order, Fisher-Yates from the seed, the first take[c] move */

@@ -62,6 +62,8 @@ typedef struct {
 struct TransformWork {
     uint8_t *square;   /* the squared image */
     size_t square_cap;
+    uint8_t *plane_in, *plane_out; /* one channel of a colour image, before and after */
+    size_t in_cap, out_cap;
     float *tmp;        /* (rows, out) after the horizontal pass */
     size_t tmp_cap;
     Taps tx, ty;
@@ -123,6 +125,8 @@ TransformWork *transform_work_new(void) {
 void transform_work_free(TransformWork *ws) {
     if (!ws) return;
     free(ws->square);
+    free(ws->plane_in);
+    free(ws->plane_out);
     free(ws->tmp);
     taps_free(&ws->tx);
     taps_free(&ws->ty);
@@ -195,12 +199,33 @@ static int geometry(const DataTransform *tf, const uint8_t *src, int w, int h, u
     return buf == dst ? 0 : resize(ws, buf, sq, sq, dst, side, side);
 }
 
+int transform_channels(const DataTransform *tf) { return tf->channels ? tf->channels : 1; }
+
+/* A colour image one channel plane at a time: gather, geometry, scatter. */
+static int geometry_planes(const DataTransform *tf, const uint8_t *src, int w, int h, uint8_t *dst, TransformWork *ws) {
+    const int C = transform_channels(tf);
+    if (C == 1) return geometry(tf, src, w, h, dst, ws);
+    if (C != 3) return ldm_error("transform", "channels %d (want 1 or 3)", C);
+    int side = transform_out_side(tf, w, h);
+    if (side < 0) return -1;
+    size_t n_in = (size_t)w * h, n_out = (size_t)side * side;
+    if (reserve((void **)&ws->plane_in, &ws->in_cap, n_in) || reserve((void **)&ws->plane_out, &ws->out_cap, n_out))
+        return ldm_error("transform", "out of memory");
+    for (int c = 0; c < C; c++) {
+        for (size_t i = 0; i < n_in; i++) ws->plane_in[i] = src[i * C + c];
+        if (geometry(tf, ws->plane_in, w, h, ws->plane_out, ws)) return -1;
+        for (size_t i = 0; i < n_out; i++) dst[i * C + c] = ws->plane_out[i];
+    }
+    return 0;
+}
+
 int transform_geometry(const DataTransform *tf, const uint8_t *src, int w, int h, uint8_t *dst, TransformWork *ws) {
     if (!src || !dst) return ldm_error("transform", "NULL image");
-    if (ws) return geometry(tf, src, w, h, dst, ws);
+    if (!tf) return ldm_error("transform", "no transform");
+    if (ws) return geometry_planes(tf, src, w, h, dst, ws);
     TransformWork *tmp = transform_work_new();
     if (!tmp) return -1;
-    int rc = geometry(tf, src, w, h, dst, tmp);
+    int rc = geometry_planes(tf, src, w, h, dst, tmp);
     transform_work_free(tmp);
     return rc;
 }
@@ -216,12 +241,30 @@ void transform_to_float(const uint8_t *src, int side, bool flip, float *dst) {
     }
 }
 
+void transform_to_float_ch(const uint8_t *src, int side, int channels, bool flip, float *dst) {
+    if (channels <= 1) {
+        transform_to_float(src, side, flip, dst);
+        return;
+    }
+    const int C = channels;
+    for (int y = 0; y < side; y++) {
+        const uint8_t *s = src + (size_t)y * side * C;
+        float *d = dst + (size_t)y * side * C;
+        for (int x = 0; x < side; x++) {
+            const uint8_t *p = s + (size_t)(flip ? side - 1 - x : x) * C;
+            for (int c = 0; c < C; c++) d[(size_t)x * C + c] = p[c] * (1.0f / 127.5f) - 1.0f;
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------
 // text form
 
 int transform_format(const DataTransform *tf, char *buf, size_t n) {
     int k = snprintf(buf, n, "size=%d,fit=%s,background=%d,hflip=%d", tf->size, fit_name(tf->fit),
                      tf->background, tf->hflip ? 1 : 0);
+    if (k >= 0 && (size_t)k < n && transform_channels(tf) != 1)
+        k += snprintf(buf + k, n - (size_t)k, ",channels=%d", transform_channels(tf));
     return k < 0 || (size_t)k >= n ? ldm_error("transform", "format buffer too small") : 0;
 }
 
@@ -255,8 +298,11 @@ int transform_parse(const char *s, DataTransform *tf) {
             if (!(rc = parse_int(val, 0, 255, f, &v))) t.background = (uint8_t)v;
         } else if (!strcmp(f, "hflip")) {
             if (!(rc = parse_int(val, 0, 1, f, &v))) t.hflip = v;
+        } else if (!strcmp(f, "channels")) {
+            if (!(rc = parse_int(val, 1, 3, f, &v)) && v == 2) rc = ldm_error("transform", "channels=2 (want 1 or 3)");
+            if (!rc) t.channels = v;
         } else {
-            rc = ldm_error("transform", "unknown field '%s' (size, fit, background, hflip)", f);
+            rc = ldm_error("transform", "unknown field '%s' (size, fit, background, hflip, channels)", f);
         }
     }
     free(copy);

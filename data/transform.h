@@ -1,8 +1,9 @@
-/* data/transform.h — what happens to a decoded gray image before the model sees it.
+/* data/transform.h — what happens to a decoded image before the model sees it.
  *
  * The pipeline, in order (the struct is stored in the model config so sampling and
  * evaluation reproduce it):
- *   1. grayscale            decoders already give 8-bit gray (see image.h)
+ *   1. channels             decoders give 8-bit gray or RGB as asked (see image.h);
+ *                           with RGB every step below runs on each channel alike
  *   2. make square          FIT_PAD: centre in a max(w,h) square of `background`;
  *                           FIT_CROP: centre crop to min(w,h); FIT_STRETCH: neither
  *   3. resize to size x size area averaging when shrinking an axis, bilinear (pixel
@@ -26,6 +27,7 @@ typedef struct {
     DataFit fit;
     uint8_t background; /* pad value (MRI background is black: 0) */
     bool hflip;         /* random horizontal flips (the loader applies them) */
+    int channels;       /* 1 gray (0 means 1) or 3 RGB; images are (h, w, channels) */
 } DataTransform;
 
 #define TRANSFORM_MAX_SIDE 4096
@@ -40,14 +42,20 @@ void transform_work_free(TransformWork *ws);
 
 /* The output side for a w x h input; -1 with an error when it would be out of range. */
 int transform_out_side(const DataTransform *tf, int w, int h);
-/* Steps 2-3: (h, w) uint8 -> (side, side) uint8, side = transform_out_side. ws may be
- * NULL (a temporary one is used). */
+/* Channels of tf (0 -> 1). */
+int transform_channels(const DataTransform *tf);
+/* Steps 2-3: (h, w, C) uint8 -> (side, side, C) uint8, side = transform_out_side,
+ * C = transform_channels. ws may be NULL (a temporary one is used). */
 int transform_geometry(const DataTransform *tf, const uint8_t *src, int w, int h, uint8_t *dst,
                        TransformWork *ws);
 /* Steps 4-5: (side, side) uint8 -> (side, side) float in [-1, 1], mirrored when flip. */
 void transform_to_float(const uint8_t *src, int side, bool flip, float *dst);
+/* The same for (side, side, channels) interleaved pixels (a mirrored pixel keeps its
+ * channel order). */
+void transform_to_float_ch(const uint8_t *src, int side, int channels, bool flip, float *dst);
 
-/* "size=64,fit=pad,background=0,hflip=0" — the form stored in configs and PNG text. */
+/* "size=64,fit=pad,background=0,hflip=0" — the form stored in configs and PNG text;
+ * ",channels=3" follows for RGB (gray transforms read as they always did). */
 int transform_format(const DataTransform *tf, char *buf, size_t n);
 /* Parses transform_format's form (fields in any order, any subset; others keep their
  * values in *tf). -1 with an error naming the bad field. */

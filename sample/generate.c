@@ -74,7 +74,7 @@ uint64_t gen_row_seed(uint64_t seed, int label) {
     return z ^ (z >> 31);
 }
 
-/* z (n, s, s, Z) latent (scaled) -> out (n, S, S) floats on the host. Uses the arena
+/* z (n, s, s, Z) latent (scaled) -> out (n, S, S, C) floats on the host. Uses the arena
  * above the current mark and rewinds it. */
 static int decode_to_host(Generator *g, const Tensor *z, int n, float *out) {
     ArenaMark mk = arena_mark(g->arena);
@@ -98,8 +98,8 @@ static int strip_cb(void *ctx, int step, int steps, int t, const Tensor *x_t, co
     (void)steps, (void)t, (void)x_t;
     StripCtx *s = ctx;
     if (s->next >= s->strip->n_cols || step != s->strip->steps[s->next]) return 0;
-    const int S = s->g->cfg.image_size;
-    if (decode_to_host(s->g, x0, 1, s->strip->cols + (size_t)s->next * S * S)) return -1;
+    const int S = s->g->cfg.image_size, C = s->g->cfg.channels;
+    if (decode_to_host(s->g, x0, 1, s->strip->cols + (size_t)s->next * S * S * C)) return -1;
     s->next++;
     return 0;
 }
@@ -127,7 +127,7 @@ int gen_images(Generator *g, int label, int n, const SamplerOpts *o, float *out,
         Tensor part = *x;
         int b = n - k < DECODE_CHUNK ? n - k : DECODE_CHUNK;
         part.data = x->data + (size_t)k * (x->numel / (size_t)n);
-        rc = decode_to_host(g, &part, b, out + (size_t)k * c->image_size * c->image_size);
+        rc = decode_to_host(g, &part, b, out + (size_t)k * c->image_size * c->image_size * c->channels);
     }
     free(labels);
     tensor_free(x);

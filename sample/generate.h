@@ -44,15 +44,16 @@ void gen_close(Generator *g);
 uint64_t gen_row_seed(uint64_t seed, int label);
 
 /* Strip capture: the decoded x0 prediction of image 0 at `n_cols` sampler steps
- * (evenly spaced from the first to the last), written to cols (n_cols, S, S) floats. */
+ * (evenly spaced from the first to the last), written to cols (n_cols, S, S, C) floats
+ * (C = cfg.channels). */
 typedef struct {
     int n_cols;
     int *steps;  /* (n_cols) sampler step indices */
-    float *cols; /* (n_cols, S, S) */
+    float *cols; /* (n_cols, S, S, C) */
 } StripCapture;
 
 /* n images of class `label` (-1 or any value for an unconditional model) into out
- * (n, S, S) floats in [-1, 1] (decoder output, unclamped). strip may be NULL. */
+ * (n, S, S, C) floats in [-1, 1] (decoder output, unclamped). strip may be NULL. */
 int gen_images(Generator *g, int label, int n, const SamplerOpts *o, float *out, StripCapture *strip);
 
 #endif

@@ -1,4 +1,4 @@
-/* sample/grid.h — pictures of samples: a labelled grid of gray tiles.
+/* sample/grid.h — pictures of samples: a labelled grid of gray or RGB tiles.
  *
  *   +--------------------------------------------+
  *   | title                                      |
@@ -15,15 +15,16 @@
 #include <stdint.h>
 
 typedef struct {
-    int rows, cols, tile;          /* tiles are tile x tile gray */
-    const uint8_t *tiles;          /* (rows * cols, tile, tile), row-major tile order */
+    int rows, cols, tile;          /* tiles are tile x tile */
+    int channels;                  /* 1 gray (0 means 1) or 3 RGB: of the tiles and the picture */
+    const uint8_t *tiles;          /* (rows * cols, tile, tile, channels), row-major tile order */
     const char *const *row_labels; /* rows strings, or NULL */
     const char *const *col_labels; /* cols strings (under the grid), or NULL */
     const char *title;             /* or NULL */
     int zoom;                      /* each pixel drawn zoom x zoom (1..8) */
 } GridSpec;
 
-/* A new gray image (caller frees) and its size; NULL + error on bad arguments. */
+/* A new (h, w, channels) image (caller frees) and its size; NULL + error on bad arguments. */
 uint8_t *grid_render(const GridSpec *g, int *w, int *h);
 
 /* Maps model outputs in [-1, 1] to uint8 (clamped): v -> round((v + 1) * 127.5). */

@@ -233,8 +233,8 @@ int main(int argc, char **argv) {
         return 1;
     }
 
-    const int S = cfg->image_size, n = (int)a.n, K = (int)a.strip_cols;
-    const size_t img = (size_t)S * S;
+    const int S = cfg->image_size, C = cfg->channels, n = (int)a.n, K = (int)a.strip_cols;
+    const size_t img = (size_t)S * S * C; /* values per image: (S, S, C) */
     float *x = malloc((size_t)n * img * sizeof(float));
     uint8_t *tiles = malloc((size_t)n_rows * n * img);
     float *strip_f = a.strip ? malloc((size_t)n_rows * (K + 1) * img * sizeof(float)) : NULL;
@@ -270,7 +270,7 @@ int main(int argc, char **argv) {
             snprintf(what, sizeof what, "image %d of class %s", i, names[r]);
             Meta m;
             meta_init(&m, &a, &g, what);
-            if (ldm_png_write(path, tiles + ((size_t)r * n + i) * img, S, S, 1, m.t, m.n)) rc = 1;
+            if (ldm_png_write(path, tiles + ((size_t)r * n + i) * img, S, S, C, m.t, m.n)) rc = 1;
         }
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -280,13 +280,13 @@ int main(int argc, char **argv) {
         snprintf(title, sizeof title, "%s: %s %ld steps, guidance %g, seed %llu", cfg->preset, sampler_name(a.sampler),
                  a.steps, a.guidance, (unsigned long long)a.seed);
         capitals(title);
-        GridSpec gs = {.rows = n_rows, .cols = n, .tile = S, .tiles = tiles, .row_labels = row_labels,
+        GridSpec gs = {.rows = n_rows, .cols = n, .tile = S, .channels = C, .tiles = tiles, .row_labels = row_labels,
                        .title = title, .zoom = (int)a.zoom};
         int W, H;
         uint8_t *png = grid_render(&gs, &W, &H);
         Meta m;
         meta_init(&m, &a, &g, "grid: one row per class");
-        if (!png || ldm_png_write(a.out, png, W, H, 1, m.t, m.n)) rc = 1;
+        if (!png || ldm_png_write(a.out, png, W, H, C, m.t, m.n)) rc = 1;
         free(png);
         if (!rc)
             printf("ldm-sample: wrote %s (%dx%d); %.2f s per image; activation memory peak %.0f of %.0f MB\n", a.out, W,
@@ -312,13 +312,13 @@ int main(int argc, char **argv) {
             snprintf(title, sizeof title, "predicted x0 while denoising (%s %ld steps)", sampler_name(a.sampler), a.steps);
             capitals(title);
             for (int i = 0; i <= K; i++) capitals(cap[i]);
-            GridSpec gs = {.rows = n_rows, .cols = K + 1, .tile = S, .tiles = st, .row_labels = row_labels,
+            GridSpec gs = {.rows = n_rows, .cols = K + 1, .tile = S, .channels = C, .tiles = st, .row_labels = row_labels,
                            .col_labels = col_labels, .title = title, .zoom = (int)a.zoom};
             int W, H;
             uint8_t *png = grid_render(&gs, &W, &H);
             Meta m;
             meta_init(&m, &a, &g, "denoising strip: decoded x0 prediction per step, first image of each row");
-            if (!png || ldm_png_write(a.strip, png, W, H, 1, m.t, m.n)) rc = 1;
+            if (!png || ldm_png_write(a.strip, png, W, H, C, m.t, m.n)) rc = 1;
             else printf("ldm-sample: wrote %s\n", a.strip);
             free(png);
             free(st);

@@ -25,7 +25,14 @@ void train_usage(FILE *f) {
             "  --data PATH         data set (ADNI AD_NC folder, OASIS slices, class folders,\n"
             "                      NIfTI volume(s), IDX files; see ldm-data info)\n"
             "  --layout L          force the layout: adni, oasis, folder, nifti, idx\n"
-            "  --val-patients N    patients held out for validation (default: the layout's rule)\n"
+            "  --val-patients N    groups held out for validation (default: the layout's rule)\n"
+            "  --group-by G        what the validation split keeps together: image (default for\n"
+            "                      class folders), prefix (<patient>_<slice> names; default for\n"
+            "                      ADNI and OASIS) or a regular expression on file names\n"
+            "  --classes C         data: condition on the data's classes (the folder names),\n"
+            "                      whatever the preset's are; none: an unconditional model, labels\n"
+            "                      ignored. Default: the data's classes when the preset is\n"
+            "                      conditional and the data labelled, unconditional when neither\n"
             "  --vae FILE          unet: the trained VAE checkpoint (frozen)\n"
             "  --out DIR           output folder (created if missing; checked before training)\n"
             "  --describe          print the configuration and parameter counts, then exit\n"
@@ -93,13 +100,14 @@ static int parse_double(const char *flag, const char *s, double lo, double hi, d
 enum {
     O_PRESET = 256, O_SET, O_DATA, O_LAYOUT, O_VALP, O_VAE, O_OUT, O_DESCRIBE, O_STEPS, O_EPOCHS, O_BATCH, O_LR,
     O_WARMUP, O_CLIP, O_WD, O_EMA, O_CDROP, O_SEED, O_DEVICE, O_RESUME, O_CKPT, O_STOP, O_LOG, O_VAL, O_ARENA, O_THREADS,
-    O_QUIET
+    O_QUIET, O_GROUP, O_CLASSES
 };
 
 static const struct option long_opts[] = {
     {"preset", required_argument, 0, O_PRESET},   {"set", required_argument, 0, O_SET},
     {"data", required_argument, 0, O_DATA},       {"layout", required_argument, 0, O_LAYOUT},
     {"val-patients", required_argument, 0, O_VALP}, {"vae", required_argument, 0, O_VAE},
+    {"group-by", required_argument, 0, O_GROUP},  {"classes", required_argument, 0, O_CLASSES},
     {"out", required_argument, 0, O_OUT},         {"describe", no_argument, 0, O_DESCRIBE},
     {"steps", required_argument, 0, O_STEPS},     {"epochs", required_argument, 0, O_EPOCHS},
     {"batch", required_argument, 0, O_BATCH},     {"lr", required_argument, 0, O_LR},
@@ -128,6 +136,19 @@ static int take(TrainArgs *a, int c, const char *v, bool *describe) {
         if (layout_parse(v, &a->layout)) return usage_error("--layout %s: want adni, oasis, folder, nifti or idx%s", v, ""), -1;
         return 0;
     case O_VALP: return parse_long("--val-patients", v, 0, 1000000, &n) ? -1 : (a->val_patients = (int)n, 0);
+    case O_GROUP: {
+        DataOptions o;
+        data_options_default(&o);
+        if (group_by_parse(v, &o)) return usage_error("--group-by %s: want image, prefix or a pattern%s", v, ""), -1;
+        a->group_by = o.group_by, a->group_pattern = o.group_pattern;
+        return 0;
+    }
+    case O_CLASSES:
+        if (!strcmp(v, "data")) a->classes = CLASSES_DATA;
+        else if (!strcmp(v, "none")) a->classes = CLASSES_NONE;
+        else if (!strcmp(v, "auto")) a->classes = CLASSES_AUTO;
+        else return usage_error("--classes %s: want data or none%s", v, ""), -1;
+        return 0;
     case O_VAE: a->vae = v; return 0;
     case O_OUT: a->out = v; return 0;
     case O_DESCRIBE: *describe = true; return 0;

@@ -20,6 +20,8 @@
 #define TRAIN_MAX_SETS 64
 
 typedef enum { TRAIN_VAE = 0, TRAIN_UNET = 1 } TrainKind;
+/* --classes: what the model is conditional on (train_data.h says when each applies). */
+typedef enum { CLASSES_AUTO = 0, CLASSES_DATA = 1, CLASSES_NONE = 2 } ClassesMode;
 
 typedef struct {
     TrainKind kind;
@@ -44,6 +46,9 @@ typedef struct {
     size_t arena_mb;           /* 0 = sized from the model */
     DataLayout layout;
     int val_patients;          /* -1: the layout's rule */
+    DataGroupBy group_by;      /* --group-by (GROUP_AUTO: the layout's rule) */
+    const char *group_pattern;
+    ClassesMode classes;
     int threads;               /* loader decode threads */
     bool quiet;
     bool given_batch, given_lr, given_seed, given_warmup, given_clip, given_ema, given_cond_drop,

@@ -17,12 +17,20 @@
  * flag on a bad preset or override. */
 int train_config(const TrainArgs *a, const ModelConfig *base, ModelConfig *cfg);
 
-/* Opens --data with the layout and split flags and checks it fits cfg: the number of
- * classes (a conditional model needs labelled data with exactly num_classes classes)
- * and a non-empty training split. The validation split uses the data's own seed (0),
- * so the VAE and the U-Net of one project hold out the same patients whatever their
- * training seeds. Prints one line about the data set unless quiet. */
-Dataset *train_open_data(const TrainArgs *a, const ModelConfig *cfg);
+/* Opens --data with the layout and split flags, checks the training split is not empty
+ * and settles the classes into cfg:
+ *   --classes none                  unconditional (num_classes 0), labels ignored
+ *   conditional preset, labelled    the data's classes: when they differ from the
+ *     data (or --classes data)      preset's (count or names), num_classes and
+ *                                   class_names become the data's (folder names), unless
+ *                                   --set named the classes (then the counts must agree)
+ *   conditional preset, no labels   an error naming --classes none
+ *   unconditional preset, labelled  an error naming --classes data and --classes none
+ * The config then travels in the checkpoint, so ldm-sample --label takes the names.
+ * The validation split uses the data's own seed (0), so the VAE and the U-Net of one
+ * project hold out the same images whatever their training seeds. Unless quiet, prints
+ * the data set, the split rule, the class change and how colour and depth are read. */
+Dataset *train_open_data(const TrainArgs *a, ModelConfig *cfg);
 
 /* Loader options for `split` of cfg's data: batch, seed, flips from cfg (training
  * only), cached transformed images, starting at stream batch start. */
@@ -30,7 +38,7 @@ LoaderOptions train_loader_options(const TrainArgs *a, const ModelConfig *cfg, D
                                    uint64_t seed, bool train, long long start);
 
 /* The batch into x (n, image_size, image_size, channels) on any device; host scratch of
- * n * image_size^2 floats. */
+ * n * image_size^2 * channels floats. */
 int train_batch_to_input(const DataBatch *b, const ModelConfig *cfg, Tensor *x, float *scratch);
 
 /* Up to `max` items of `split`, evenly spaced through it in data set order (so they span
@@ -38,8 +46,8 @@ int train_batch_to_input(const DataBatch *b, const ModelConfig *cfg, Tensor *x, 
  * empty), -1 on error. */
 int train_pick_items(const Dataset *ds, DataSplit split, int max, int **items);
 
-/* The model inputs of items[0..n) into dst (n, image_size, image_size) floats in [-1, 1],
- * with the transform the loader applies (no flip). */
+/* The model inputs of items[0..n) into dst (n, image_size, image_size, channels) floats
+ * in [-1, 1], with the transform the loader applies (no flip). */
 int train_load_items(const Dataset *ds, const ModelConfig *cfg, const int *items, int n, float *dst);
 
 /* Bytes of per-step activation memory: --arena-mb, else an estimate for a training

@@ -51,14 +51,16 @@ static void cache_free(LatentCache *c) {
     memset(c, 0, sizeof *c);
 }
 
-static void mirror(float *x, int n, int S) {
+/* x (n, S, S, C): each row reversed, pixel by pixel (a pixel keeps its channel order). */
+static void mirror(float *x, int n, int S, int C) {
     for (int k = 0; k < n; k++)
         for (int y = 0; y < S; y++) {
-            float *r = x + ((size_t)k * S + y) * S;
-            for (int i = 0, j = S - 1; i < j; i++, j--) {
-                float t = r[i];
-                r[i] = r[j], r[j] = t;
-            }
+            float *r = x + ((size_t)k * S + y) * S * C;
+            for (int i = 0, j = S - 1; i < j; i++, j--)
+                for (int c = 0; c < C; c++) {
+                    float t = r[(size_t)i * C + c];
+                    r[(size_t)i * C + c] = r[(size_t)j * C + c], r[(size_t)j * C + c] = t;
+                }
         }
 }
 
@@ -81,7 +83,7 @@ static int encode_split(const VAE *vae, Tape *tp, const Dataset *ds, const Model
         c->mean_flip = malloc((size_t)n * per * sizeof(float));
         c->logvar_flip = malloc((size_t)n * per * sizeof(float));
     }
-    float *x = malloc((size_t)chunk * S * S * sizeof(float));
+    float *x = malloc((size_t)chunk * S * S * cfg->channels * sizeof(float));
     if (!c->labels || !c->row_of || !c->mean || !c->logvar || (flips && (!c->mean_flip || !c->logvar_flip)) || !x) {
         free(x);
         return ldm_error("unet", "out of memory caching %d latents", n);
@@ -97,10 +99,10 @@ static int encode_split(const VAE *vae, Tape *tp, const Dataset *ds, const Model
             break;
         }
         for (int pass = 0; pass < (flips ? 2 : 1) && !rc; pass++) {
-            if (pass) mirror(x, b, S);
+            if (pass) mirror(x, b, S, cfg->channels);
             arena_reset(tp->arena);
             tape_reset(tp);
-            Tensor *xt = tensor_new4(tp->arena, tp->arena->device, b, S, S, 1), *mean, *logvar;
+            Tensor *xt = tensor_new4(tp->arena, tp->arena->device, b, S, S, cfg->channels), *mean, *logvar;
             float *dm = (pass ? c->mean_flip : c->mean) + (size_t)k * per;
             float *dl = (pass ? c->logvar_flip : c->logvar) + (size_t)k * per;
             if (!xt || tensor_from_host(xt, x) || vae_encode(vae, tp, xt, &mean, &logvar) ||
@@ -262,8 +264,8 @@ int train_unet(const TrainArgs *a) {
     if (run_begin(&run, a, "unet")) goto out;
     const ModelConfig *cfg = &run.cfg;
     const Device dev = a->device;
+    if (!(ds = train_open_data(a, &run.cfg))) goto out; /* first: it may set the classes the VAE was trained with */
     if (load_vae(a, cfg, dev, &vae, &vae_ps, &scale)) goto out;
-    if (!(ds = train_open_data(a, cfg))) goto out;
     if (run.resumed && run.ck.latent_scale != scale) {
         ldm_error("resume", "--vae %s has latent scale %.9g, but the run being resumed was trained with %.9g: not "
                   "the same VAE", a->vae, scale, run.ck.latent_scale);

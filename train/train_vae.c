@@ -1,6 +1,6 @@
 /* train/train_vae.c — `ldm-train vae`: the autoencoder that maps images to latents.
  *
- * One step (batch x (B, S, S, 1) in [-1, 1]):
+ * One step (batch x (B, S, S, C) in [-1, 1], C = channels: 1 gray, 3 RGB):
  *   noise ~ N(0, I) of the latent's shape, Philox (seed ^ TRAIN_STREAM, rng_offset)
  *   loss  = recon(decode(mean + exp(logvar/2) noise), x) + kl_beta KL     (models/vae.c)
  *   backward, clip the global gradient norm, AdamW at lr_at(step)        (train/optimizer.c)
@@ -43,21 +43,22 @@ typedef struct {
 // evaluation (no-grad, in chunks of `chunk` images)
 
 /* Reconstruction loss, KL term and PSNR of the posterior-mean reconstruction of the
- * images `x` (n, S, S) on the host; the reconstructions into x_hat (n, S, S) when given. */
+ * images `x` (n, S, S, C) on the host; the reconstructions into x_hat (n, S, S, C) when given. */
 static int vae_validate(VaeModel *m, const ModelConfig *cfg, const float *x, int n, int chunk, double *loss,
                         double *psnr, float *x_hat) {
     const int S = cfg->image_size, ls = cfg_latent_size(cfg), Z = cfg->latent_ch;
+    const size_t P = (size_t)S * S * cfg->channels; /* floats per image */
     double sum_loss = 0, sum_se = 0;
     bool prev = tape_set_grad_enabled(&m->tp, false);
-    float *xh = malloc((size_t)chunk * S * S * sizeof(float));
+    float *xh = malloc((size_t)chunk * P * sizeof(float));
     int rc = xh ? 0 : ldm_error("vae", "out of memory");
     for (int k = 0; k < n && !rc; k += chunk) {
         int b = n - k < chunk ? n - k : chunk;
         arena_reset(m->arena);
         tape_reset(&m->tp);
-        Tensor *xt = tensor_new4(m->arena, m->dev, b, S, S, 1), *zero = tensor_new4(m->arena, m->dev, b, ls, ls, Z);
+        Tensor *xt = tensor_new4(m->arena, m->dev, b, S, S, cfg->channels), *zero = tensor_new4(m->arena, m->dev, b, ls, ls, Z);
         VAEOutput o;
-        if (!xt || !zero || tensor_from_host(xt, x + (size_t)k * S * S) || fill(zero, 0.0f) ||
+        if (!xt || !zero || tensor_from_host(xt, x + (size_t)k * P) || fill(zero, 0.0f) ||
             !vae_loss(&m->vae, &m->tp, xt, zero, &o) || tensor_to_host(o.x_hat, xh)) {
             rc = -1;
             break;
@@ -68,9 +69,9 @@ static int vae_validate(VaeModel *m, const ModelConfig *cfg, const float *x, int
             break;
         }
         sum_loss += (double)l * b;
-        if (x_hat) memcpy(x_hat + (size_t)k * S * S, xh, (size_t)b * S * S * sizeof(float));
-        for (size_t i = 0; i < (size_t)b * S * S; i++) {
-            double v = xh[i] < -1 ? -1 : xh[i] > 1 ? 1 : xh[i], d = v - x[(size_t)k * S * S + i];
+        if (x_hat) memcpy(x_hat + (size_t)k * P, xh, (size_t)b * P * sizeof(float));
+        for (size_t i = 0; i < (size_t)b * P; i++) {
+            double v = xh[i] < -1 ? -1 : xh[i] > 1 ? 1 : xh[i], d = v - x[(size_t)k * P + i];
             sum_se += d * d;
         }
     }
@@ -80,12 +81,12 @@ static int vae_validate(VaeModel *m, const ModelConfig *cfg, const float *x, int
     free(xh);
     if (rc) return -1;
     *loss = sum_loss / n;
-    double mse = sum_se / ((double)n * S * S);
+    double mse = sum_se / ((double)n * P);
     *psnr = 10.0 * log10(4.0 / (mse > 1e-12 ? mse : 1e-12)); /* peak-to-peak 2 in [-1, 1] */
     return 0;
 }
 
-/* 1 / std(z), z = mean + exp(logvar/2) eps over the images x (n, S, S) (host). */
+/* 1 / std(z), z = mean + exp(logvar/2) eps over the images x (n, S, S, C) (host). */
 static int vae_latent_scale(VaeModel *m, const ModelConfig *cfg, const float *x, int n, int chunk, uint64_t seed,
                             double *scale) {
     const int S = cfg->image_size, ls = cfg_latent_size(cfg), Z = cfg->latent_ch;
@@ -98,9 +99,9 @@ static int vae_latent_scale(VaeModel *m, const ModelConfig *cfg, const float *x,
         int b = n - k < chunk ? n - k : chunk;
         arena_reset(m->arena);
         tape_reset(&m->tp);
-        Tensor *xt = tensor_new4(m->arena, m->dev, b, S, S, 1), *eps = tensor_new4(m->arena, m->dev, b, ls, ls, Z);
+        Tensor *xt = tensor_new4(m->arena, m->dev, b, S, S, cfg->channels), *eps = tensor_new4(m->arena, m->dev, b, ls, ls, Z);
         Tensor *mean, *logvar;
-        if (!xt || !eps || tensor_from_host(xt, x + (size_t)k * S * S) ||
+        if (!xt || !eps || tensor_from_host(xt, x + (size_t)k * S * S * cfg->channels) ||
             rng_normal(eps, seed ^ SCALE_STREAM, (uint64_t)k * per) ||
             vae_encode(&m->vae, &m->tp, xt, &mean, &logvar)) {
             rc = -1;
@@ -131,7 +132,7 @@ static int vae_latent_scale(VaeModel *m, const ModelConfig *cfg, const float *x,
 // the run
 
 typedef struct {
-    float *x;   /* (n, S, S) */
+    float *x;   /* (n, S, S, C) */
     int n;
     bool from_train;
 } ImageSet;
@@ -142,7 +143,7 @@ static int load_set(const Dataset *ds, const ModelConfig *cfg, DataSplit split, 
     int n = train_pick_items(ds, split, max, &items);
     if (n < 0) return -1;
     if (n == 0) return 0;
-    out->x = malloc((size_t)n * cfg->image_size * cfg->image_size * sizeof(float));
+    out->x = malloc((size_t)n * cfg->image_size * cfg->image_size * cfg->channels * sizeof(float));
     int rc = out->x ? train_load_items(ds, cfg, items, n, out->x) : ldm_error("vae", "out of memory");
     free(items);
     out->n = rc ? 0 : n;
@@ -164,7 +165,7 @@ int train_vae(const TrainArgs *a) {
     if (run_begin(&run, a, "vae")) goto out;
     const ModelConfig *cfg = &run.cfg;
     m.dev = a->device;
-    if (!(ds = train_open_data(a, cfg))) goto out;
+    if (!(ds = train_open_data(a, &run.cfg))) goto out;
 
     /* the model and optimizer (initial values from the seed, or the checkpoint) */
     uint64_t seed = run.resumed ? 0 : a->seed;
@@ -195,11 +196,12 @@ int train_vae(const TrainArgs *a) {
     if (val.from_train && !a->quiet) printf("vae: the reconstruction is checked on %d training images instead\n", val.n);
     if (load_set(ds, cfg, SPLIT_TRAIN, SCALE_MAX, &scale_set)) goto out;
 
-    const int S = cfg->image_size, ls = cfg_latent_size(cfg), Z = cfg->latent_ch;
+    const int S = cfg->image_size, ls = cfg_latent_size(cfg), Z = cfg->latent_ch, C = cfg->channels;
+    const size_t P = (size_t)S * S * C; /* floats per image */
     if (!(m.arena = arena_create(m.dev, train_arena_bytes(a, cfg, TRAIN_VAE, batch), (size_t)16 << 20))) goto out;
     tape_init(&m.tp, m.arena);
     snprintf(preview_path, sizeof preview_path, "%s/vae_recon.png", a->out);
-    if (!(scratch = malloc((size_t)batch * S * S * sizeof(float))) || !(preview = malloc((size_t)2 * PREVIEW * S * S * sizeof(float)))) {
+    if (!(scratch = malloc((size_t)batch * P * sizeof(float))) || !(preview = malloc((size_t)2 * PREVIEW * P * sizeof(float)))) {
         ldm_error("vae", "out of memory");
         goto out;
     }
@@ -216,7 +218,7 @@ int train_vae(const TrainArgs *a) {
         if (!b) goto out;
         arena_reset(m.arena);
         tape_reset(&m.tp);
-        Tensor *x = tensor_new4(m.arena, m.dev, batch, S, S, 1), *noise = tensor_new4(m.arena, m.dev, batch, ls, ls, Z);
+        Tensor *x = tensor_new4(m.arena, m.dev, batch, S, S, C), *noise = tensor_new4(m.arena, m.dev, batch, ls, ls, Z);
         if (!x || !noise || train_batch_to_input(b, cfg, x, scratch) || rng_normal(noise, key, run.st.rng_offset))
             goto out;
         run.st.rng_offset += noise->numel;
@@ -252,9 +254,9 @@ int train_vae(const TrainArgs *a) {
             double pl, pp;
             int np = val.n < PREVIEW ? val.n : PREVIEW;
             for (int i = 0; i < np; i++)
-                memcpy(preview + (size_t)i * S * S, val.x + (size_t)(i * val.n / np) * S * S, (size_t)S * S * sizeof(float));
-            if (vae_validate(&m, cfg, preview, np, batch, &pl, &pp, preview + (size_t)PREVIEW * S * S) ||
-                vae_preview_write(preview_path, preview, preview + (size_t)PREVIEW * S * S, np, S, run.st.step, pp))
+                memcpy(preview + (size_t)i * P, val.x + (size_t)(i * val.n / np) * P, P * sizeof(float));
+            if (vae_validate(&m, cfg, preview, np, batch, &pl, &pp, preview + (size_t)PREVIEW * P) ||
+                vae_preview_write(preview_path, preview, preview + (size_t)PREVIEW * P, np, S, C, run.st.step, pp))
                 goto out;
         }
     }
