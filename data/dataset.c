@@ -299,32 +299,39 @@ static int set_rule(Dataset *ds, const char *fmt, ...) {
     return (ds->split_rule = strdup(buf)) ? 0 : ldm_error("data", "out of memory");
 }
 
-/* What a group is, and why, for the split rule. */
-static const char *group_words(const DsBuild *b, char *buf, size_t n) {
+/* What a group is (how) and why, for the split rule. */
+static void group_words(const DsBuild *b, char *how, char *why, size_t n) {
     const Dataset *ds = b->ds;
     bool forced = b->opt->group_by != GROUP_AUTO;
-    if (ds->layout == LAYOUT_NIFTI) snprintf(buf, n, "by volume (a volume is one patient)");
-    else if (ds->layout == LAYOUT_IDX) snprintf(buf, n, "by image (an IDX record stands alone)");
-    else if (ds->grouping == GROUP_PATTERN) snprintf(buf, n, "by the pattern '%s' on file names (--group-by)", b->opt->group_pattern);
-    else if (ds->grouping == GROUP_PREFIX)
-        snprintf(buf, n, "by patient, the file-name prefix before _<slice> (%s)",
-                 forced ? "--group-by prefix" : ds->layout == LAYOUT_ADNI ? "ADNI names are <patient>_<slice>"
-                                                                          : "OASIS names carry case numbers");
-    else snprintf(buf, n, "by image (%s)", forced ? "--group-by image"
-                                                  : "class folders name no patients; --group-by prefix or a pattern groups images");
-    return buf;
+    snprintf(why, n, "--group-by %s", b->opt->group_pattern ? b->opt->group_pattern : group_by_name(b->opt->group_by));
+    if (ds->layout == LAYOUT_NIFTI) {
+        snprintf(how, n, "by volume");
+        snprintf(why, n, "a NIfTI volume is one patient");
+    } else if (ds->layout == LAYOUT_IDX) {
+        snprintf(how, n, "by image");
+        snprintf(why, n, "an IDX record stands alone");
+    } else if (ds->grouping == GROUP_PATTERN) {
+        snprintf(how, n, "by the part of the file name the pattern '%s' matches", b->opt->group_pattern);
+    } else if (ds->grouping == GROUP_PREFIX) {
+        snprintf(how, n, "by patient (the file-name prefix before _<slice>)");
+        if (!forced) snprintf(why, n, "%s", ds->layout == LAYOUT_ADNI ? "ADNI file names are <patient>_<slice>"
+                                            : "OASIS file names carry case numbers");
+    } else {
+        snprintf(how, n, "by image");
+        if (!forced) snprintf(why, n, "class folders name no patients; --group-by prefix or a pattern groups images");
+    }
 }
 
 static int make_validation(DsBuild *b) {
     Dataset *ds = b->ds;
     const DataOptions *o = b->opt;
-    char words[400];
-    group_words(b, words, sizeof words);
+    char how[300], why[300];
+    group_words(b, how, why, sizeof how);
     const char *unit = ds->grouping == GROUP_IMAGE ? "images" : ds->grouping == GROUP_PATTERN ? "groups" : "patients";
-    if (o->val_patients == 0) return set_rule(ds, "no validation split (--val-patients 0)");
+    if (o->val_patients == 0) return set_rule(ds, "no validation split\nwhy: --val-patients 0");
     if (ds->layout != LAYOUT_ADNI && dataset_count(ds, SPLIT_VAL, -1) > 0) {
         if (o->val_patients > 0) dsb_note(b, ds->root, "the data set has its own validation split; --val-patients ignored");
-        return set_rule(ds, "the data set's own validation folder; groups %s", words);
+        return set_rule(ds, "the data set's own validation folder (groups %s)\nwhy: %s", how, why);
     }
     DataSplit from = ds->layout == LAYOUT_ADNI ? SPLIT_TEST : SPLIT_TRAIN;
     int avail = dataset_count_patients(ds, from);
@@ -334,13 +341,13 @@ static int make_validation(DsBuild *b) {
     if (n < 1) n = 1;
     if (n > avail - 1) n = avail - 1; /* leave the source split at least one patient */
     if (n < 1) {
-        set_rule(ds, "no validation split: the %s split has %d of them; groups %s", split_name(from), avail, words);
-        return dsb_note(b, ds->root, "no validation split: the %s split has %d %s", split_name(from), avail,
-                        avail == 1 ? unit : unit);
+        if (set_rule(ds, "%s: no validation split, the %s split has %d of them\nwhy: %s", how, split_name(from), avail, why))
+            return -1;
+        return dsb_note(b, ds->root, "no validation split: the %s split has %d %s", split_name(from), avail, unit);
     }
     if (split_validation(ds, from, n, o->seed)) return -1;
-    if (set_rule(ds, "%d %s of %d taken from %s, stratified by class, seed %llu; groups %s", n, unit, avail,
-                 split_name(from), (unsigned long long)o->seed, words))
+    if (set_rule(ds, "%s, stratified by class: %d of %d %s taken from %s for validation (seed %llu)\nwhy: %s", how, n,
+                 avail, unit, split_name(from), (unsigned long long)o->seed, why))
         return -1;
     for (int c = 0; c < ds->n_classes; c++) {
         int left = dataset_count(ds, from, c), moved = dataset_count(ds, SPLIT_VAL, c);

@@ -83,7 +83,7 @@ typedef struct {
     char **patients;       /* the split's groups: patients, or images (see DataGroupBy) */
     int n_patients;
     DataGroupBy grouping;  /* the rule used (never GROUP_AUTO) */
-    char *split_rule;      /* how the validation split was made, and why */
+    char *split_rule;      /* how the validation split was made, a newline, "why: ..." */
     int w, h;              /* the common image size */
     DataNote *skipped;     /* bad files left out with skip_bad */
     int n_skipped;

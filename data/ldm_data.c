@@ -87,7 +87,7 @@ static int parse_long(const char *flag, const char *s, long lo, long hi, long *o
 static void print_info(const Dataset *ds) {
     int total = ds->n_items, colour, alpha, deep;
     dataset_count_sources(ds, &colour, &alpha, &deep);
-    const char *unit = ds->grouping == GROUP_IMAGE ? "images" : ds->grouping == GROUP_PATTERN ? "groups" : "patients";
+    const char *unit = ds->grouping == GROUP_PREFIX ? "patients" : "groups";
     printf("layout     %s\n", layout_name(ds->layout));
     printf("root       %s\n", ds->root);
     if (!colour && !deep) printf("images     %d, %dx%d (width x height), 8-bit gray\n", total, ds->w, ds->h);
@@ -107,7 +107,9 @@ static void print_info(const Dataset *ds) {
     } else {
         printf("classes    none (unconditional)\n");
     }
-    printf("split      %s\n", ds->split_rule ? ds->split_rule : "?");
+    const char *rule = ds->split_rule ? ds->split_rule : "?", *nl = strchr(rule, '\n');
+    printf("split      %.*s\n", nl ? (int)(nl - rule) : (int)strlen(rule), rule);
+    if (nl) printf("           %s\n", nl + 1);
     printf("\n%-8s %9s %9s", "split", "images", unit);
     for (int c = 0; c < ds->n_classes; c++) printf(" %12.12s", ds->classes[c]);
     printf("\n");

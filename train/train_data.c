@@ -78,14 +78,14 @@ static bool same_classes(const Dataset *ds, const ModelConfig *cfg) {
 
 /* Settles what the model is conditional on (see train_data.h); -1 with the reason and the
  * flag that chooses otherwise. */
-static int settle_classes(const TrainArgs *a, const Dataset *ds, ModelConfig *cfg) {
+static int settle_classes(const TrainArgs *a, const Dataset *ds, ModelConfig *cfg, char *say, size_t n) {
     char was[300];
     snprintf(was, sizeof was, "%d (%s)", cfg->num_classes, cfg->class_names);
-    const char *q = a->quiet ? NULL : "";
+    say[0] = '\0';
     if (a->classes == CLASSES_NONE) {
-        if (cfg->num_classes && q)
-            printf("classes: none (--classes none): preset %s's %s dropped; an unconditional model\n", cfg->preset, was);
-        if (ds->n_classes && q) printf("classes: the data set's %d class labels are ignored (--classes none)\n", ds->n_classes);
+        if (cfg->num_classes || ds->n_classes)
+            snprintf(say, n, "classes: none (--classes none): an unconditional model; preset %s's %s and the data's %d "
+                     "labels are not used\n", cfg->preset, was, ds->n_classes);
         cfg->num_classes = 0;
         cfg->class_names[0] = '\0';
         return 0;
@@ -110,14 +110,12 @@ static int settle_classes(const TrainArgs *a, const Dataset *ds, ModelConfig *cf
     }
     bool was_cond = cfg->num_classes > 0;
     if (adopt_classes(ds, cfg)) return -1;
-    if (q) {
-        if (was_cond)
-            printf("classes: the data's %d (%s) replace preset %s's %s; ldm-sample --label takes these names\n",
-                   cfg->num_classes, cfg->class_names, cfg->preset, was);
-        else
-            printf("classes: conditional on the data's %d (%s) (--classes data); ldm-sample --label takes these names\n",
-                   cfg->num_classes, cfg->class_names);
-    }
+    if (was_cond)
+        snprintf(say, n, "classes: the data's %d (%s) replace preset %s's %s; ldm-sample --label takes these names\n",
+                 cfg->num_classes, cfg->class_names, cfg->preset, was);
+    else
+        snprintf(say, n, "classes: conditional on the data's %d (%s) (--classes data); ldm-sample --label takes these "
+                 "names\n", cfg->num_classes, cfg->class_names);
     return 0;
 }
 
@@ -137,7 +135,8 @@ Dataset *train_open_data(const TrainArgs *a, ModelConfig *cfg) {
         return NULL;
     }
     int n_train = dataset_count(ds, SPLIT_TRAIN, -1), n_val = dataset_count(ds, SPLIT_VAL, -1);
-    if (n_train < 1 || settle_classes(a, ds, cfg)) {
+    char say[1024];
+    if (n_train < 1 || settle_classes(a, ds, cfg, say, sizeof say)) {
         char msg[1024];
         snprintf(msg, sizeof msg, "%s", n_train < 1 ? "the training split is empty" : ldm_last_error());
         if (!strncmp(msg, "data: ", 6)) memmove(msg, msg + 6, strlen(msg + 6) + 1);
@@ -147,14 +146,17 @@ Dataset *train_open_data(const TrainArgs *a, ModelConfig *cfg) {
     }
     if (!a->quiet) {
         const char *unit = ds->grouping == GROUP_IMAGE ? "images" : ds->grouping == GROUP_PATTERN ? "groups" : "patients";
-        printf("data: %s (%s layout): %d training images, %d validation images from %d %s", a->data,
-               layout_name(ds->layout), n_train, n_val, dataset_count_patients(ds, SPLIT_VAL), unit);
+        printf("data: %s (%s layout): %d training images, %d validation images", a->data, layout_name(ds->layout),
+               n_train, n_val);
+        if (ds->grouping != GROUP_IMAGE) printf(" from %d %s", dataset_count_patients(ds, SPLIT_VAL), unit);
         if (ds->n_classes) {
             printf("; classes");
             for (int i = 0; i < ds->n_classes; i++) printf(" %s", ds->classes[i]);
         }
-        printf("\n");
-        printf("data: split %s\n", ds->split_rule ? ds->split_rule : "?");
+        printf("\n%s", say);
+        const char *rule = ds->split_rule ? ds->split_rule : "?", *nl = strchr(rule, '\n');
+        printf("data: split %.*s\n", nl ? (int)(nl - rule) : (int)strlen(rule), rule);
+        if (nl) printf("data: split %s\n", nl + 1);
         for (int i = 0; i < ds->n_notes; i++)
             if (strstr(ds->notes[i].why, "none held out") || strstr(ds->notes[i].why, "look like"))
                 printf("data: note: %s: %s\n", ds->notes[i].path, ds->notes[i].why);
