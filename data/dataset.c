@@ -341,9 +341,11 @@ static int make_validation(DsBuild *b) {
     if (n < 1) n = 1;
     if (n > avail - 1) n = avail - 1; /* leave the source split at least one patient */
     if (n < 1) {
-        if (set_rule(ds, "%s: no validation split, the %s split has %d of them\nwhy: %s", how, split_name(from), avail, why))
+        if (set_rule(ds, "%s: no validation split (the %s split has %d %.*s)\nwhy: %s", how, split_name(from), avail,
+                     (int)strlen(unit) - (avail == 1), unit, why))
             return -1;
-        return dsb_note(b, ds->root, "no validation split: the %s split has %d %s", split_name(from), avail, unit);
+        return dsb_note(b, ds->root, "no validation split: the %s split has %d %.*s", split_name(from), avail,
+                        (int)strlen(unit) - (avail == 1), unit);
     }
     if (split_validation(ds, from, n, o->seed)) return -1;
     if (set_rule(ds, "%s, stratified by class: %d of %d %s taken from %s for validation (seed %llu)\nwhy: %s", how, n,

@@ -102,7 +102,8 @@ static int settle_classes(const TrainArgs *a, const Dataset *ds, ModelConfig *cf
         return ldm_error("data", "preset %s is unconditional but the data set has %d classes: --classes data trains a "
                          "model conditional on them, --classes none ignores them", cfg->preset, ds->n_classes);
     if (same_classes(ds, cfg)) return 0;
-    if (set_given(a, "num_classes") || set_given(a, "class_names")) { /* the user named the classes: keep them */
+    if (a->classes != CLASSES_DATA && (set_given(a, "num_classes") || set_given(a, "class_names"))) {
+        /* the user named the classes: keep them */
         if (ds->n_classes == cfg->num_classes) return 0;
         return ldm_error("data", "the data set has %d class%s but --set makes the model conditional on %s; drop "
                          "--set num_classes/class_names to use the data's classes", ds->n_classes,
@@ -169,7 +170,8 @@ Dataset *train_open_data(const TrainArgs *a, ModelConfig *cfg) {
             printf("data: channels=3: %d gray images repeat their value in R, G and B\n", ds->n_items - colour);
         if (deep) printf("data: %d 16-bit images windowed to 8 bits (minimum to 99.5th percentile, per image)\n", deep);
         if (alpha) printf("data: %d images with alpha: alpha dropped\n", alpha);
-        if (n_val == 0) printf("data: no validation split (%d %s)\n", ds->n_patients, unit);
+        if (n_val == 0)
+            printf("data: no validation split (%d %.*s)\n", ds->n_patients, (int)strlen(unit) - (ds->n_patients == 1), unit);
     }
     return ds;
 }
