@@ -90,7 +90,10 @@ static void print_info(const Dataset *ds) {
     const char *unit = ds->grouping == GROUP_PREFIX ? "patients" : "groups";
     printf("layout     %s\n", layout_name(ds->layout));
     printf("root       %s\n", ds->root);
-    if (!colour && !deep) printf("images     %d, %dx%d (width x height), 8-bit gray\n", total, ds->w, ds->h);
+    int unread = 0; /* files not decoded at open (--no-verify): their format is unknown */
+    for (int i = 0; i < total; i++) unread += !ds->items[i].pixels && !ds->items[i].src_depth;
+    if (unread) printf("images     %d, %dx%d (width x height); colour and depth not read (--no-verify)\n", total, ds->w, ds->h);
+    else if (!colour && !deep) printf("images     %d, %dx%d (width x height), 8-bit gray\n", total, ds->w, ds->h);
     else printf("images     %d, %dx%d (width x height): %d gray, %d colour; %d 8-bit, %d 16-bit\n", total, ds->w,
                 ds->h, total - colour, colour, total - deep, deep);
     if (colour)

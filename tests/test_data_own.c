@@ -18,6 +18,7 @@
 #include "data/dataset.h"
 #include "data/loader.h"
 #include "tests/util/data_fixtures.h"
+#include "train/train_data.h"
 
 static char *tmp;
 static void setup(void) { cr_assert((tmp = fx_tmpdir())); }
@@ -327,4 +328,23 @@ Test(own, rgb_geometry_is_the_gray_geometry_of_each_plane) {
     cr_assert_eq(transform_parse(s, &back), 0, "%s", ldm_last_error());
     cr_expect_eq(back.channels, 3);
     cr_expect_eq(transform_parse("channels=2", &back), -1);
+}
+
+/* The U-Net's cache of flipped latents mirrors float images; it must agree with the
+ * loader's flip of the same pixels, channel by channel. */
+Test(own, train_mirror_matches_the_loader_flip) {
+    enum { S = 5 };
+    uint8_t px[2 * S * S * 3];
+    for (int i = 0; i < 2 * S * S * 3; i++) px[i] = (uint8_t)(i * 37 % 251);
+    for (int C = 1; C <= 3; C += 2) {
+        float a[2 * S * S * 3], b[2 * S * S * 3];
+        for (int k = 0; k < 2; k++) {
+            transform_to_float_ch(px + k * S * S * C, S, C, false, a + k * S * S * C);
+            transform_to_float_ch(px + k * S * S * C, S, C, true, b + k * S * S * C);
+        }
+        train_mirror(a, 2, S, C);
+        int bad = 0;
+        for (int i = 0; i < 2 * S * S * C; i++) bad += a[i] != b[i];
+        cr_expect_eq(bad, 0, "C=%d: %d values differ", C, bad);
+    }
 }

@@ -253,6 +253,18 @@ int train_load_items(const Dataset *ds, const ModelConfig *cfg, const int *items
     return rc;
 }
 
+void train_mirror(float *x, int n, int S, int C) {
+    for (int k = 0; k < n; k++)
+        for (int y = 0; y < S; y++) {
+            float *r = x + ((size_t)k * S + y) * S * C;
+            for (int i = 0, j = S - 1; i < j; i++, j--)
+                for (int c = 0; c < C; c++) {
+                    float t = r[(size_t)i * C + c];
+                    r[(size_t)i * C + c] = r[(size_t)j * C + c], r[(size_t)j * C + c] = t;
+                }
+        }
+}
+
 size_t train_arena_bytes(const TrainArgs *a, const ModelConfig *cfg, TrainKind kind, int batch) {
     if (a->arena_mb) return a->arena_mb << 20;
     /* Measured peaks of a training step (fp32 activations, their gradients and the tape):

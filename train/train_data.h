@@ -50,6 +50,10 @@ int train_pick_items(const Dataset *ds, DataSplit split, int max, int **items);
  * in [-1, 1], with the transform the loader applies (no flip). */
 int train_load_items(const Dataset *ds, const ModelConfig *cfg, const int *items, int n, float *dst);
 
+/* x (n, S, S, C) mirrored left to right in place: each row reversed pixel by pixel, a
+ * pixel keeping its channel order (what the loader's flip does to uint8 images). */
+void train_mirror(float *x, int n, int S, int C);
+
 /* Bytes of per-step activation memory: --arena-mb, else an estimate for a training
  * step of the `kind` model at this batch size. */
 size_t train_arena_bytes(const TrainArgs *a, const ModelConfig *cfg, TrainKind kind, int batch);

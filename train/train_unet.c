@@ -51,19 +51,6 @@ static void cache_free(LatentCache *c) {
     memset(c, 0, sizeof *c);
 }
 
-/* x (n, S, S, C): each row reversed, pixel by pixel (a pixel keeps its channel order). */
-static void mirror(float *x, int n, int S, int C) {
-    for (int k = 0; k < n; k++)
-        for (int y = 0; y < S; y++) {
-            float *r = x + ((size_t)k * S + y) * S * C;
-            for (int i = 0, j = S - 1; i < j; i++, j--)
-                for (int c = 0; c < C; c++) {
-                    float t = r[(size_t)i * C + c];
-                    r[(size_t)i * C + c] = r[(size_t)j * C + c], r[(size_t)j * C + c] = t;
-                }
-        }
-}
-
 /* Encodes every image of `split` with the frozen VAE, `chunk` at a time. */
 static int encode_split(const VAE *vae, Tape *tp, const Dataset *ds, const ModelConfig *cfg, DataSplit split,
                         int chunk, bool flips, LatentCache *c) {
@@ -99,7 +86,7 @@ static int encode_split(const VAE *vae, Tape *tp, const Dataset *ds, const Model
             break;
         }
         for (int pass = 0; pass < (flips ? 2 : 1) && !rc; pass++) {
-            if (pass) mirror(x, b, S, cfg->channels);
+            if (pass) train_mirror(x, b, S, cfg->channels);
             arena_reset(tp->arena);
             tape_reset(tp);
             Tensor *xt = tensor_new4(tp->arena, tp->arena->device, b, S, S, cfg->channels), *mean, *logvar;
