@@ -54,6 +54,7 @@ static const char *usage_text =
     "  --size N            output side in pixels (default 64; 0 keeps the squared size)\n"
     "  --fit F             pad (default), crop, stretch: how a non-square image is squared\n"
     "  --background N      pad value 0..255 (default 0)\n"
+    "  --channels N        1: gray, as a channels=1 model sees it (default); 3: RGB\n"
     "Bench options:\n"
     "  --images N          synthetic JPEGs to write (default 2000)\n"
     "  --batch N           batch size (default 32)\n"
@@ -143,7 +144,7 @@ static void print_info(const Dataset *ds) {
 // main
 
 enum { OPT_LAYOUT = 256, OPT_GROUP, OPT_SKIP_BAD, OPT_SEED, OPT_VAL, OPT_AXIS, OPT_MIN_FILL, OPT_THREADS, OPT_NO_VERIFY,
-       OPT_OUT, OPT_SPLIT, OPT_COUNT, OPT_COLS, OPT_SIZE, OPT_FIT, OPT_BG, OPT_IMAGES, OPT_BATCH, OPT_EPOCHS };
+       OPT_CHANNELS, OPT_OUT, OPT_SPLIT, OPT_COUNT, OPT_COLS, OPT_SIZE, OPT_FIT, OPT_BG, OPT_IMAGES, OPT_BATCH, OPT_EPOCHS };
 
 int main(int argc, char **argv) {
     static const struct option longopts[] = {
@@ -156,6 +157,7 @@ int main(int argc, char **argv) {
         {"count", required_argument, 0, OPT_COUNT},   {"cols", required_argument, 0, OPT_COLS},
         {"size", required_argument, 0, OPT_SIZE},     {"fit", required_argument, 0, OPT_FIT},
         {"background", required_argument, 0, OPT_BG}, {"images", required_argument, 0, OPT_IMAGES},
+        {"channels", required_argument, 0, OPT_CHANNELS},
         {"batch", required_argument, 0, OPT_BATCH},   {"epochs", required_argument, 0, OPT_EPOCHS},
         {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
     DataOptions dopt;
@@ -227,6 +229,11 @@ int main(int argc, char **argv) {
         case OPT_BG:
             if (parse_long("--background", optarg, 0, 255, &v)) return 2;
             popt.tf.background = (uint8_t)v;
+            break;
+        case OPT_CHANNELS:
+            if (parse_long("--channels", optarg, 1, 3, &v) || v == 2)
+                return v == 2 ? usage_error("--channels %s: want 1 or 3", optarg) : 2;
+            popt.tf.channels = (int)v;
             break;
         case OPT_IMAGES:
             if (parse_long("--images", optarg, 1, 1000000, &v)) return 2;

@@ -48,27 +48,32 @@ int data_preview(const Dataset *ds, const PreviewOptions *o, const char *out_png
     int rows = (n + cols - 1) / cols, scale = side >= 96 ? 2 : 1;
     int strip = FONT_H * scale + 4, tile_w = side + GAP, tile_h = side + strip + GAP;
     int W = cols * tile_w + GAP, H = rows * tile_h + GAP;
-    uint8_t *img = malloc((size_t)W * H), *px = malloc((size_t)side * side);
-    float *f = malloc(sizeof(float) * (size_t)side * side);
+    const int C = transform_channels(&o->tf);
+    if (C != 1 && C != 3) {
+        free(items);
+        return ldm_error("preview", "channels %d (want 1 or 3)", C);
+    }
+    uint8_t *img = malloc((size_t)W * H * C), *px = malloc((size_t)side * side * C);
+    float *f = malloc(sizeof(float) * (size_t)side * side * C);
     int rc = 0;
     if (!img || !px || !f) rc = ldm_error("preview", "out of memory (%dx%d grid)", W, H);
-    if (!rc) memset(img, 48, (size_t)W * H);
-    static const uint8_t white = 255;
+    if (!rc) memset(img, 48, (size_t)W * H * C);
+    static const uint8_t white[3] = {255, 255, 255};
     for (int k = 0; k < n && !rc; k++) {
         const DataItem *it = &ds->items[items[k]];
         int x0 = GAP + (k % cols) * tile_w, y0 = GAP + (k / cols) * tile_h;
         if ((rc = dataset_item_geometry(ds, items[k], &o->tf, px, NULL))) break;
-        transform_to_float(px, side, false, f);
+        transform_to_float_ch(px, side, C, false, f);
         for (int y = 0; y < side; y++)
-            for (int x = 0; x < side; x++) {
-                float v = (f[(size_t)y * side + x] + 1.0f) * 127.5f;
-                img[(size_t)(y0 + strip + y) * W + x0 + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
+            for (int x = 0; x < side * C; x++) {
+                float v = (f[(size_t)y * side * C + x] + 1.0f) * 127.5f;
+                img[((size_t)(y0 + strip + y) * W + x0) * C + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
             }
         char label[128];
         snprintf(label, sizeof label, "%s", ds->n_classes > 0 ? ds->classes[it->label] : ds->patients[it->patient]);
         int max_chars = (side + 1) / (FONT_ADVANCE * scale);
         if ((int)strlen(label) > max_chars) label[max_chars > 0 ? max_chars : 0] = '\0';
-        font_draw_text(img, W, H, 1, x0 + 1, y0 + 2, label, scale, &white);
+        font_draw_text(img, W, H, C, x0 + 1, y0 + 2, label, scale, white);
     }
     if (!rc) {
         char tf[128], classes[512] = "", count[32];
@@ -81,7 +86,7 @@ int data_preview(const Dataset *ds, const PreviewOptions *o, const char *out_png
         PngText text[] = {{"Software", "ldm-data preview"}, {"Source", ds->root}, {"Layout", layout_name(ds->layout)},
                           {"Split", split_name(o->split)}, {"Transform", tf}, {"Images", count},
                           {"Classes", ds->n_classes ? classes : "unconditional"}};
-        rc = ldm_png_write(out_png, img, W, H, 1, text, (int)(sizeof text / sizeof text[0]));
+        rc = ldm_png_write(out_png, img, W, H, C, text, (int)(sizeof text / sizeof text[0]));
     }
     free(items);
     free(img);

@@ -3,8 +3,8 @@
  * `count` images are picked evenly spaced through each class's items (so they span
  * patients and slices), grouped by class; each tile is the image after the transform
  * (geometry and scaling, no flip) with its label above it: the class name, or the
- * patient id for unconditional data. The PNG's text chunks record the source, layout,
- * split and transform.
+ * patient id for unconditional data. The PNG is gray, or RGB when the transform has
+ * channels = 3. Its text chunks record the source, layout, split and transform.
  */
 #ifndef LDM_DATA_PREVIEW_H
 #define LDM_DATA_PREVIEW_H

@@ -6,7 +6,8 @@
  *   - an unconditional model on labelled data, or a conditional one on unlabelled data,
  *     is refused with a message naming --classes, and runs with it;
  *   - RGB end to end: a colour fixture with --set channels=3 trains the VAE and the
- *     U-Net and samples RGB PNGs (grid, single images, strip, VAE preview).
+ *     U-Net and samples RGB PNGs (grid, single images, strip, VAE preview);
+ *   - ldm-data info names the split rule and the colour conversion; preview --channels 3.
  * The model is the tiny 16x16 `demo` of test_train_cli.c; every run is a few steps. */
 #include <criterion/criterion.h>
 #include <libgen.h>
@@ -143,6 +144,10 @@ Test(train_own, ldm_data_info_says_the_split_rule_and_how_colour_is_read) {
     cr_expect(strstr(out, "20 colour") && strstr(out, "BT.601 luma, Y = 0.299 R + 0.587 G + 0.114 B"), "%s", out);
     cr_assert_eq(run("ldm-data", "info --group-by prefix %s/colour", tmp), 0, "%s", out);
     cr_expect(strstr(out, "by patient") && strstr(out, "why: --group-by prefix"), "%s", out);
+    cr_assert_eq(run("ldm-data", "preview %s/colour --channels 3 --count 4 --out %s/p3.png", tmp, tmp), 0, "%s", out);
+    cr_expect_eq(png_colour_type("p3.png"), PNG_COLOR_TYPE_RGB);
+    cr_assert_eq(run("ldm-data", "preview %s/colour --count 4 --out %s/p1.png", tmp, tmp), 0, "%s", out);
+    cr_expect_eq(png_colour_type("p1.png"), PNG_COLOR_TYPE_GRAY, "gray by default, as a gray model sees it");
 }
 
 Test(train_own, same_names_and_numeric_names_train_without_flags) {
