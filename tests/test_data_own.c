@@ -64,6 +64,28 @@ static int has_note(const Dataset *ds, const char *what) {
     return 0;
 }
 
+/* The loader yields (n, side, side, C) for C = 1 and 3; these fixtures are gray, so
+ * with C = 3 every pixel has R = G = B, equal to the C = 1 value. */
+static void expect_channels(const Dataset *ds) {
+    LoaderOptions o;
+    loader_options_default(&o);
+    o.batch = 2, o.shuffle = false;
+    o.tf = (DataTransform){.size = SIDE, .fit = FIT_PAD, .channels = 1};
+    Loader *g = loader_create(ds, &o);
+    o.tf.channels = 3;
+    Loader *c = loader_create(ds, &o);
+    cr_assert(g && c, "%s", ldm_last_error());
+    const DataBatch *bg = loader_next(g), *bc = loader_next(c);
+    cr_assert(bg && bc, "%s", ldm_last_error());
+    cr_expect(bg->channels == 1 && bc->channels == 3);
+    int bad = 0;
+    for (int i = 0; i < 2 * SIDE * SIDE; i++)
+        for (int k = 0; k < 3; k++) bad += bc->x[3 * i + k] != bg->x[i];
+    cr_expect_eq(bad, 0, "gray in an RGB batch repeats in R, G, B");
+    loader_free(g);
+    loader_free(c);
+}
+
 /* Every class has images in train, and `val_each` of them in validation; the split
  * is by image (one group per image). */
 static void expect_split_by_image(const Dataset *ds, int n_classes, int per_class, int val_each) {
@@ -76,6 +98,7 @@ static void expect_split_by_image(const Dataset *ds, int n_classes, int per_clas
         cr_expect_eq(dataset_count(ds, SPLIT_VAL, c), val_each, "class %s", ds->classes[c]);
         cr_expect_eq(dataset_count(ds, SPLIT_TRAIN, c), per_class - val_each, "class %s", ds->classes[c]);
     }
+    expect_channels(ds);
 }
 
 Test(own, prefix_per_class_splits_by_image_with_every_class_in_train) {

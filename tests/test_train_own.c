@@ -150,7 +150,7 @@ Test(train_own, ldm_data_info_says_the_split_rule_and_how_colour_is_read) {
     cr_expect_eq(png_colour_type("p1.png"), PNG_COLOR_TYPE_GRAY, "gray by default, as a gray model sees it");
 }
 
-Test(train_own, same_names_and_numeric_names_train_without_flags) {
+Test(train_own, same_names_numeric_names_and_adni_names_train_without_flags) {
     make_classes("ab", "a", "b", "%.0simg_%03d.png", 1, 0);
     make_classes("pets", "cats", "dogs", "%.0s%d.jpg", 1, 1);
     cr_assert_eq(run("ldm-train", "vae " TINY " --data %s/ab --out %s/m1", tmp, tmp), 0, "%s", out);
@@ -159,6 +159,23 @@ Test(train_own, same_names_and_numeric_names_train_without_flags) {
     cr_assert_eq(run("ldm-train", "vae " TINY " --data %s/pets --out %s/m2", tmp, tmp), 0, "%s", out);
     cr_expect(strstr(out, "18 training images, 2 validation images"), "%s", out);
     cr_expect_str_eq(ck_config("m2", "vae").class_names, "cats,dogs");
+    /* ADNI-style <patient>_<slice> names in class folders: by image, with the hint */
+    uint8_t px[256];
+    for (int c = 0; c < 2; c++)
+        for (int k = 0; k < 12; k++) {
+            char rel[64];
+            snprintf(rel, sizeof rel, "scans/%s/%d_%d.png", c ? "NC" : "AD", 1000 * (c + 1) + k / 3, 60 + k % 3);
+            blob(px, 1, c, k);
+            char *p = fx_path(tmp, rel);
+            cr_assert_eq(fx_write_png(p, px, 16, 16, PNG_COLOR_TYPE_GRAY, 8, NULL, 0, 0), 0);
+            free(p);
+        }
+    cr_assert_eq(run("ldm-train", "vae " TINY " --data %s/scans --out %s/m3", tmp, tmp), 0, "%s", out);
+    cr_expect(strstr(out, "22 training images, 2 validation images"), "%s", out);
+    cr_expect(strstr(out, "look like <patient>_<slice>"), "%s", out);
+    cr_expect_str_eq(ck_config("m3", "vae").class_names, "AD,NC");
+    cr_assert_eq(run("ldm-train", "vae " TINY " --group-by prefix --data %s/scans --out %s/m4", tmp, tmp), 0, "%s", out);
+    cr_expect(strstr(out, "from 1 patient;"), "a tenth of 8 patients, at least one: %s", out);
 }
 
 Test(train_own, conditional_or_not_is_a_choice_named_by_a_flag) {

@@ -149,7 +149,8 @@ Dataset *train_open_data(const TrainArgs *a, ModelConfig *cfg) {
         const char *unit = ds->grouping == GROUP_IMAGE ? "images" : ds->grouping == GROUP_PATTERN ? "groups" : "patients";
         printf("data: %s (%s layout): %d training images, %d validation images", a->data, layout_name(ds->layout),
                n_train, n_val);
-        if (ds->grouping != GROUP_IMAGE) printf(" from %d %s", dataset_count_patients(ds, SPLIT_VAL), unit);
+        int n_groups = dataset_count_patients(ds, SPLIT_VAL);
+        if (ds->grouping != GROUP_IMAGE) printf(" from %d %.*s", n_groups, (int)strlen(unit) - (n_groups == 1), unit);
         if (ds->n_classes) {
             printf("; classes");
             for (int i = 0; i < ds->n_classes; i++) printf(" %s", ds->classes[i]);
