@@ -38,7 +38,7 @@ static const Field fields[] = {
     {"preset", F_STR, 0, OFF(preset), 0, CFG_NAME_MAX, 0, NULL, "preset this config started from"},
     {"image_size", F_INT, A, OFF(image_size), 0, 0, 0, NULL, "model input side in pixels"},
     {"data_size", F_INT, A, OFF(data_size), 0, 0, 0, NULL, "images are fitted into data_size^2, centred"},
-    {"channels", F_INT, A, OFF(channels), 0, 0, 0, NULL, "image channels"},
+    {"channels", F_INT, A, OFF(channels), 0, 0, 0, NULL, "image channels: 1 gray, 3 RGB (colour is kept)"},
     {"hflip", F_INT, A, OFF(hflip), 0, 0, 0, NULL, "random horizontal flips in training (0/1)"},
     {"num_classes", F_INT, A, OFF(num_classes), 0, 0, 0, NULL, "class labels (0: unconditional)"},
     {"class_names", F_STR, A, OFF(class_names), 0, 256, 0, NULL, "comma-separated class names"},

@@ -52,6 +52,38 @@ Test(grid, tiles_land_in_rows_and_columns_with_zoom) {
     free(img);
 }
 
+/* RGB tiles: tile k is the colour (10 + k, 100 + k, 200 - k); the same layout as gray,
+ * each pixel's three bytes kept in order, the background white in all three. */
+Test(grid, rgb_tiles_keep_their_colour) {
+    enum { R = 1, C = 2, T = 4, Z = 1 };
+    uint8_t tiles[R * C * T * T * 3];
+    for (int k = 0; k < R * C; k++)
+        for (int i = 0; i < T * T; i++) {
+            uint8_t *p = tiles + ((size_t)k * T * T + i) * 3;
+            p[0] = (uint8_t)(10 + k), p[1] = (uint8_t)(100 + k), p[2] = (uint8_t)(200 - k);
+        }
+    const char *rows[R] = {"RED"};
+    GridSpec g = {.rows = R, .cols = C, .tile = T, .channels = 3, .tiles = tiles, .row_labels = rows, .zoom = Z};
+    int w, h;
+    uint8_t *img = grid_render(&g, &w, &h);
+    cr_assert_not_null(img, "%s", ldm_last_error());
+    int count[C] = {0}, first_x[C] = {-1, -1};
+    for (int i = 0; i < w * h; i++) {
+        const uint8_t *p = img + (size_t)i * 3;
+        for (int k = 0; k < C; k++)
+            if (p[0] == 10 + k && p[1] == 100 + k && p[2] == 200 - k) {
+                count[k]++;
+                if (first_x[k] < 0) first_x[k] = i % w;
+            }
+    }
+    for (int k = 0; k < C; k++) cr_expect_eq(count[k], T * T, "tile %d: %d pixels of its colour", k, count[k]);
+    cr_expect_eq(first_x[1] - first_x[0], T + 2);
+    cr_expect(img[0] == 255 && img[1] == 255 && img[2] == 255, "white background");
+    free(img);
+    g.channels = 2;
+    cr_expect_null(grid_render(&g, &w, &h));
+}
+
 Test(grid, bad_grids_are_refused) {
     uint8_t t[4] = {0};
     int w, h;
