@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "kernels/reduce.h"
 #include "train/loss_plot.h"
+#include "train/lr_schedule.h"
 #include "train/train_data.h"
 
 int run_begin(TrainRun *r, const TrainArgs *a, const char *kind) {
@@ -76,6 +77,29 @@ bool run_should_validate(const TrainRun *r) {
 bool run_should_save(const TrainRun *r) {
     long s = r->st.step;
     return s == run_last_step(r) || (r->a->ckpt_every > 0 && s % r->a->ckpt_every == 0);
+}
+
+int run_optimize(TrainRun *r, Tape *tp, Tensor *loss, ParamSet *params, Optimizer *opt, ParamSet *ema,
+                 float *loss_out, double *lr_out) {
+    float l;
+    if (!loss || tensor_to_host(loss, &l)) return -1;
+    if (!isfinite(l))
+        return ldm_error(r->kind, "the loss is %g at step %ld: training stopped. %s was left as it was (its last "
+                         "good state); try a lower --lr or a smaller --clip", l, r->st.step + 1, r->ckpt_path);
+    const LrSchedule sched = {r->st.lr, r->st.lr_min, r->st.warmup, r->st.total};
+    double lr = lr_at(&sched, r->st.step), gnorm;
+    if (ps_zero_grad(params) || tape_backward(tp, loss, NULL) ||
+        optim_step(opt, params, r->st.step + 1, lr, r->st.clip, &gnorm))
+        return -1;
+    if (ema) {
+        /* the EMA warm-up: early weights are forgotten fast, so a short run's EMA is not its init */
+        double d = (1.0 + r->st.step) / (10.0 + r->st.step);
+        if (ps_ema_update(ema, params, (float)(d < r->st.ema ? d : r->st.ema))) return -1;
+    }
+    r->st.step++;
+    *loss_out = l;
+    *lr_out = lr;
+    return 0;
 }
 
 int run_check_finite(const TrainRun *r, const ParamSet *params) {

@@ -13,7 +13,9 @@
 
 #include <stdbool.h>
 
+#include "autograd/tape.h"
 #include "models/checkpoint.h"
+#include "train/optimizer.h"
 #include "train/progress.h"
 #include "train/run_files.h"
 #include "train/train_args.h"
@@ -43,6 +45,15 @@ int run_begin(TrainRun *r, const TrainArgs *a, const char *kind);
  * (cut back to the resumed step). Returns 1 (after saying so) when a resumed run is
  * already complete: nothing to do. */
 int run_prepare(TrainRun *r, long per_epoch, unsigned long long ckpt_bytes);
+
+/* The tail every training step shares, after the model's loss:
+ *   loss read back; a NaN or Inf stops the run (the last checkpoint stays as it was)
+ *   grads = 0; backward; global-norm clip and AdamW at the scheduled lr (warm-up, cosine)
+ *   ema = d ema + (1 - d) params with d = min(st.ema, (1 + step) / (10 + step)), when ema
+ *   step += 1
+ * *loss_out and *lr_out receive the step's loss and learning rate, for run_log. */
+int run_optimize(TrainRun *r, Tape *tp, Tensor *loss, ParamSet *params, Optimizer *opt, ParamSet *ema,
+                 float *loss_out, double *lr_out);
 
 /* Before a checkpoint: every parameter finite, or -1 saying the run diverged at this
  * step (the previous checkpoint stays as it was). */

@@ -25,7 +25,6 @@
 #include "kernels/random.h"
 #include "models/unet.h"
 #include "models/vae.h"
-#include "train/lr_schedule.h"
 #include "train/optimizer.h"
 #include "train/train_data.h"
 #include "train/train_run.h"
@@ -128,50 +127,51 @@ static int load_vae(const TrainArgs *a, const ModelConfig *cfg, Device dev, VAE 
 
 typedef struct {
     const LatentCache *c;
-    float *hm, *hl, *hlab; /* host staging: (B, per) x 2, (B) */
-    int *t;                /* (B) */
-    size_t per;
-} Staging;
+    float *mean_rows, *logvar_rows; /* (B, per) each: the batch's posterior parameters, on the host */
+    float *label_values;            /* (B) labels as floats, the null class where dropped */
+    int *t;                         /* (B) timesteps */
+    size_t per;                     /* floats per latent */
+} HostBatch;
 
 /* z0 (B, s, s, Z) = scale * (mean + exp(logvar/2) eps) for the batch's items. */
-static Tensor *latent_batch(Tape *tp, Staging *sg, const DataBatch *b, const ModelConfig *cfg, double scale,
+static Tensor *latent_batch(Tape *tp, HostBatch *hb, const DataBatch *b, const ModelConfig *cfg, double scale,
                             uint64_t key, uint64_t *offset) {
     const int s = cfg_latent_size(cfg), Z = cfg->latent_ch, B = b->n;
     for (int i = 0; i < B; i++) {
-        int r = sg->c->row_of[b->items[i]];
+        int r = hb->c->row_of[b->items[i]];
         if (r < 0) {
             ldm_error("unet", "batch item %d is not a cached training image", b->items[i]);
             return NULL;
         }
-        bool f = b->flipped[i] && sg->c->mean_flip;
-        memcpy(sg->hm + i * sg->per, (f ? sg->c->mean_flip : sg->c->mean) + r * sg->per, sg->per * sizeof(float));
-        memcpy(sg->hl + i * sg->per, (f ? sg->c->logvar_flip : sg->c->logvar) + r * sg->per, sg->per * sizeof(float));
+        bool f = b->flipped[i] && hb->c->mean_flip;
+        memcpy(hb->mean_rows + i * hb->per, (f ? hb->c->mean_flip : hb->c->mean) + r * hb->per, hb->per * sizeof(float));
+        memcpy(hb->logvar_rows + i * hb->per, (f ? hb->c->logvar_flip : hb->c->logvar) + r * hb->per, hb->per * sizeof(float));
     }
     Device dev = tp->arena->device;
     Tensor *m = tensor_new4(tp->arena, dev, B, s, s, Z), *l = tensor_new4(tp->arena, dev, B, s, s, Z);
     Tensor *eps = tensor_new4(tp->arena, dev, B, s, s, Z);
-    if (!m || !l || !eps || tensor_from_host(m, sg->hm) || tensor_from_host(l, sg->hl) || rng_normal(eps, key, *offset))
+    if (!m || !l || !eps || tensor_from_host(m, hb->mean_rows) || tensor_from_host(l, hb->logvar_rows) || rng_normal(eps, key, *offset))
         return NULL;
     *offset += eps->numel;
     return ag_scale(tp, ag_reparameterize(tp, m, l, eps), (float)scale);
 }
 
 /* Per-sample timesteps and (dropped) labels from the uniform stream. */
-static Tensor *draw_t_and_labels(Tape *tp, Staging *sg, const DataBatch *b, const ModelConfig *cfg, double drop,
+static Tensor *draw_t_and_labels(Tape *tp, HostBatch *hb, const DataBatch *b, const ModelConfig *cfg, double drop,
                                  uint64_t key, uint64_t *offset) {
     const int B = b->n, T = cfg->timesteps;
     for (int i = 0; i < B; i++) {
         int t = (int)(philox_uniform(key, *offset + (uint64_t)i) * (float)T);
-        sg->t[i] = t < T ? t : T - 1;
+        hb->t[i] = t < T ? t : T - 1;
     }
     *offset += (uint64_t)B;
     if (!cfg->num_classes) return NULL;
     for (int i = 0; i < B; i++)
-        sg->hlab[i] = philox_uniform(key, *offset + (uint64_t)i) < (float)drop ? (float)cfg->num_classes
+        hb->label_values[i] = philox_uniform(key, *offset + (uint64_t)i) < (float)drop ? (float)cfg->num_classes
                                                                                 : (float)b->labels[i];
     *offset += (uint64_t)B;
     Tensor *lab = tensor_new1(tp->arena, tp->arena->device, B);
-    return lab && !tensor_from_host(lab, sg->hlab) ? lab : NULL;
+    return lab && !tensor_from_host(lab, hb->label_values) ? lab : NULL;
 }
 
 // ----------------------------------------------------------------------------
@@ -183,10 +183,10 @@ static int unet_validate(const UNet *unet, Tape *tp, const NoiseSchedule *sched,
     const size_t per = (size_t)s * s * Z;
     int rounds = (VAL_MIN_EVALS + v->n - 1) / v->n, total = rounds * v->n;
     if (rounds > 8) rounds = 8, total = 8 * v->n;
-    float *hm = malloc((size_t)chunk * per * sizeof(float)), *hl = malloc((size_t)chunk * per * sizeof(float));
-    float *hlab = malloc((size_t)chunk * sizeof(float));
+    float *mean_rows = malloc((size_t)chunk * per * sizeof(float)), *logvar_rows = malloc((size_t)chunk * per * sizeof(float));
+    float *label_values = malloc((size_t)chunk * sizeof(float));
     int *ts = malloc((size_t)chunk * sizeof(int));
-    int rc = hm && hl && hlab && ts ? 0 : ldm_error("unet", "out of memory");
+    int rc = mean_rows && logvar_rows && label_values && ts ? 0 : ldm_error("unet", "out of memory");
     double sum = 0;
     bool prev = tape_set_grad_enabled(tp, false);
     const uint64_t key = seed ^ VAL_STREAM;
@@ -194,9 +194,9 @@ static int unet_validate(const UNet *unet, Tape *tp, const NoiseSchedule *sched,
         int B = total - e < chunk ? total - e : chunk;
         for (int i = 0; i < B; i++) {
             int r = (e + i) % v->n;
-            memcpy(hm + i * per, v->mean + r * per, per * sizeof(float));
-            memcpy(hl + i * per, v->logvar + r * per, per * sizeof(float));
-            hlab[i] = (float)(v->labels[r] < 0 ? 0 : v->labels[r]);
+            memcpy(mean_rows + i * per, v->mean + r * per, per * sizeof(float));
+            memcpy(logvar_rows + i * per, v->logvar + r * per, per * sizeof(float));
+            label_values[i] = (float)(v->labels[r] < 0 ? 0 : v->labels[r]);
             ts[i] = (int)(((long long)(e + i) * T + T / 2) / total); /* stratified over 0..T-1 */
         }
         arena_reset(tp->arena);
@@ -206,8 +206,8 @@ static int unet_validate(const UNet *unet, Tape *tp, const NoiseSchedule *sched,
         Tensor *eps = tensor_new4(tp->arena, tp->arena->device, B, s, s, Z);
         Tensor *noise = tensor_new4(tp->arena, tp->arena->device, B, s, s, Z);
         Tensor *lab = cfg->num_classes ? tensor_new1(tp->arena, tp->arena->device, B) : NULL;
-        if (!m || !l || !eps || !noise || (cfg->num_classes && (!lab || tensor_from_host(lab, hlab))) ||
-            tensor_from_host(m, hm) || tensor_from_host(l, hl) || rng_normal(eps, key, (uint64_t)e * per) ||
+        if (!m || !l || !eps || !noise || (cfg->num_classes && (!lab || tensor_from_host(lab, label_values))) ||
+            tensor_from_host(m, mean_rows) || tensor_from_host(l, logvar_rows) || rng_normal(eps, key, (uint64_t)e * per) ||
             rng_normal(noise, key, (uint64_t)(total + e) * per)) {
             rc = -1;
             break;
@@ -224,7 +224,7 @@ static int unet_validate(const UNet *unet, Tape *tp, const NoiseSchedule *sched,
     tape_set_grad_enabled(tp, prev);
     arena_reset(tp->arena);
     tape_reset(tp);
-    free(hm), free(hl), free(hlab), free(ts);
+    free(mean_rows), free(logvar_rows), free(label_values), free(ts);
     *out = sum / total;
     return rc;
 }
@@ -244,7 +244,7 @@ int train_unet(const TrainArgs *a) {
     Arena *arena = NULL;
     Tape tp;
     LatentCache train = {0}, val = {0};
-    Staging sg = {0};
+    HostBatch hb = {0};
     int rc = -1;
     bool have_opt = false;
     double scale = 1.0;
@@ -300,17 +300,16 @@ int train_unet(const TrainArgs *a) {
                train.n, val.n, cfg->hflip ? "both orientations, " : "", now_seconds() - t0, scale);
 
     const int s = cfg_latent_size(cfg), Z = cfg->latent_ch;
-    sg.c = &train;
-    sg.per = (size_t)s * s * Z;
-    sg.hm = malloc((size_t)batch * sg.per * sizeof(float));
-    sg.hl = malloc((size_t)batch * sg.per * sizeof(float));
-    sg.hlab = malloc((size_t)batch * sizeof(float));
-    sg.t = malloc((size_t)batch * sizeof(int));
-    if (!sg.hm || !sg.hl || !sg.hlab || !sg.t) {
+    hb.c = &train;
+    hb.per = (size_t)s * s * Z;
+    hb.mean_rows = malloc((size_t)batch * hb.per * sizeof(float));
+    hb.logvar_rows = malloc((size_t)batch * hb.per * sizeof(float));
+    hb.label_values = malloc((size_t)batch * sizeof(float));
+    hb.t = malloc((size_t)batch * sizeof(int));
+    if (!hb.mean_rows || !hb.logvar_rows || !hb.label_values || !hb.t) {
         ldm_error("unet", "out of memory");
         goto out;
     }
-    LrSchedule lrs = {run.st.lr, run.st.lr_min, run.st.warmup, run.st.total};
     const uint64_t key = run.st.seed ^ TRAIN_STREAM;
     const long last = run_last_step(&run);
     if (!a->quiet)
@@ -322,27 +321,18 @@ int train_unet(const TrainArgs *a) {
         if (!b) goto out;
         arena_reset(arena);
         tape_reset(&tp);
-        Tensor *z0 = latent_batch(&tp, &sg, b, cfg, scale, key, &run.st.rng_offset);
-        Tensor *noise = tensor_new4(arena, dev, batch, s, s, Z);
+        /* z0 ~ q(z | x) scaled; noise ~ N(0, I); t ~ U{0..T-1}; labels (some dropped to the null class) */
+        Tensor *z0 = latent_batch(&tp, &hb, b, cfg, scale, key, &run.st.rng_offset); /* (B, s, s, Z) */
+        Tensor *noise = tensor_new4(arena, dev, batch, s, s, Z);                     /* (B, s, s, Z) */
         if (!z0 || !noise || rng_normal(noise, key, run.st.rng_offset)) goto out;
         run.st.rng_offset += noise->numel;
-        Tensor *labels = draw_t_and_labels(&tp, &sg, b, cfg, run.st.cond_drop, key, &run.st.rng_offset);
+        Tensor *labels = draw_t_and_labels(&tp, &hb, b, cfg, run.st.cond_drop, key, &run.st.rng_offset);
         if (cfg->num_classes && !labels) goto out;
-        Tensor *loss = unet_loss(&unet, &tp, &sched, z0, noise, sg.t, labels);
+        /* loss = || unet(sqrt(abar_t) z0 + sqrt(1 - abar_t) noise, t, labels) - noise ||^2 */
+        Tensor *loss = unet_loss(&unet, &tp, &sched, z0, noise, hb.t, labels);
         float l;
-        if (!loss || tensor_to_host(loss, &l)) goto out;
-        if (!isfinite(l)) {
-            ldm_error("unet", "the loss is %g at step %ld: training stopped. %s was left as it was (its last good "
-                      "state); try a lower --lr or a smaller --clip", l, run.st.step + 1, run.ckpt_path);
-            goto out;
-        }
-        double lr = lr_at(&lrs, run.st.step), gnorm;
-        if (ps_zero_grad(&ps) || tape_backward(&tp, loss, NULL) ||
-            optim_step(&opt, &ps, run.st.step + 1, lr, run.st.clip, &gnorm))
-            goto out;
-        double d = (1.0 + run.st.step) / (10.0 + run.st.step);
-        if (ps_ema_update(&ema, &ps, (float)(d < run.st.ema ? d : run.st.ema))) goto out;
-        run.st.step++;
+        double lr;
+        if (run_optimize(&run, &tp, loss, &ps, &opt, &ema, &l, &lr)) goto out;
         double vloss = NAN;
         if (val.n && run_should_validate(&run)) {
             if (unet_validate(&unet, &tp, &sched, &val, cfg, scale, run.st.seed, batch, &vloss)) goto out;
@@ -370,7 +360,7 @@ out:
     loader_free(loader);
     dataset_free(ds);
     cache_free(&train), cache_free(&val);
-    free(sg.hm), free(sg.hl), free(sg.hlab), free(sg.t);
+    free(hb.mean_rows), free(hb.logvar_rows), free(hb.label_values), free(hb.t);
     arena_destroy(arena);
     schedule_free(&sched);
     if (have_opt) optim_free(&opt);

@@ -19,7 +19,6 @@
 #include "kernels/elementwise.h"
 #include "kernels/random.h"
 #include "models/vae.h"
-#include "train/lr_schedule.h"
 #include "train/optimizer.h"
 #include "train/train_data.h"
 #include "train/train_run.h"
@@ -205,7 +204,6 @@ int train_vae(const TrainArgs *a) {
         ldm_error("vae", "out of memory");
         goto out;
     }
-    LrSchedule sched = {run.st.lr, run.st.lr_min, run.st.warmup, run.st.total};
     const uint64_t key = run.st.seed ^ TRAIN_STREAM;
     const long last = run_last_step(&run);
     if (!a->quiet)
@@ -222,20 +220,12 @@ int train_vae(const TrainArgs *a) {
         if (!x || !noise || train_batch_to_input(b, cfg, x, scratch) || rng_normal(noise, key, run.st.rng_offset))
             goto out;
         run.st.rng_offset += noise->numel;
+        /* loss = recon(decode(mean + exp(logvar / 2) noise), x) + beta KL(q(z | x) || N(0, I)) */
         VAEOutput o;
         Tensor *loss = vae_loss(&m.vae, &m.tp, x, noise, &o);
         float l;
-        if (!loss || tensor_to_host(loss, &l)) goto out;
-        if (!isfinite(l)) {
-            ldm_error("vae", "the loss is %g at step %ld: training stopped. %s was left as it was (its last good "
-                      "state); try a lower --lr or a smaller --clip", l, run.st.step + 1, run.ckpt_path);
-            goto out;
-        }
-        double lr = lr_at(&sched, run.st.step), gnorm;
-        if (ps_zero_grad(&m.ps) || tape_backward(&m.tp, loss, NULL) ||
-            optim_step(&opt, &m.ps, run.st.step + 1, lr, run.st.clip, &gnorm))
-            goto out;
-        run.st.step++;
+        double lr;
+        if (run_optimize(&run, &m.tp, loss, &m.ps, &opt, NULL, &l, &lr)) goto out;
         double vloss = NAN;
         if (run_should_validate(&run)) {
             if (vae_validate(&m, cfg, val.x, val.n, batch, &vloss, &run.st.val_psnr, NULL)) goto out;
