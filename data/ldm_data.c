@@ -13,10 +13,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data/data_bench.h"
+#include "core/cli.h"
 #include "core/error.h"
+#include "data/data_bench.h"
 #include "data/dataset.h"
 #include "data/preview.h"
+
+#define PROG "ldm-data"
 
 static const char *usage_text =
     "Usage: ldm-data COMMAND [PATH] [OPTIONS]\n"
@@ -63,24 +66,6 @@ static const char *usage_text =
     "  -h, --help          this text\n"
     "\n"
     "Exit status: 0 success, 1 runtime error, 2 usage error.\n";
-
-static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "ldm-data: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'ldm-data --help'.\n");
-    return 2;
-}
-
-static int parse_long(const char *flag, const char *s, long lo, long hi, long *out) {
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi) {
-        fprintf(stderr, "ldm-data: %s %s: want a whole number in %ld..%ld\nTry 'ldm-data --help'.\n", flag, s, lo, hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
 
 // ---------------------------------------------------------------------------
 // info
@@ -172,36 +157,34 @@ int main(int argc, char **argv) {
         switch (c) {
         case 'h': fputs(usage_text, stdout); return 0;
         case OPT_LAYOUT:
-            if (layout_parse(optarg, &dopt.layout)) return usage_error("%s", ldm_last_error());
+            if (layout_parse(optarg, &dopt.layout)) return cli_usage_error(PROG, "%s", ldm_last_error());
             break;
         case OPT_GROUP:
-            if (group_by_parse(optarg, &dopt)) return usage_error("%s", ldm_last_error());
+            if (group_by_parse(optarg, &dopt)) return cli_usage_error(PROG, "%s", ldm_last_error());
             break;
         case OPT_SKIP_BAD: dopt.skip_bad = true; break;
         case OPT_NO_VERIFY: dopt.verify = false; break;
         case OPT_SEED: {
-            char *end;
-            unsigned long long s = strtoull(optarg, &end, 10);
-            if (!*optarg || *end || optarg[0] == '-') return usage_error("--seed %s: want a whole number >= 0", optarg);
-            dopt.seed = s;
+            uint64_t seed;
+            if (cli_u64(PROG, "--seed", optarg, &seed)) return 2;
+            dopt.seed = seed;
             break;
         }
         case OPT_VAL:
-            if (parse_long("--val-patients", optarg, 0, 1000000, &v)) return 2;
+            if (cli_long(PROG, "--val-patients", optarg, 0, 1000000, &v)) return 2;
             dopt.val_patients = (int)v;
             break;
         case OPT_AXIS:
-            if (axis_parse(optarg, &dopt.axis)) return usage_error("%s", ldm_last_error());
+            if (axis_parse(optarg, &dopt.axis)) return cli_usage_error(PROG, "%s", ldm_last_error());
             break;
         case OPT_MIN_FILL: {
-            char *end;
-            double f = strtod(optarg, &end);
-            if (!*optarg || *end || !(f >= 0 && f <= 1)) return usage_error("--min-fill %s: want a number in 0..1", optarg);
+            double f;
+            if (cli_double(PROG, "--min-fill", optarg, 0, 1, &f)) return 2;
             dopt.min_fill = (float)f;
             break;
         }
         case OPT_THREADS:
-            if (parse_long("--threads", optarg, 1, 64, &v)) return 2;
+            if (cli_long(PROG, "--threads", optarg, 1, 64, &v)) return 2;
             dopt.threads = bopt.threads = (int)v;
             break;
         case OPT_OUT: out = optarg; break;
@@ -209,61 +192,61 @@ int main(int argc, char **argv) {
             if (!strcmp(optarg, "train")) popt.split = SPLIT_TRAIN;
             else if (!strcmp(optarg, "val")) popt.split = SPLIT_VAL;
             else if (!strcmp(optarg, "test")) popt.split = SPLIT_TEST;
-            else return usage_error("--split %s: want train, val or test", optarg);
+            else return cli_usage_error(PROG, "--split %s: want train, val or test", optarg);
             break;
         case OPT_COUNT:
-            if (parse_long("--count", optarg, 1, 1024, &v)) return 2;
+            if (cli_long(PROG, "--count", optarg, 1, 1024, &v)) return 2;
             popt.count = (int)v;
             break;
         case OPT_COLS:
-            if (parse_long("--cols", optarg, 1, 1024, &v)) return 2;
+            if (cli_long(PROG, "--cols", optarg, 1, 1024, &v)) return 2;
             popt.cols = (int)v;
             break;
         case OPT_SIZE:
-            if (parse_long("--size", optarg, 0, TRANSFORM_MAX_SIDE, &v)) return 2;
+            if (cli_long(PROG, "--size", optarg, 0, TRANSFORM_MAX_SIDE, &v)) return 2;
             popt.tf.size = bopt.size = (int)v;
             break;
         case OPT_FIT:
-            if (fit_parse(optarg, &popt.tf.fit)) return usage_error("%s", ldm_last_error());
+            if (fit_parse(optarg, &popt.tf.fit)) return cli_usage_error(PROG, "%s", ldm_last_error());
             break;
         case OPT_BG:
-            if (parse_long("--background", optarg, 0, 255, &v)) return 2;
+            if (cli_long(PROG, "--background", optarg, 0, 255, &v)) return 2;
             popt.tf.background = (uint8_t)v;
             break;
         case OPT_CHANNELS:
-            if (parse_long("--channels", optarg, 1, 3, &v) || v == 2)
-                return v == 2 ? usage_error("--channels %s: want 1 or 3", optarg) : 2;
+            if (cli_long(PROG, "--channels", optarg, 1, 3, &v) || v == 2)
+                return v == 2 ? cli_usage_error(PROG, "--channels %s: want 1 or 3", optarg) : 2;
             popt.tf.channels = (int)v;
             break;
         case OPT_IMAGES:
-            if (parse_long("--images", optarg, 1, 1000000, &v)) return 2;
+            if (cli_long(PROG, "--images", optarg, 1, 1000000, &v)) return 2;
             bopt.images = (int)v;
             break;
         case OPT_BATCH:
-            if (parse_long("--batch", optarg, 1, 4096, &v)) return 2;
+            if (cli_long(PROG, "--batch", optarg, 1, 4096, &v)) return 2;
             bopt.batch = (int)v;
             break;
         case OPT_EPOCHS:
-            if (parse_long("--epochs", optarg, 1, 1000, &v)) return 2;
+            if (cli_long(PROG, "--epochs", optarg, 1, 1000, &v)) return 2;
             bopt.epochs = (int)v;
             break;
         default:
-            return usage_error("unknown or incomplete option '%s'", argv[optind - 1]);
+            return cli_usage_error(PROG, "unknown or incomplete option '%s'", argv[optind - 1]);
         }
     }
     int npos = argc - optind;
-    if (npos < 1) return usage_error("%s", "no command (info, preview or bench)");
+    if (npos < 1) return cli_usage_error(PROG, "%s", "no command (info, preview or bench)");
     const char *cmd = argv[optind], *path = npos > 1 ? argv[optind + 1] : NULL;
-    if (npos > 2) return usage_error("unexpected argument '%s'", argv[optind + 2]);
+    if (npos > 2) return cli_usage_error(PROG, "unexpected argument '%s'", argv[optind + 2]);
     if (!strcmp(cmd, "bench")) {
         bopt.path = path;
         DataBenchResult r;
         if (data_bench(&bopt, &r, stdout)) ldm_die();
         return 0;
     }
-    if (strcmp(cmd, "info") && strcmp(cmd, "preview")) return usage_error("unknown command '%s' (info, preview or bench)", cmd);
-    if (!path) return usage_error("%s needs a PATH", cmd);
-    if (!strcmp(cmd, "preview") && !out) return usage_error("%s", "preview needs --out FILE.png");
+    if (strcmp(cmd, "info") && strcmp(cmd, "preview")) return cli_usage_error(PROG, "unknown command '%s' (info, preview or bench)", cmd);
+    if (!path) return cli_usage_error(PROG, "%s needs a PATH", cmd);
+    if (!strcmp(cmd, "preview") && !out) return cli_usage_error(PROG, "%s", "preview needs --out FILE.png");
     Dataset *ds = dataset_open(path, &dopt);
     if (!ds) ldm_die();
     int rc = 0;

@@ -1,13 +1,14 @@
 /* train/train_args.c — see train_args.h. */
 #include "train/train_args.h"
 
-#include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cli.h"
 #include "models/describe.h"
+
+#define PROG "ldm-train"
 
 void train_usage(FILE *f) {
     fprintf(f,
@@ -64,39 +65,6 @@ void train_usage(FILE *f) {
     fprintf(f, "\nExit status: 0 success, 1 runtime error, 2 usage error.\n");
 }
 
-static int usage_error(const char *fmt, const char *a, const char *b) {
-    fprintf(stderr, "ldm-train: ");
-    fprintf(stderr, fmt, a, b);
-    fprintf(stderr, "\nTry 'ldm-train --help'.\n");
-    return 2;
-}
-
-static int parse_long(const char *flag, const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < lo || v > hi) {
-        char range[64];
-        snprintf(range, sizeof range, "%ld..%ld", lo, hi);
-        fprintf(stderr, "ldm-train: %s %s: want a whole number in %s\nTry 'ldm-train --help'.\n", flag, s, range);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *flag, const char *s, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno || !isfinite(v) || v < lo || v > hi) {
-        fprintf(stderr, "ldm-train: %s %s: want a number in [%g, %g]\nTry 'ldm-train --help'.\n", flag, s, lo, hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
 enum {
     O_PRESET = 256, O_SET, O_DATA, O_LAYOUT, O_VALP, O_VAE, O_OUT, O_DESCRIBE, O_STEPS, O_EPOCHS, O_BATCH, O_LR,
     O_WARMUP, O_CLIP, O_WD, O_EMA, O_CDROP, O_SEED, O_DEVICE, O_RESUME, O_CKPT, O_STOP, O_LOG, O_VAL, O_ARENA, O_THREADS,
@@ -127,19 +95,19 @@ static int take(TrainArgs *a, int c, const char *v, bool *describe) {
     switch (c) {
     case O_PRESET: a->preset = v; return 0;
     case O_SET:
-        if (a->n_sets == TRAIN_MAX_SETS) return usage_error("--set %s: more than %s overrides", v, "64"), -1;
-        if (!strchr(v, '=')) return usage_error("--set %s: want KEY=VALUE%s", v, ""), -1;
+        if (a->n_sets == TRAIN_MAX_SETS) return cli_usage_error(PROG, "--set %s: more than %s overrides", v, "64"), -1;
+        if (!strchr(v, '=')) return cli_usage_error(PROG, "--set %s: want KEY=VALUE", v), -1;
         a->sets[a->n_sets++] = v;
         return 0;
     case O_DATA: a->data = v; return 0;
     case O_LAYOUT:
-        if (layout_parse(v, &a->layout)) return usage_error("--layout %s: want adni, oasis, folder, nifti or idx%s", v, ""), -1;
+        if (layout_parse(v, &a->layout)) return cli_usage_error(PROG, "--layout %s: want adni, oasis, folder, nifti or idx", v), -1;
         return 0;
-    case O_VALP: return parse_long("--val-patients", v, 0, 1000000, &n) ? -1 : (a->val_patients = (int)n, 0);
+    case O_VALP: return cli_long(PROG, "--val-patients", v, 0, 1000000, &n) ? -1 : (a->val_patients = (int)n, 0);
     case O_GROUP: {
         DataOptions o;
         data_options_default(&o);
-        if (group_by_parse(v, &o)) return usage_error("--group-by %s: want image, prefix or a pattern%s", v, ""), -1;
+        if (group_by_parse(v, &o)) return cli_usage_error(PROG, "--group-by %s: want image, prefix or a pattern", v), -1;
         a->group_by = o.group_by, a->group_pattern = o.group_pattern;
         return 0;
     }
@@ -147,44 +115,42 @@ static int take(TrainArgs *a, int c, const char *v, bool *describe) {
         if (!strcmp(v, "data")) a->classes = CLASSES_DATA;
         else if (!strcmp(v, "none")) a->classes = CLASSES_NONE;
         else if (!strcmp(v, "auto")) a->classes = CLASSES_AUTO;
-        else return usage_error("--classes %s: want data or none%s", v, ""), -1;
+        else return cli_usage_error(PROG, "--classes %s: want data or none", v), -1;
         return 0;
     case O_VAE: a->vae = v; return 0;
     case O_OUT: a->out = v; return 0;
     case O_DESCRIBE: *describe = true; return 0;
     case O_STEPS:
-        if (parse_long("--steps", v, 1, 100000000, &a->steps)) return -1;
+        if (cli_long(PROG, "--steps", v, 1, 100000000, &a->steps)) return -1;
         a->epochs = 0, a->given_steps = true;
         return 0;
     case O_EPOCHS:
-        if (parse_long("--epochs", v, 1, 1000000, &a->epochs)) return -1;
+        if (cli_long(PROG, "--epochs", v, 1, 1000000, &a->epochs)) return -1;
         a->steps = 0, a->given_steps = true;
         return 0;
-    case O_BATCH: return parse_long("--batch", v, 1, 4096, &n) ? -1 : (a->batch = (int)n, a->given_batch = true, 0);
-    case O_LR: return parse_double("--lr", v, 0, 1e30, &a->lr) ? -1 : (a->given_lr = true, 0);
-    case O_WARMUP: return parse_long("--warmup", v, 0, 100000000, &a->warmup) ? -1 : (a->given_warmup = true, 0);
-    case O_CLIP: return parse_double("--clip", v, 0, 1e30, &a->clip) ? -1 : (a->given_clip = true, 0);
-    case O_WD: return parse_double("--weight-decay", v, 0, 1, &a->weight_decay) ? -1 : (a->given_wd = true, 0);
-    case O_EMA: return parse_double("--ema", v, 0, 1, &a->ema) ? -1 : (a->given_ema = true, 0);
-    case O_CDROP: return parse_double("--cond-drop", v, 0, 1, &a->cond_drop) ? -1 : (a->given_cond_drop = true, 0);
+    case O_BATCH: return cli_long(PROG, "--batch", v, 1, 4096, &n) ? -1 : (a->batch = (int)n, a->given_batch = true, 0);
+    case O_LR: return cli_double(PROG, "--lr", v, 0, 1e30, &a->lr) ? -1 : (a->given_lr = true, 0);
+    case O_WARMUP: return cli_long(PROG, "--warmup", v, 0, 100000000, &a->warmup) ? -1 : (a->given_warmup = true, 0);
+    case O_CLIP: return cli_double(PROG, "--clip", v, 0, 1e30, &a->clip) ? -1 : (a->given_clip = true, 0);
+    case O_WD: return cli_double(PROG, "--weight-decay", v, 0, 1, &a->weight_decay) ? -1 : (a->given_wd = true, 0);
+    case O_EMA: return cli_double(PROG, "--ema", v, 0, 1, &a->ema) ? -1 : (a->given_ema = true, 0);
+    case O_CDROP: return cli_double(PROG, "--cond-drop", v, 0, 1, &a->cond_drop) ? -1 : (a->given_cond_drop = true, 0);
     case O_SEED: {
-        char *end;
-        errno = 0;
-        unsigned long long s = strtoull(v, &end, 10);
-        if (!*v || *end || errno || v[0] == '-') return usage_error("--seed %s: want a whole number >= 0%s", v, ""), -1;
+        uint64_t s;
+        if (cli_u64(PROG, "--seed", v, &s)) return -1;
         a->seed = s, a->given_seed = true;
         return 0;
     }
     case O_DEVICE:
-        if (device_parse(v, &a->device)) return usage_error("--device %s: want cpu or cuda%s", v, ""), -1;
+        if (device_parse(v, &a->device)) return cli_usage_error(PROG, "--device %s: want cpu or cuda", v), -1;
         return 0;
     case O_RESUME: a->resume = v; return 0;
-    case O_CKPT: return parse_long("--ckpt-every", v, 0, 100000000, &a->ckpt_every);
-    case O_STOP: return parse_long("--stop-after", v, 1, 100000000, &a->stop_after);
-    case O_LOG: return parse_long("--log-every", v, 1, 100000000, &a->log_every);
-    case O_VAL: return parse_long("--val-every", v, 1, 100000000, &a->val_every);
-    case O_ARENA: return parse_long("--arena-mb", v, 16, 1 << 20, &n) ? -1 : (a->arena_mb = (size_t)n, 0);
-    case O_THREADS: return parse_long("--threads", v, 1, 64, &n) ? -1 : (a->threads = (int)n, 0);
+    case O_CKPT: return cli_long(PROG, "--ckpt-every", v, 0, 100000000, &a->ckpt_every);
+    case O_STOP: return cli_long(PROG, "--stop-after", v, 1, 100000000, &a->stop_after);
+    case O_LOG: return cli_long(PROG, "--log-every", v, 1, 100000000, &a->log_every);
+    case O_VAL: return cli_long(PROG, "--val-every", v, 1, 100000000, &a->val_every);
+    case O_ARENA: return cli_long(PROG, "--arena-mb", v, 16, 1 << 20, &n) ? -1 : (a->arena_mb = (size_t)n, 0);
+    case O_THREADS: return cli_long(PROG, "--threads", v, 1, 64, &n) ? -1 : (a->threads = (int)n, 0);
     case O_QUIET: a->quiet = true; return 0;
     }
     return -1;
@@ -200,10 +166,10 @@ int train_args_parse(int argc, char **argv, TrainArgs *a) {
         return 1;
     }
     if (argc < 2 || argv[1][0] == '-')
-        return usage_error("the first argument must be the model to train: vae or unet%s%s", "", "");
+        return cli_usage_error(PROG, "the first argument must be the model to train: vae or unet");
     if (!strcmp(argv[1], "vae")) a->kind = TRAIN_VAE;
     else if (!strcmp(argv[1], "unet")) a->kind = TRAIN_UNET;
-    else return usage_error("unknown model '%s' (want vae or unet)%s", argv[1], "");
+    else return cli_usage_error(PROG, "unknown model '%s' (want vae or unet)", argv[1]);
     bool describe = false;
     optind = 2;
     opterr = 0;
@@ -213,20 +179,20 @@ int train_args_parse(int argc, char **argv, TrainArgs *a) {
             train_usage(stdout);
             return 1;
         }
-        if (c == '?') return usage_error("unknown option '%s'%s", argv[optind - 1], "");
-        if (c == ':') return usage_error("option '%s' needs a value%s", argv[optind - 1], "");
+        if (c == '?') return cli_usage_error(PROG, "unknown option '%s'", argv[optind - 1]);
+        if (c == ':') return cli_usage_error(PROG, "option '%s' needs a value", argv[optind - 1]);
         if (take(a, c, optarg, &describe)) return 2;
     }
-    if (optind < argc) return usage_error("unexpected argument '%s'%s", argv[optind], "");
+    if (optind < argc) return cli_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
     if (describe) {
         a->out = NULL;
         return 3;
     }
-    if (!a->preset && !a->resume) return usage_error("--preset is required (one of: %s)%s", "adni oasis demo fashion", "");
-    if (!a->data) return usage_error("--data PATH is required%s%s", "", "");
-    if (!a->out) return usage_error("--out DIR is required%s%s", "", "");
-    if (a->kind == TRAIN_UNET && !a->vae) return usage_error("unet: --vae FILE (the trained VAE checkpoint) is required%s%s", "", "");
-    if (a->kind == TRAIN_VAE && a->vae) return usage_error("vae: --vae is only for 'ldm-train unet'%s%s", "", "");
+    if (!a->preset && !a->resume) return cli_usage_error(PROG, "--preset is required (one of: %s)", "adni oasis demo fashion");
+    if (!a->data) return cli_usage_error(PROG, "--data PATH is required");
+    if (!a->out) return cli_usage_error(PROG, "--out DIR is required");
+    if (a->kind == TRAIN_UNET && !a->vae) return cli_usage_error(PROG, "unet: --vae FILE (the trained VAE checkpoint) is required");
+    if (a->kind == TRAIN_VAE && a->vae) return cli_usage_error(PROG, "vae: --vae is only for 'ldm-train unet'");
     if (!a->steps && !a->epochs) a->steps = a->kind == TRAIN_VAE ? 2000 : 4000;
     if (!a->given_lr) a->lr = a->kind == TRAIN_VAE ? 1e-3 : 5e-4;
     return 0;
