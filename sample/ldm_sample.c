@@ -50,7 +50,8 @@ static void usage(FILE *f) {
             "  --strip-cols K      columns of the strip (default 8)\n"
             "  --each DIR          also write every image as DIR/<class>_<i>.png\n"
             "  --zoom Z            draw each pixel Z x Z in the grid and strip (default 2)\n"
-            "  --arena-mb N        activation memory per step (default: sized from the model)\n"
+            "  --arena-mb N        activation memory per step (default: measured from the model, n and\n"
+            "                      the guidance, up to 1 GiB (8 GiB on a GPU); more images go in batches)\n"
             "  -h, --help          this text\n"
             "\n"
             "Exit status: 0 success, 1 runtime error, 2 usage error.\n");
@@ -145,7 +146,7 @@ static int parse_args(int argc, char **argv, SampleArgs *a) {
         case O_SCOLS: if (parse_long("--strip-cols", optarg, 2, 64, &a->strip_cols)) return 2; break;
         case O_EACH: a->each = optarg; break;
         case O_ZOOM: if (parse_long("--zoom", optarg, 1, 8, &a->zoom)) return 2; break;
-        case O_ARENA: if (parse_long("--arena-mb", optarg, 16, 1 << 20, &a->arena_mb)) return 2; break;
+        case O_ARENA: if (parse_long("--arena-mb", optarg, 1, 1 << 20, &a->arena_mb)) return 2; break;
         }
     }
     if (optind < argc) return usage_error("unexpected argument '%s'", argv[optind]);
@@ -200,7 +201,7 @@ int main(int argc, char **argv) {
     if (rc) return 2;
 
     Generator g;
-    if (gen_open(&g, a.unet, a.vae, a.device, !a.no_ema, (int)a.n, (size_t)a.arena_mb)) {
+    if (gen_open(&g, a.unet, a.vae, a.device, !a.no_ema, (size_t)a.arena_mb)) {
         fprintf(stderr, "ldm-sample: %s\n", ldm_last_error());
         return 1;
     }
@@ -289,8 +290,9 @@ int main(int argc, char **argv) {
         if (!png || ldm_png_write(a.out, png, W, H, 1, m.t, m.n)) rc = 1;
         free(png);
         if (!rc)
-            printf("ldm-sample: wrote %s (%dx%d); %.2f s per image; activation memory peak %.0f of %.0f MB\n", a.out, W,
-                   H, secs / (n_rows * n), g.arena->data_peak / 1048576.0, g.arena->data_cap / 1048576.0);
+            printf("ldm-sample: wrote %s (%dx%d); %.2f s per image; batches of %d; activation memory peak %.0f of %.0f MB\n",
+                   a.out, W, H, secs / (n_rows * n), g.chunk, g.arena->data_peak / 1048576.0,
+                   g.arena->data_cap / 1048576.0);
     }
     if (!rc && a.strip) {
         uint8_t *st = malloc((size_t)n_rows * (K + 1) * img);
