@@ -9,6 +9,7 @@
 
 #include "core/error.h"
 #include "kernels/adamw.h"
+#include "models/checkpoint.h"
 #include "sample/eval_data.h"
 
 #define CLS_RUN_BATCH 64
@@ -151,4 +152,37 @@ void cls_tally(const int *labels, const int *pred, int n, int K, int *correct, i
     for (int k = 0; k < K; k++) correct[k] = total[k] = 0;
     for (int i = 0; i < n; i++)
         if (labels[i] >= 0 && labels[i] < K) total[labels[i]]++, correct[labels[i]] += pred[i] == labels[i];
+}
+
+int cls_save(const char *path, const ModelConfig *cfg, const ParamSet *ps, const ClassifierConfig *cc, long long step,
+             int n_extra, const char *const *keys, const char *const *vals) {
+    char arch[128];
+    const char *k[8], *v[8];
+    if (n_extra > 7) return ldm_error("classifier", "save: too many metadata entries");
+    if (classifier_format(cc, arch, sizeof arch)) return -1;
+    k[0] = "classifier", v[0] = arch;
+    for (int i = 0; i < n_extra; i++) k[i + 1] = keys[i], v[i + 1] = vals[i];
+    CheckpointSave c = {.kind = "classifier", .cfg = cfg, .latent_scale = 1, .step = step, .params = ps,
+                        .n_extra = n_extra + 1, .extra_keys = k, .extra_vals = v};
+    return checkpoint_save(path, &c);
+}
+
+int cls_load(const char *path, Device dev, ModelConfig *cfg, Classifier *m, ParamSet *ps) {
+    Checkpoint ck;
+    if (checkpoint_open(&ck, path, "classifier", NULL)) return -1;
+    *cfg = ck.cfg;
+    ClassifierConfig cc = {.image_size = cfg->image_size, .num_classes = cfg->num_classes};
+    const char *arch = checkpoint_meta(&ck, "classifier");
+    int rc = 0;
+    if (!arch) rc = ldm_error("classifier", "%s: no 'classifier' metadata (not written by ldm-eval classifier?)", path);
+    else if (classifier_parse(arch, &cc)) {
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", ldm_last_error());
+        rc = ldm_error("classifier", "%s: %s", path, msg);
+    }
+    ps_init(ps, DEV_CPU, 0, true, false);
+    rc = rc || classifier_init(m, ps, &cc) || checkpoint_read(&ck, "", ps) || ps_to_device(ps, dev);
+    checkpoint_close(&ck);
+    if (rc) ps_free(ps);
+    return rc ? -1 : 0;
 }

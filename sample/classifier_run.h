@@ -29,6 +29,13 @@ int cls_train(Classifier *m, ParamSet *ps, const uint8_t *x, const int *labels, 
  * features (n, feat) (may be NULL). */
 int cls_predict(const Classifier *m, Device dev, const float *x, int n, int *pred, float *feat);
 
+/* A classifier checkpoint (kind "classifier"): the data config cfg (image size, classes)
+ * and the architecture (metadata "classifier"). cls_load fills cfg, m and ps (allocated,
+ * on dev); -1 with a message naming the file (missing, not a classifier, bad shapes). */
+int cls_save(const char *path, const ModelConfig *cfg, const ParamSet *ps, const ClassifierConfig *cc, long long step,
+             int n_extra, const char *const *keys, const char *const *vals);
+int cls_load(const char *path, Device dev, ModelConfig *cfg, Classifier *m, ParamSet *ps);
+
 /* Per-class accuracy: correct[k], total[k] for k < K, from labels and predictions. */
 void cls_tally(const int *labels, const int *pred, int n, int K, int *correct, int *total);
 
