@@ -60,7 +60,21 @@ int eval_cmd_classifier(const EvalArgs *a) {
                   "models use (%s)", a->data, layout_name(ds->layout), cfg_preset_names());
         rc = 1;
     } else if (cfg_preset(&cfg, preset)) {
-        rc = 1;
+        rc = 2;
+    }
+    for (int i = 0; !rc && i < a->n_sets; i++)
+        if (cfg_set_arg(&cfg, a->sets[i])) {
+            char msg[512];
+            snprintf(msg, sizeof msg, "%s", ldm_last_error());
+            ldm_error("classifier", "--set %s: %s", a->sets[i], msg);
+            rc = 2;
+        }
+    if (!rc && cfg_validate(&cfg)) { /* the config travels in the checkpoint: it must be a valid model's */
+        char msg[512];
+        snprintf(msg, sizeof msg, "%s", ldm_last_error());
+        ldm_error("classifier", "preset %s with the --set overrides is not a valid model config (give the overrides "
+                  "the VAE and U-Net were trained with): %s", cfg.preset, msg);
+        rc = 2;
     }
     if (!rc && cfg.num_classes != ds->n_classes) { /* the data set's classes (commas would split a name) */
         char names[256] = "", num[16];
@@ -73,9 +87,10 @@ int eval_cmd_classifier(const EvalArgs *a) {
         snprintf(num, sizeof num, "%d", ds->n_classes);
         if (cfg_set(&cfg, "num_classes", num) || cfg_set(&cfg, "class_names", names)) rc = 1;
     }
-    if (rc) {
+    if (rc) { /* 2: the flags name a bad preset or override (a usage error) */
         eval_data_close(&e);
-        return fail(ldm_last_error());
+        fail(ldm_last_error());
+        return rc;
     }
     const int S = cfg.image_size, K = cfg.num_classes;
     printf("ldm-eval classifier: %s (%s layout): %d training, %d held-out images%s; preset %s (%dx%d), %d classes\n",

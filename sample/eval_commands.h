@@ -19,6 +19,8 @@
 typedef struct {
     const char *cmd;
     const char *data, *out, *preset, *classifier, *unet, *vae, *images, *json, *plot;
+    const char *sets[32];    /* classifier: --set KEY=VALUE overrides of the preset */
+    int n_sets;
     DataLayout layout;
     long steps, batch, n, max_real, max_train, arena_mb;
     double lr, guidance, eta;

@@ -35,6 +35,7 @@ static void usage(FILE *f) {
             "  --steps N           training steps (default 600)\n"
             "  --batch B           images per step (default 32)\n"
             "  --lr X              peak learning rate (default 2e-3)\n"
+            "  --set KEY=VALUE     override a field of the preset (image_size, data_size, ...; repeatable)\n"
             "\n"
             "samples: per class and overall, for generated images against held-out real ones:\n"
             "  accuracy    the classifier's call on generated images (beside: on real held-out ones)\n"
@@ -118,7 +119,7 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
     a->steps = is_cls ? 600 : 50;
     a->max_real = is_vae ? 500 : 2000;
     enum { O_DATA = 256, O_OUT, O_PRESET, O_CLS, O_UNET, O_VAE, O_IMAGES, O_JSON, O_PLOT, O_LAYOUT, O_STEPS,
-           O_BATCH, O_N, O_MAXR, O_MAXT, O_LR, O_GUID, O_ETA, O_SEED, O_SAMPLER, O_DEV, O_NOEMA, O_QUIET, O_ARENA };
+           O_BATCH, O_N, O_MAXR, O_MAXT, O_LR, O_GUID, O_ETA, O_SEED, O_SAMPLER, O_DEV, O_NOEMA, O_QUIET, O_ARENA, O_SET };
     static const struct option opts[] = {
         {"data", required_argument, 0, O_DATA},         {"out", required_argument, 0, O_OUT},
         {"preset", required_argument, 0, O_PRESET},     {"classifier", required_argument, 0, O_CLS},
@@ -132,6 +133,7 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
         {"seed", required_argument, 0, O_SEED},         {"sampler", required_argument, 0, O_SAMPLER},
         {"device", required_argument, 0, O_DEV},        {"no-ema", no_argument, 0, O_NOEMA},
         {"quiet", no_argument, 0, O_QUIET},             {"arena-mb", required_argument, 0, O_ARENA},
+        {"set", required_argument, 0, O_SET},
         {"help", no_argument, 0, 'h'},                  {0, 0, 0, 0}};
     opterr = 0;
     optind = 2;
@@ -172,12 +174,17 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
         case O_DEV: if (device_parse(optarg, &a->device)) return usage_error("--device %s: want cpu or cuda", optarg); break;
         case O_NOEMA: a->no_ema = true; break;
         case O_QUIET: a->quiet = true; break;
+        case O_SET:
+            if (a->n_sets == 32) return usage_error("--set %s: at most 32 overrides", optarg);
+            a->sets[a->n_sets++] = optarg;
+            break;
         case O_ARENA: if (parse_long("--arena-mb", optarg, 1, 1 << 20, &a->arena_mb)) return 2; break;
         }
     }
     if (optind < argc) return usage_error("unexpected argument '%s'", argv[optind]);
     if (!a->data) return usage_error("--data PATH is required%s", "");
     if (is_cls && !a->out) return usage_error("classifier: --out FILE is required%s", "");
+    if (!is_cls && a->n_sets) return usage_error("--set %s: only the classifier command takes overrides", a->sets[0]);
     if (is_samples) {
         if (!a->classifier) return usage_error("samples: --classifier FILE is required%s", "");
         if (!a->images && !(a->unet && a->vae))
