@@ -22,6 +22,7 @@
 
 #include "core/error.h"
 #include "models/checkpoint.h"
+#include "sample/eval_data.h"
 #include "tests/util/data_fixtures.h"
 
 static char *tmp, bindir[4096], out[65536];
@@ -226,6 +227,34 @@ Test(eval_cli, samples_from_a_unet_and_vae_reconstructions) {
     cr_expect(num(j, "ssim") > -1 && num(j, "ssim") <= 1);
     cr_expect_eq(num(j, "ms_ssim_scales"), 1, "16x16 allows one 11x11 scale");
     cr_expect(strstr(out, "MS-SSIM  -"), "%s", out);
+}
+
+/* One volume has no held-out split: every 5th kept slice is held out, never trained on. */
+Test(eval_cli, a_single_volume_holds_out_every_fifth_slice) {
+    FxNifti h = {.dim = {16, 16, 30, 1}, .datatype = 4};
+    double v[16 * 16 * 30];
+    for (int z = 0; z < 30; z++)
+        for (int y = 0; y < 16; y++)
+            for (int x = 0; x < 16; x++) /* a ball-ish blob over slices 3..26 */
+                v[(z * 16 + y) * 16 + x] = (z >= 3 && z < 27 && abs(x - 8) + abs(y - 8) < 6) ? 100 + z : 0;
+    size_t n;
+    uint8_t *b = fx_nifti_bytes(&h, v, &n);
+    char *p = fx_path(tmp, "vol.nii");
+    cr_assert_eq(fx_write_buf(p, b, n, 0), 0);
+    EvalData e;
+    cr_assert_eq(eval_data_open(&e, p, LAYOUT_AUTO, 3), 0, "%s", ldm_last_error());
+    const int total = e.ds->n_items;
+    cr_expect(e.held_from_train);
+    cr_expect_eq(e.n_held, total / EVAL_HOLDOUT_EVERY, "%d of %d", e.n_held, total);
+    cr_expect_eq(e.n_train + e.n_held, total);
+    for (int i = 0; i < e.n_held; i++) {
+        cr_expect_eq(e.held[i], EVAL_HOLDOUT_EVERY * i + EVAL_HOLDOUT_EVERY - 1, "held item %d", i);
+        for (int j = 0; j < e.n_train; j++) cr_assert_neq(e.train[j], e.held[i], "item %d both trained and held out", e.held[i]);
+    }
+    eval_data_close(&e);
+    cr_expect_neq(eval_data_open(&e, p, LAYOUT_AUTO, 2), 0, "a 3-class volume for a 2-class model");
+    cr_expect(strstr(ldm_last_error(), "vol.nii") && strstr(ldm_last_error(), "3 classes"), "%s", ldm_last_error());
+    free(p), free(b);
 }
 
 // ----------------------------------------------------------------------------
