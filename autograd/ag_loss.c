@@ -1,7 +1,9 @@
-/* autograd/ag_loss.c — differentiable scalar reductions and losses (kernels/reduce.h)
- * and the VAE's KL term and reparameterisation (kernels/gaussian.h). Every output but
- * the reparameterised sample is a scalar of shape (1). */
+/* autograd/ag_loss.c — differentiable scalar reductions and losses (kernels/reduce.h),
+ * the classifier's softmax cross-entropy (kernels/cross_entropy.h), and the VAE's KL term
+ * and reparameterisation (kernels/gaussian.h). Every output but the reparameterised sample
+ * is a scalar of shape (1). */
 #include "autograd/ops.h"
+#include "kernels/cross_entropy.h"
 #include "kernels/reduce.h"
 #include "kernels/gaussian.h"
 
@@ -70,6 +72,24 @@ Tensor *ag_l1_loss(Tape *t, Tensor *pred, Tensor *target) {
     Tensor *y = new_scalar(t, pred);
     if (!y || l1_forward(pred, target, y)) return NULL;
     if (tape_wants_grad(t, 2, in) && !tape_record(t, "l1_loss", l1_bw, y, 2, in)) return NULL;
+    return y;
+}
+
+// ----------------------------------------------------------------------------
+// softmax cross-entropy (the labels are data: no gradient)
+
+static int ce_bw(Tape *t, TapeNode *n) {
+    Tensor dy = tensor_grad_view(n->out), g, *dz;
+    if (grad_if(t, n->in[0], &g, &dz)) return -1;
+    return dz ? cross_entropy_backward(n->in[0], n->in[1], &dy, dz) : 0;
+}
+
+Tensor *ag_cross_entropy(Tape *t, Tensor *logits, Tensor *labels) {
+    Tensor *in[2] = {logits, labels};
+    if (tape_any_null(2, in)) return NULL;
+    Tensor *y = new_scalar(t, logits);
+    if (!y || cross_entropy_forward(logits, labels, y)) return NULL;
+    if (tape_wants_grad(t, 1, in) && !tape_record(t, "cross_entropy", ce_bw, y, 2, in)) return NULL;
     return y;
 }
 

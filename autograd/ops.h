@@ -45,6 +45,9 @@ Tensor *ag_sum(Tape *t, Tensor *x);
 Tensor *ag_mean(Tape *t, Tensor *x);
 Tensor *ag_mse_loss(Tape *t, Tensor *pred, Tensor *target);
 Tensor *ag_l1_loss(Tape *t, Tensor *pred, Tensor *target);
+/* kernels/cross_entropy.h: logits (N, K), labels (N) class ids as floats -> mean loss (1);
+ * the labels get no gradient */
+Tensor *ag_cross_entropy(Tape *t, Tensor *logits, Tensor *labels);
 /* kernels/gaussian.h */
 Tensor *ag_gaussian_kl(Tape *t, Tensor *mean, Tensor *logvar);
 Tensor *ag_reparameterize(Tape *t, Tensor *mean, Tensor *logvar, Tensor *noise);

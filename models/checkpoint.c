@@ -8,6 +8,10 @@
 
 #include "core/error.h"
 
+#define KINDS "vae, unet, classifier"
+
+static bool kind_known(const char *k) { return !strcmp(k, "vae") || !strcmp(k, "unet") || !strcmp(k, "classifier"); }
+
 static const char *const groups[] = {"ema.", "adam.m.", "adam.v."};
 #define N_GROUPS 3
 
@@ -34,8 +38,7 @@ static int add_group(StWriter *w, const ParamSet *ps, const char *prefix, const 
 
 int checkpoint_save(const char *path, const CheckpointSave *c) {
     if (!path || !c || !c->kind || !c->cfg || !c->params) return ldm_error("checkpoint", "save: NULL argument");
-    if (strcmp(c->kind, "vae") && strcmp(c->kind, "unet"))
-        return ldm_error("checkpoint", "save: kind '%s' is neither vae nor unet", c->kind);
+    if (!kind_known(c->kind)) return ldm_error("checkpoint", "save: kind '%s' is not one of %s", c->kind, KINDS);
     char cfg_text[4096], num[64];
     if (cfg_to_string(c->cfg, cfg_text, sizeof cfg_text) < 0) return -1;
     StWriter *w = st_writer_new();
@@ -77,8 +80,7 @@ static int parse_meta(Checkpoint *ck, const char *path) {
     const char *kind = need_meta(ck, path, "kind"), *cfg = need_meta(ck, path, "config");
     const char *ls = need_meta(ck, path, "latent_scale"), *step = need_meta(ck, path, "step");
     if (!kind || !cfg || !ls || !step) return -1;
-    if (strcmp(kind, "vae") && strcmp(kind, "unet"))
-        return ldm_error("checkpoint", "%s: kind '%s' is neither vae nor unet", path, kind);
+    if (!kind_known(kind)) return ldm_error("checkpoint", "%s: kind '%s' is not one of %s", path, kind, KINDS);
     snprintf(ck->kind, sizeof ck->kind, "%s", kind);
     if (cfg_from_string(&ck->cfg, cfg)) {
         char msg[512];
@@ -111,7 +113,7 @@ int checkpoint_open(Checkpoint *ck, const char *path, const char *expect_kind, c
             goto fail;
         }
         char diff[640];
-        if (cfg_diff(&ck->cfg, expect, strcmp(ck->kind, "vae") ? CFG_SCOPE_ALL : CFG_SCOPE_VAE, diff, sizeof diff)) {
+        if (cfg_diff(&ck->cfg, expect, strcmp(ck->kind, "unet") ? CFG_SCOPE_VAE : CFG_SCOPE_ALL, diff, sizeof diff)) {
             ldm_error("checkpoint", "%s: config differs from the expected one (checkpoint vs expected) in %s", path,
                       diff);
             goto fail;

@@ -3,7 +3,7 @@
  * Tensors: the model's parameters under their own names ("vae.enc.conv_in.weight",
  * "unet.down.1.res.0.conv1.weight"); optionally the EMA weights ("ema.<name>") and the
  * AdamW moments ("adam.m.<name>", "adam.v.<name>") so training resumes exactly.
- * __metadata__: "format" (CKPT_FORMAT), "kind" ("vae" | "unet"), "preset", "config"
+ * __metadata__: "format" (CKPT_FORMAT), "kind" ("vae" | "unet" | "classifier"), "preset", "config"
  * (cfg_to_string), "latent_scale", "step", plus any extra key/value pairs the trainer
  * adds (data order, RNG offsets, ...).
  *
@@ -24,7 +24,7 @@
 #define CKPT_FORMAT "ldm.c-1"
 
 typedef struct {
-    const char *kind;          /* "vae" | "unet" */
+    const char *kind;          /* "vae" | "unet" | "classifier" (ldm-eval's judge) */
     const ModelConfig *cfg;
     double latent_scale;       /* 1 / std(z) over the training set (1 until measured) */
     long long step;
@@ -47,8 +47,8 @@ typedef struct {
 
 /* Opens and validates the file's metadata. expect_kind (NULL: any) and expect_cfg (NULL:
  * any) are compared: the kind, the preset name, then every field in the kind's scope (the
- * data and VAE fields for a "vae" checkpoint, all fields for a "unet" one). -1 with a
- * message naming the file and what differs. */
+ * data and VAE fields for a "vae" or "classifier" checkpoint, all fields for a "unet" one).
+ * -1 with a message naming the file and what differs. */
 int checkpoint_open(Checkpoint *ck, const char *path, const char *expect_kind, const ModelConfig *expect_cfg);
 void checkpoint_close(Checkpoint *ck);
 

@@ -5,9 +5,18 @@
  *                                  the U-Net's EMA weights by default (models/sampler.c)
  *   x   = decode(z_0 / latent_scale) in [-1, 1]                      (models/vae.c)
  *
- * One call generates the n images of one class as one batch, from a seed derived from
- * (seed, class): a class's images do not depend on which other classes were asked for,
- * and the same seed on the same device gives the same pixels.
+ * One call generates the n images of one class from a seed derived from (seed, class): a
+ * class's images do not depend on which other classes were asked for, and the same seed on
+ * the same device gives the same pixels.
+ *
+ * Memory: the n images go through the sampler in batches that fit. Before the first batch
+ * the generator measures one sampler step (with the caller's guidance, which doubles the
+ * U-Net batch) and one decoder pass on GEN_PROBE_BATCH images in a scratch arena, then
+ * sizes the arena for min(n, what fits in the budget) images: --arena-mb when given, else
+ * 1 GiB on the CPU (8 GiB on a GPU). x_T of all n images is drawn at once from (row seed,
+ * offset 0), so with the deterministic samplers (DDIM eta 0, DPM++) the images do not
+ * depend on the batching; with eta > 0 each batch of a split run draws its step noise from
+ * its own seed (gen_row_seed(row seed, 1000 + batch)), an unsplit run from the row seed.
  */
 #ifndef LDM_SAMPLE_GENERATE_H
 #define LDM_SAMPLE_GENERATE_H
@@ -29,15 +38,20 @@ typedef struct {
     long long unet_step, vae_step;
     bool used_ema;
     Device dev;
-    Arena *arena;
+    size_t arena_bytes; /* --arena-mb, or 0: planned */
+    Arena *arena;       /* NULL until the first gen_images */
     Tape tp;
+    int chunk;          /* images per sampler batch in the current plan */
+    int plan_n;
+    SamplerKind plan_kind;
+    bool plan_guided, plan_strip;
 } Generator;
 
 /* Opens both checkpoints and checks they belong together: a "unet" and a "vae" file,
  * the same preset and VAE fields. use_ema: the U-Net's EMA weights when the file has
- * them. arena_mb 0 = sized for batches of up to max_batch images. -1 naming the file. */
-int gen_open(Generator *g, const char *unet_path, const char *vae_path, Device dev, bool use_ema, int max_batch,
-             size_t arena_mb);
+ * them. arena_mb 0 = planned from the model, n and the guidance (see above); else the
+ * fixed activation memory, in batches that fit in it. -1 naming the file. */
+int gen_open(Generator *g, const char *unet_path, const char *vae_path, Device dev, bool use_ema, size_t arena_mb);
 void gen_close(Generator *g);
 
 /* The row seed for class `label` (-1: unconditional). */

@@ -19,11 +19,14 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "core/cli.h"
 #include "core/error.h"
 #include "core/png.h"
 #include "models/checkpoint.h"
 #include "sample/generate.h"
 #include "sample/grid.h"
+
+#define PROG "ldm-sample"
 
 #define MAX_ROWS (CFG_MAX_CLASSES + 1)
 
@@ -50,42 +53,11 @@ static void usage(FILE *f) {
             "  --strip-cols K      columns of the strip (default 8)\n"
             "  --each DIR          also write every image as DIR/<class>_<i>.png\n"
             "  --zoom Z            draw each pixel Z x Z in the grid and strip (default 2)\n"
-            "  --arena-mb N        activation memory per step (default: sized from the model)\n"
+            "  --arena-mb N        activation memory per step (default: measured from the model, n and\n"
+            "                      the guidance, up to 1 GiB (8 GiB on a GPU); more images go in batches)\n"
             "  -h, --help          this text\n"
             "\n"
             "Exit status: 0 success, 1 runtime error, 2 usage error.\n");
-}
-
-static int usage_error(const char *fmt, const char *arg) {
-    fprintf(stderr, "ldm-sample: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry 'ldm-sample --help'.\n");
-    return 2;
-}
-
-static int parse_long(const char *flag, const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < lo || v > hi) {
-        fprintf(stderr, "ldm-sample: %s %s: want a whole number in %ld..%ld\nTry 'ldm-sample --help'.\n", flag, s, lo,
-                hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *flag, const char *s, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (!*s || *end || errno || !isfinite(v) || v < lo || v > hi) {
-        fprintf(stderr, "ldm-sample: %s %s: want a number in [%g, %g]\nTry 'ldm-sample --help'.\n", flag, s, lo, hi);
-        return -1;
-    }
-    *out = v;
-    return 0;
 }
 
 typedef struct {
@@ -119,41 +91,35 @@ static int parse_args(int argc, char **argv, SampleArgs *a) {
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return 1;
-        case '?': return usage_error("unknown option '%s'", argv[optind - 1]);
-        case ':': return usage_error("option '%s' needs a value", argv[optind - 1]);
+        case '?': return cli_usage_error(PROG, "unknown option '%s'", argv[optind - 1]);
+        case ':': return cli_usage_error(PROG, "option '%s' needs a value", argv[optind - 1]);
         case O_UNET: a->unet = optarg; break;
         case O_VAE: a->vae = optarg; break;
         case O_OUT: a->out = optarg; break;
         case O_LABEL: a->label = optarg; break;
-        case O_N: if (parse_long("--n", optarg, 1, 1024, &a->n)) return 2; break;
-        case O_STEPS: if (parse_long("--steps", optarg, 1, 100000, &a->steps)) return 2; break;
+        case O_N: if (cli_long(PROG, "--n", optarg, 1, 1024, &a->n)) return 2; break;
+        case O_STEPS: if (cli_long(PROG, "--steps", optarg, 1, 100000, &a->steps)) return 2; break;
         case O_SAMPLER:
-            if (sampler_parse(optarg, &a->sampler)) return usage_error("--sampler %s: want ddim, ddpm or dpmpp2m", optarg);
+            if (sampler_parse(optarg, &a->sampler)) return cli_usage_error(PROG, "--sampler %s: want ddim, ddpm or dpmpp2m", optarg);
             break;
-        case O_ETA: if (parse_double("--eta", optarg, 0, 1, &a->eta)) return 2; break;
-        case O_GUID: if (parse_double("--guidance", optarg, -100, 100, &a->guidance)) return 2; break;
-        case O_SEED: {
-            char *end;
-            errno = 0;
-            a->seed = strtoull(optarg, &end, 10);
-            if (!*optarg || *end || errno || optarg[0] == '-') return usage_error("--seed %s: want a whole number >= 0", optarg);
-            break;
-        }
-        case O_DEV: if (device_parse(optarg, &a->device)) return usage_error("--device %s: want cpu or cuda", optarg); break;
+        case O_ETA: if (cli_double(PROG, "--eta", optarg, 0, 1, &a->eta)) return 2; break;
+        case O_GUID: if (cli_double(PROG, "--guidance", optarg, -100, 100, &a->guidance)) return 2; break;
+        case O_SEED: if (cli_u64(PROG, "--seed", optarg, &a->seed)) return 2; break;
+        case O_DEV: if (device_parse(optarg, &a->device)) return cli_usage_error(PROG, "--device %s: want cpu or cuda", optarg); break;
         case O_NOEMA: a->no_ema = true; break;
         case O_STRIP: a->strip = optarg; break;
-        case O_SCOLS: if (parse_long("--strip-cols", optarg, 2, 64, &a->strip_cols)) return 2; break;
+        case O_SCOLS: if (cli_long(PROG, "--strip-cols", optarg, 2, 64, &a->strip_cols)) return 2; break;
         case O_EACH: a->each = optarg; break;
-        case O_ZOOM: if (parse_long("--zoom", optarg, 1, 8, &a->zoom)) return 2; break;
-        case O_ARENA: if (parse_long("--arena-mb", optarg, 16, 1 << 20, &a->arena_mb)) return 2; break;
+        case O_ZOOM: if (cli_long(PROG, "--zoom", optarg, 1, 8, &a->zoom)) return 2; break;
+        case O_ARENA: if (cli_long(PROG, "--arena-mb", optarg, 1, 1 << 20, &a->arena_mb)) return 2; break;
         }
     }
-    if (optind < argc) return usage_error("unexpected argument '%s'", argv[optind]);
-    if (!a->unet) return usage_error("--unet FILE is required%s", "");
-    if (!a->vae) return usage_error("--vae FILE is required%s", "");
-    if (!a->out) return usage_error("--out FILE is required%s", "");
+    if (optind < argc) return cli_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
+    if (!a->unet) return cli_usage_error(PROG, "--unet FILE is required");
+    if (!a->vae) return cli_usage_error(PROG, "--vae FILE is required");
+    if (!a->out) return cli_usage_error(PROG, "--out FILE is required");
     if (a->device == DEV_CUDA && !dev_cuda_available())
-        return usage_error("--device cuda: no CUDA device (or this build has no CUDA)%s; use --device cpu", "");
+        return cli_usage_error(PROG, "--device cuda: no CUDA device (or this build has no CUDA)%s; use --device cpu", "");
     return 0;
 }
 
@@ -200,7 +166,7 @@ int main(int argc, char **argv) {
     if (rc) return 2;
 
     Generator g;
-    if (gen_open(&g, a.unet, a.vae, a.device, !a.no_ema, (int)a.n, (size_t)a.arena_mb)) {
+    if (gen_open(&g, a.unet, a.vae, a.device, !a.no_ema, (size_t)a.arena_mb)) {
         fprintf(stderr, "ldm-sample: %s\n", ldm_last_error());
         return 1;
     }
@@ -289,8 +255,9 @@ int main(int argc, char **argv) {
         if (!png || ldm_png_write(a.out, png, W, H, C, m.t, m.n)) rc = 1;
         free(png);
         if (!rc)
-            printf("ldm-sample: wrote %s (%dx%d); %.2f s per image; activation memory peak %.0f of %.0f MB\n", a.out, W,
-                   H, secs / (n_rows * n), g.arena->data_peak / 1048576.0, g.arena->data_cap / 1048576.0);
+            printf("ldm-sample: wrote %s (%dx%d); %.2f s per image; batches of %d; activation memory peak %.0f of %.0f MB\n",
+                   a.out, W, H, secs / (n_rows * n), g.chunk, g.arena->data_peak / 1048576.0,
+                   g.arena->data_cap / 1048576.0);
     }
     if (!rc && a.strip) {
         uint8_t *st = malloc((size_t)n_rows * (K + 1) * img);

@@ -332,6 +332,34 @@ Test(train_cli, sample_writes_labelled_grid_each_and_strip_with_metadata) {
     fclose(fa), fclose(fb);
 }
 
+/* More images than fit the activation memory go in batches, and (DDIM eta 0) give the
+ * pixels of one big batch: x_T is drawn for all n images at once. */
+Test(train_cli, sample_in_batches_equals_one_batch) {
+    train_pair();
+    const char *common = "--label middle --n 24 --steps 3 --guidance 2 --seed 7 --device cpu";
+    int rc = run("ldm-sample", "--unet %s/m/unet.safetensors --vae %s/m/vae.safetensors %s --out %s/b1.png --each %s/b1",
+                 tmp, tmp, common, tmp, tmp);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "batches of 24"), "%s", out);
+    rc = run("ldm-sample", "--unet %s/m/unet.safetensors --vae %s/m/vae.safetensors %s --arena-mb 1 --out %s/b2.png "
+             "--each %s/b2", tmp, tmp, common, tmp, tmp);
+    cr_assert_eq(rc, 0, "%s", out);
+    const char *b = strstr(out, "batches of ");
+    cr_assert_not_null(b, "%s", out);
+    cr_expect_lt(atoi(b + 11), 24, "1 MB should not hold 24 images at once: %s", out);
+    for (int i = 0; i < 24; i += 5) {
+        char a[4300], c[4300];
+        snprintf(a, sizeof a, "%s/b1/middle_%03d.png", tmp, i);
+        snprintf(c, sizeof c, "%s/b2/middle_%03d.png", tmp, i);
+        char *x = slurp(a), *y = slurp(c);
+        cr_assert(x && y, "%s or %s missing", a, c);
+        struct stat sa, sc;
+        stat(a, &sa), stat(c, &sc);
+        cr_expect(sa.st_size == sc.st_size && !memcmp(x, y, (size_t)sa.st_size), "image %d differs when batched", i);
+        free(x), free(y);
+    }
+}
+
 // ----------------------------------------------------------------------------
 // bad input: clear messages, non-zero exits
 

@@ -27,6 +27,7 @@
 #include "kernels/adamw.h"
 #include "kernels/attention.h"
 #include "kernels/conv2d.h"
+#include "kernels/cross_entropy.h"
 #include "kernels/elementwise.h"
 #include "kernels/embedding.h"
 #include "kernels/group_norm.h"
@@ -367,6 +368,8 @@ static int op_kl_b(Tensor **t, const void *p) {
     (void)p;
     return gaussian_kl_backward(t[0], t[1], t[2], t[3], t[4]);
 }
+static int op_ce_f(Tensor **t, const void *p) { (void)p; return cross_entropy_forward(t[0], t[1], t[2]); }
+static int op_ce_b(Tensor **t, const void *p) { (void)p; return cross_entropy_backward(t[0], t[1], t[2], t[3]); }
 static int op_rep_f(Tensor **t, const void *p) { (void)p; return reparameterize_forward(t[0], t[1], t[2], t[3]); }
 static int op_rep_b(Tensor **t, const void *p) {
     (void)p;
@@ -794,6 +797,22 @@ void gp_check_vae(GpCtx *c) {
         arg(&k, A_IN, "dz", SH(s[0], s[1], s[2], s[3]), -1, 1);
         arg(&k, A_ACC, "dmu", SH(s[0], s[1], s[2], s[3]), -0.5f, 0.5f);
         arg(&k, A_ACC, "dlogvar", SH(s[0], s[1], s[2], s[3]), -0.5f, 0.5f);
+        run_plain(c, &k);
+    }
+    /* the classifier's loss (ldm-eval): logits (N, K), labels (N) */
+    static const int ce[][2] = {{1, 3}, {37, 10}, {256, 64}};
+    for (int i = 0; i < ns; i++) {
+        const int N = ce[i][0], K = ce[i][1];
+        Case k = mk("cross_entropy_forward", op_ce_f, NULL, TOL_RED, "(%d,%d)", N, K);
+        arg(&k, A_IN, "logits", SH(N, K), -4, 4);
+        arg(&k, A_IN, "labels", SH(N), 0, (float)K)->fill = F_INT;
+        arg(&k, A_OUT, "y", SH(1), 0, 0);
+        run_plain(c, &k);
+        k = mk("cross_entropy_backward", op_ce_b, NULL, TOL_EW, "(%d,%d)", N, K);
+        arg(&k, A_IN, "logits", SH(N, K), -4, 4);
+        arg(&k, A_IN, "labels", SH(N), 0, (float)K)->fill = F_INT;
+        arg(&k, A_IN, "dy", SH(1), 0.5f, 2);
+        arg(&k, A_ACC, "dlogits", SH(N, K), -0.5f, 0.5f);
         run_plain(c, &k);
     }
 }
