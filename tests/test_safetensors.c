@@ -611,6 +611,8 @@ Test(safetensors, failed_save_leaves_old_file_intact) {
         cr_expect_eq(st_writer_save(new_w, p), -1);
         chmod(g_dir, 0700);
         expect_file_is_old(p, old, old_len);
+    } else {
+        TU_SKIPPED_PART("safetensors::failed_save_leaves_old_file_intact, an unwritable folder: root ignores permission bits");
     }
 
     /* and a save that succeeds replaces the file */

@@ -29,6 +29,7 @@
 #include "core/safetensors.h"
 #include "models/checkpoint.h"
 #include "tests/util/data_fixtures.h"
+#include "tests/util/testutil.h"
 
 extern char **environ;
 
@@ -81,7 +82,7 @@ TestSuite(train_cli, .init = setup, .fini = teardown, .timeout = 120);
 static int run(const char *prog, const char *fmt, ...) {
     char bin[4200], args[6000], cmd[12000];
     snprintf(bin, sizeof bin, "%s/%s", bindir, prog);
-    if (access(bin, X_OK) != 0) cr_skip("%s not built; run make first", bin);
+    if (access(bin, X_OK) != 0) TU_SKIP("%s not built; run make first", bin);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
@@ -434,7 +435,7 @@ Test(train_cli, diverging_run_stops_and_keeps_the_last_checkpoint) {
 Test(train_cli, kill_9_leaves_a_complete_resumable_checkpoint) {
     char bin[4200], outdir[4300], data[4300], ckpt[4400], part[4500];
     snprintf(bin, sizeof bin, "%s/ldm-train", bindir);
-    if (access(bin, X_OK) != 0) cr_skip("%s not built; run make first", bin);
+    if (access(bin, X_OK) != 0) TU_SKIP("%s not built; run make first", bin);
     snprintf(outdir, sizeof outdir, "%s/k", tmp);
     snprintf(data, sizeof data, "%s/data", tmp);
     snprintf(ckpt, sizeof ckpt, "%s/vae.safetensors", outdir);

@@ -5,10 +5,27 @@
 #define LDM_TESTS_TESTUTIL_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "autograd/tape.h"
 #include "core/tensor.h"
+
+/* Skips the running test and says why on stderr: Criterion's own cr_skip message is
+ * shown only with --verbose, so a skipped check would otherwise pass unseen. The format
+ * must be a string literal. TU_SKIPPED_PART says the same for a part of a test that
+ * cannot run here (the rest of the test still runs). */
+#define TU_SKIP(...)                                              \
+    do {                                                          \
+        fprintf(stderr, "SKIPPED: " __VA_ARGS__);                 \
+        fputc('\n', stderr);                                      \
+        cr_skip(__VA_ARGS__);                                     \
+    } while (0)
+#define TU_SKIPPED_PART(...)                                      \
+    do {                                                          \
+        fprintf(stderr, "SKIPPED (part of a test): " __VA_ARGS__); \
+        fputc('\n', stderr);                                      \
+    } while (0)
 
 /* Uniform floats in [lo, hi) from a splitmix64 stream (independent of core/philox). */
 void tu_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi);
