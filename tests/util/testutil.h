@@ -27,6 +27,11 @@
         fputc('\n', stderr);                                      \
     } while (0)
 
+/* Runs fn(ctx) in a forked child to which permission bits apply: as root (which ignores
+ * them) the child first drops to uid and gid 65534 (nobody). Returns fn's value (0..254),
+ * or -1 when the child could not run, drop its privileges or exit normally. */
+int tu_run_unprivileged(int (*fn)(void *ctx), void *ctx);
+
 /* Uniform floats in [lo, hi) from a splitmix64 stream (independent of core/philox). */
 void tu_fill_uniform(float *x, size_t n, uint64_t seed, float lo, float hi);
 /* Heap CPU parameter (requires_grad, zeroed grad) filled uniformly in [lo, hi). */
