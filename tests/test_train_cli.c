@@ -13,6 +13,7 @@
  * the tests are skipped with a message when they are not built. */
 #include <criterion/criterion.h>
 #include <libgen.h>
+#include <math.h>
 #include <png.h>
 #include <signal.h>
 #include <spawn.h>
@@ -258,6 +259,48 @@ Test(train_cli, unet_resume_equals_uninterrupted_run) {
     snprintf(a, sizeof a, "%s/full/unet.safetensors", tmp);
     snprintf(b, sizeof b, "%s/part/unet.safetensors", tmp);
     expect_same_tensors(a, b);
+}
+
+/* The U-Net's EMA after step k (0-based) is e = d e + (1 - d) p, d = min(ema, (1 + k) /
+ * (10 + k)) (train/train_unet.c): from the checkpoints of a 1-step and a 2-step run,
+ * e2 = (2/11) e1 + (9/11) p2 for every tensor. A large lr moves the weights far enough
+ * that a decay off by a step (3/12) is seen: relative error 24 against 1.4e-5. */
+Test(train_cli, unet_ema_follows_its_warmup_decay) {
+    train_vae("v", 2);
+    for (int k = 1; k <= 2; k++) {
+        int rc = run("ldm-train", "unet " TINY " --data %s/data --vae %s/v/vae.safetensors --out %s/e%d --steps %d "
+                     "--lr 0.01 --warmup 0", tmp, tmp, tmp, k, k);
+        cr_assert_eq(rc, 0, "%s", out);
+    }
+    char a[4300], b[4300];
+    snprintf(a, sizeof a, "%s/e1/unet.safetensors", tmp);
+    snprintf(b, sizeof b, "%s/e2/unet.safetensors", tmp);
+    SafeTensors one, two;
+    cr_assert_eq(st_load(a, &one), 0, "%s", ldm_last_error());
+    cr_assert_eq(st_load(b, &two), 0, "%s", ldm_last_error());
+    const double d = 2.0 / 11.0;
+    int tensors = 0;
+    double worst = 0, moved = 0;
+    for (int i = 0; i < two.n; i++) {
+        const StEntry *e2 = &two.entries[i];
+        if (strncmp(e2->name, "ema.", 4)) continue;
+        const StEntry *e1 = st_find(&one, e2->name), *p2 = st_find(&two, e2->name + 4);
+        cr_assert(e1 && p2, "%s or %s missing", e2->name, e2->name + 4);
+        const float *x1 = (const float *)(one.data + e1->begin), *x2 = (const float *)(two.data + e2->begin),
+                    *w2 = (const float *)(two.data + p2->begin);
+        for (uint64_t j = 0; j < st_numel(e2); j++) {
+            double want = d * x1[j] + (1 - d) * w2[j];
+            worst = fmax(worst, fabs(x2[j] - want) / (1e-6 + fabs(want)));
+            moved = fmax(moved, fabs(x1[j] - w2[j]));
+        }
+        tensors++;
+    }
+    printf("EMA warm-up: %d tensors, max relative error %.2e, weights moved up to %.2e\n", tensors, worst, moved);
+    cr_expect_gt(tensors, 10);
+    cr_expect_gt(moved, 1e-3, "the weights must move for this test to mean anything");
+    cr_expect_leq(worst, 1e-4, "e2 = (2/11) e1 + (9/11) p2 is off by %g", worst);
+    st_free(&one);
+    st_free(&two);
 }
 
 // ----------------------------------------------------------------------------
