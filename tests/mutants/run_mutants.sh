@@ -23,10 +23,18 @@ JOBS=${MUTANT_JOBS:-2}
 export OMP_WAIT_POLICY=passive # spinning OpenMP threads crawl on a shared machine
 start=$(date +%s)
 
-# ---- the scratch copy: every tracked and untracked (not ignored) file, as it is now
+# ---- the scratch copy: every tracked and untracked (not ignored) file, as it is now.
+# Only files whose content changed are copied (with a new mtime), so that the scratch
+# build stays incremental and never keeps an object older than its source's content.
 mkdir -p "$SCRATCH"
-(cd "$ROOT" && git ls-files -co --exclude-standard -z | tar --null -T - -cf -) | tar -xf - -C "$SCRATCH" ||
-    { echo "make mutants: cannot copy the tree to $SCRATCH"; exit 1; }
+stage="$SCRATCH.stage"
+rm -rf "$stage" && mkdir -p "$stage"
+(cd "$ROOT" && git ls-files -co --exclude-standard -z | tar --null --ignore-failed-read -T - -cf -) |
+    tar -xf - -C "$stage" || { echo "make mutants: cannot copy the tree to $stage"; exit 1; }
+(cd "$stage" && find . -type f -print0) | while IFS= read -r -d '' f; do
+    cmp -s "$stage/$f" "$SCRATCH/$f" || { mkdir -p "$(dirname "$SCRATCH/$f")" && cp "$stage/$f" "$SCRATCH/$f"; }
+done
+rm -rf "$stage"
 cd "$SCRATCH" || exit 1
 
 # ---- parse the list: "@ file | suites [| make args]", "- original", "+ replacement"
