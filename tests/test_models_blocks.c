@@ -156,8 +156,9 @@ static void check_resblock(int cin, int cout) {
     Tensor *y = resblock_forward(&r, &tape, x, emb);
     cr_assert(y, "%s", ldm_last_error());
 
-    double *dx = to_double(x), *de = to_double(emb), *a = dalloc((size_t)N * L * cin), *h = dalloc((size_t)N * L * cout),
-           *h2 = dalloc((size_t)N * L * cout), *e = dalloc((size_t)N * 2 * cout), *s = dalloc((size_t)N * L * cout);
+    const size_t n_in = (size_t)N * L * cin, n_out = (size_t)N * L * cout;
+    double *dx = to_double(x), *de = to_double(emb), *a = dalloc(n_in), *h = dalloc(n_out), *h2 = dalloc(n_out),
+           *e = dalloc((size_t)N * 2 * cout), *s = dalloc(n_out);
     ref_norm(dx, N, L, cin, G, r.norm1.w, r.norm1.b, true, a);
     ref_conv(a, N, H, W, cin, &r.conv1, h);
     ref_linear(de, N, &r.emb, e); /* (N, 2 cout): scale, then shift */
@@ -255,7 +256,8 @@ static void tiny_config(ModelConfig *c) {
                         "vae_groups=2",  "recon=mse",    "kl_beta=0.5", "unet_ch=8",     "unet_mult=1,2",
                         "unet_res=1",    "attn_res=4",   "head_dim=8", "unet_groups=4", "ctx_tokens=2",
                         "ctx_dim=6"};
-    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) cr_assert_eq(cfg_set_arg(c, kv[i]), 0, "%s", ldm_last_error());
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
+        cr_assert_eq(cfg_set_arg(c, kv[i]), 0, "%s", ldm_last_error());
     cr_assert_eq(cfg_validate(c), 0, "%s", ldm_last_error());
 }
 

@@ -1,12 +1,12 @@
 /* tests/test_models_grad.c — whole tiny models against finite differences.
  *
- * tu_gradcheck perturbs inputs; here the perturbed values are named parameters of a
- * whole VAE (through encode, reparameterisation, decode and its loss) and a whole U-Net
- * (through q_sample, time and class embeddings, ResBlocks, self- and cross-attention,
- * skips and its loss). Parameters are re-drawn at random first so that no zero-
- * initialised layer hides a path. The checked function is sum(R * outputs), summed in
- * double on the host as tu_gradcheck does, plus the model's loss (a float scalar of
- * order 1, so its rounding stays far below the tolerance). */
+ * tu_gradcheck perturbs inputs; here the perturbed values are three elements of every
+ * parameter of a whole VAE (through encode, reparameterisation, decode and its loss)
+ * and a whole U-Net (through q_sample, time and class embeddings, ResBlocks, self- and
+ * cross-attention, skips and its loss). Parameters are re-drawn at random first so that
+ * no zero-initialised layer hides a path. The checked function is sum(R * outputs),
+ * summed in double on the host as tu_gradcheck does, plus the model's loss (a float
+ * scalar of order 1, so its rounding stays far below the tolerance). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -60,9 +60,9 @@ static int pick_elements(const float *g, size_t n, size_t *out) {
 
 /* Central differences of L against the tape's gradient at a few elements of EVERY
  * parameter (pick_elements). The tolerance is relative: |analytic - numeric| <=
- * rtol (|numeric| + scale) + floor, scale = the parameter's largest |gradient|, so a
+ * rtol (|numeric| + scale) + noise_floor, scale = the parameter's largest |gradient|, so a
  * parameter whose gradients are all small (a deep layer's bias) is held to the same
- * relative accuracy as one with O(1) gradients. floor = 3e-4: fp32 rounding of L
+ * relative accuracy as one with O(1) gradients. noise_floor = 3e-4: fp32 rounding of L
  * (~1e-5 over 512 outputs) divided by h; the attention key biases, whose gradient is
  * exactly 0 (softmax ignores a shift shared by all keys), read up to 1.1e-4
  * numerically. The largest gradients are O(10), the smallest checked ones O(1e-8).
@@ -88,7 +88,7 @@ static int param_gradcheck(EvalFn fn, void *ctx, ParamSet *ps, double eps) {
     tape_set_grad_enabled(&t, false);
     int bad = 0, checked = 0;
     double worst = 0;
-    const double floor = 3e-4;
+    const double noise_floor = 3e-4;
     const char *worst_name = "";
     for (int k = 0; k < ps->n; k++) {
         Tensor *p = ps->p[k].t;
@@ -98,8 +98,8 @@ static int param_gradcheck(EvalFn fn, void *ctx, ParamSet *ps, double eps) {
         for (size_t j = 0; j < p->numel; j++) scale = fmax(scale, fabs(p->grad[j]));
         for (int c = 0; c < n_idx; c++) {
             size_t j = idx[c];
-            /* central differences at h and 2h, Richardson-combined: the h^2 error cancels,
-             * so h can be large enough that fp32 rounding of L (~1e-5) stays small */
+            /* central differences at h and 2h (h = eps = 0.04), Richardson-combined: the h^2
+             * error cancels, so h can be large enough that fp32 rounding of L stays small */
             double d[2];
             for (int q = 0; q < 2; q++) {
                 float saved = p->data[j], h = (float)(eps * (q + 1));
@@ -114,7 +114,7 @@ static int param_gradcheck(EvalFn fn, void *ctx, ParamSet *ps, double eps) {
                 d[q] = (lp - lm) / (2 * (double)h);
             }
             double num = (4 * d[0] - d[1]) / 3, an = p->grad[j];
-            double err = fabs(an - num) / (rtol * (fabs(num) + scale) + floor);
+            double err = fabs(an - num) / (rtol * (fabs(num) + scale) + noise_floor);
             if (err > worst) worst = err, worst_name = ps->p[k].name;
             checked++;
             if (!(err <= 1) && bad++ < 8)

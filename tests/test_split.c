@@ -86,7 +86,8 @@ Test(split, every_patient_is_picked_equally_often) {
         for (int p = 0; p < 4; p++) hits[p] += val[p];
     }
     printf("validation picks over 400 seeds: %d %d %d %d\n", hits[0], hits[1], hits[2], hits[3]);
-    for (int p = 0; p < 4; p++) cr_expect(fabs(hits[p] - 100.0) <= 5 * sqrt(400 * 0.25 * 0.75), "patient %d: %d", p, hits[p]);
+    for (int p = 0; p < 4; p++)
+        cr_expect(fabs(hits[p] - 100.0) <= 5 * sqrt(400 * 0.25 * 0.75), "patient %d: %d", p, hits[p]);
 }
 
 Test(split, patients_in_another_split_stay) {
