@@ -224,3 +224,10 @@ fuzz:
 	  rc=$$?; grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==ERROR|SUMMARY)' $(FUZZ_DIR)/$$t.log; \
 	  [ $$rc -eq 0 ] || { tail -40 $(FUZZ_DIR)/$$t.log; echo "make fuzz: $$t failed; input in $(FUZZ_DIR)/$$t-*"; exit 1; }; \
 	done; echo "make fuzz: no crashes"
+
+# ---- mutation check: each small wrong edit in tests/mutants/mutants.txt, applied one at a time to
+# a scratch copy (MUTANT_DIR, default /tmp/ldm-mutants-<uid>), rebuilt with CUDA=0 and tested with
+# the suites that cover it; a surviving mutant fails. MUTANTS=pattern runs a subset.
+mutants:
+	@bash tests/mutants/run_mutants.sh
+.PHONY: mutants

@@ -12,6 +12,7 @@
 #include "core/error.h"
 #include "data/image.h"
 #include "tests/util/data_fixtures.h"
+#include "tests/util/testutil.h"
 
 static char *tmp, bin[4096];
 
@@ -31,7 +32,7 @@ TestSuite(cli, .init = setup, .fini = teardown);
 
 /* Runs `ldm-data args`, stdout+stderr into out; returns the exit status. */
 static int run(const char *args, char *out, size_t n) {
-    if (access(bin, X_OK) != 0) cr_skip("%s not built; run make first", bin);
+    if (access(bin, X_OK) != 0) TU_SKIP("%s not built; run make first", bin);
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin, args);
     FILE *p = popen(cmd, "r");

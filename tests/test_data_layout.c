@@ -10,6 +10,7 @@
 #include "core/error.h"
 #include "data/dataset.h"
 #include "tests/util/data_fixtures.h"
+#include "tests/util/testutil.h"
 
 static char *tmp;
 static void setup(void) { cr_assert((tmp = fx_tmpdir())); }
@@ -428,7 +429,7 @@ Test(layout, nifti_folder_volumes_are_patients_and_bad_volume_skipped) {
 
 Test(layout, colin27_template_if_installed) {
     const char *path = "/usr/share/mricron/templates/ch2.nii.gz";
-    if (access(path, R_OK) != 0) cr_skip("%s is missing (Debian package mricron-data); skipped", path);
+    if (access(path, R_OK) != 0) TU_SKIP("%s is missing (Debian package mricron-data)", path);
     Dataset *ds = dataset_open(path, NULL);
     cr_assert_not_null(ds, "%s", ldm_last_error());
     cr_expect_eq(ds->w, 181);

@@ -1,12 +1,12 @@
 /* tests/test_models_grad.c — whole tiny models against finite differences.
  *
- * tu_gradcheck perturbs inputs; here the perturbed values are named parameters of a
- * whole VAE (through encode, reparameterisation, decode and its loss) and a whole U-Net
- * (through q_sample, time and class embeddings, ResBlocks, self- and cross-attention,
- * skips and its loss). Parameters are re-drawn at random first so that no zero-
- * initialised layer hides a path. The checked function is sum(R * outputs), summed in
- * double on the host as tu_gradcheck does, plus the model's loss (a float scalar of
- * order 1, so its rounding stays far below the tolerance). */
+ * tu_gradcheck perturbs inputs; here the perturbed values are three elements of every
+ * parameter of a whole VAE (through encode, reparameterisation, decode and its loss)
+ * and a whole U-Net (through q_sample, time and class embeddings, ResBlocks, self- and
+ * cross-attention, skips and its loss). Parameters are re-drawn at random first so that
+ * no zero-initialised layer hides a path. The checked function is sum(R * outputs),
+ * summed in double on the host as tu_gradcheck does, plus the model's loss (a float
+ * scalar of order 1, so its rounding stays far below the tolerance). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -31,11 +31,52 @@ static double eval_loss(EvalFn fn, void *ctx, Tape *t, const float *r) {
     return l;
 }
 
-/* Central differences of L against the tape's gradient for `per` elements spread over
- * each named parameter. Returns the number of mismatches. */
-static int param_gradcheck(EvalFn fn, void *ctx, ParamSet *ps, const char *const *names, int n_names, int per,
-                           double eps) {
-    const double rtol = 2e-2, atol = 2e-3;
+static int cmp_abs(const void *x, const void *y) {
+    float a = fabsf(*(const float *)x), b = fabsf(*(const float *)y);
+    return (a > b) - (a < b);
+}
+
+/* Under AddressSanitizer the CPU GEMM runs ~100x slower: the sanitizer build checks the
+ * largest-gradient element of every parameter only; the plain build checks all three. */
+#if defined(__SANITIZE_ADDRESS__)
+#define PICKS 1
+#else
+#define PICKS 3
+#endif
+
+/* The elements of gradient g (n) to check: the largest |g|, the smallest non-zero |g|
+ * and the median |g| (the first PICKS of them). */
+static int pick_elements(const float *g, size_t n, size_t *out) {
+    size_t imax = 0, imin = n, imed = 0;
+    float *sorted = malloc(n * sizeof(float));
+    memcpy(sorted, g, n * sizeof(float));
+    qsort(sorted, n, sizeof(float), cmp_abs);
+    float med = fabsf(sorted[n / 2]);
+    free(sorted);
+    for (size_t j = 0; j < n; j++) {
+        float v = fabsf(g[j]);
+        if (v > fabsf(g[imax])) imax = j;
+        if (v > 0 && (imin == n || v < fabsf(g[imin]))) imin = j;
+        if (fabsf(v - med) < fabsf(fabsf(g[imed]) - med)) imed = j;
+    }
+    int k = 0;
+    out[k++] = imax;
+    if (imin < n) out[k++] = imin;
+    out[k++] = imed;
+    return k < PICKS ? k : PICKS;
+}
+
+/* Central differences of L against the tape's gradient at a few elements of EVERY
+ * parameter (pick_elements). The tolerance is relative: |analytic - numeric| <=
+ * rtol (|numeric| + scale) + noise_floor, scale = the parameter's largest |gradient|, so a
+ * parameter whose gradients are all small (a deep layer's bias) is held to the same
+ * relative accuracy as one with O(1) gradients. noise_floor = 3e-4: fp32 rounding of L
+ * (~1e-5 over 512 outputs) divided by h; the attention key biases, whose gradient is
+ * exactly 0 (softmax ignores a shift shared by all keys), read up to 1.1e-4
+ * numerically. The largest gradients are O(10), the smallest checked ones O(1e-8).
+ * Returns the number of mismatches. */
+static int param_gradcheck(EvalFn fn, void *ctx, ParamSet *ps, double eps) {
+    const double rtol = 1e-2;
     Arena *a = arena_create(DEV_CPU, (size_t)256 << 20, (size_t)16 << 20);
     cr_assert(a);
     Tape t;
@@ -55,29 +96,45 @@ static int param_gradcheck(EvalFn fn, void *ctx, ParamSet *ps, const char *const
     tape_set_grad_enabled(&t, false);
     int bad = 0, checked = 0;
     double worst = 0;
-    for (int k = 0; k < n_names; k++) {
-        Tensor *p = ps_find(ps, names[k]);
-        cr_assert(p, "no parameter %s", names[k]);
-        for (int c = 0; c < per; c++) {
-            size_t j = (size_t)(((double)c + 0.5) * (double)p->numel / per);
-            float saved = p->data[j];
-            arena_reset(a);
-            tape_reset(&t);
-            p->data[j] = saved + (float)eps;
-            double lp = eval_loss(fn, ctx, &t, r);
-            arena_reset(a);
-            p->data[j] = saved - (float)eps;
-            double lm = eval_loss(fn, ctx, &t, r);
-            p->data[j] = saved;
-            double num = (lp - lm) / (2 * eps), an = p->grad[j];
-            double err = fabs(an - num) / (atol + rtol * fabs(num));
-            worst = fmax(worst, err);
+    const double noise_floor = 3e-4;
+    const char *worst_name = "";
+    for (int k = 0; k < ps->n; k++) {
+        Tensor *p = ps->p[k].t;
+        size_t idx[3];
+        int n_idx = pick_elements(p->grad, p->numel, idx);
+        double scale = 0;
+        for (size_t j = 0; j < p->numel; j++) scale = fmax(scale, fabs(p->grad[j]));
+        for (int c = 0; c < n_idx; c++) {
+            size_t j = idx[c];
+            /* central differences at h and 2h (h = eps = 0.04), Richardson-combined: the h^2
+             * error cancels, so h can be large enough that fp32 rounding of L stays small */
+            double d[2];
+            for (int q = 0; q < 2; q++) {
+                float saved = p->data[j], h = (float)(eps * (q + 1));
+                arena_reset(a);
+                tape_reset(&t);
+                p->data[j] = saved + h;
+                double lp = eval_loss(fn, ctx, &t, r);
+                arena_reset(a);
+                p->data[j] = saved - h;
+                double lm = eval_loss(fn, ctx, &t, r);
+                p->data[j] = saved;
+                d[q] = (lp - lm) / (2 * (double)h);
+            }
+            double num = (4 * d[0] - d[1]) / 3, an = p->grad[j];
+            double err = fabs(an - num) / (rtol * (fabs(num) + scale) + noise_floor);
+            if (err > worst) worst = err, worst_name = ps->p[k].name;
             checked++;
             if (!(err <= 1) && bad++ < 8)
-                fprintf(stderr, "gradcheck %s[%zu]: analytic %.6g numeric %.6g\n", names[k], j, an, num);
+                fprintf(stderr, "gradcheck %s[%zu]: analytic %.6g numeric %.6g (largest |grad| %.3g)\n",
+                        ps->p[k].name, j, an, num, scale);
         }
     }
-    printf("param gradcheck: %d elements of %d parameters, worst error / tolerance %.3f\n", checked, n_names, worst);
+    printf("param gradcheck: %d elements of %d parameters, worst error / tolerance %.3f (%s)\n", checked, ps->n,
+           worst, worst_name);
+    if (PICKS < 3)
+        printf("SKIPPED (part of a test): the smallest and median gradients under AddressSanitizer (too slow); "
+               "the plain build checks them\n");
     free(r);
     arena_destroy(a);
     return bad;
@@ -117,7 +174,7 @@ static int vae_eval(Tape *t, void *p, Tensor **out, Tensor **scalar) {
     return *out ? 0 : -1;
 }
 
-Test(models_grad, whole_tiny_vae, .timeout = 120) {
+Test(models_grad, whole_tiny_vae, .timeout = 600) {
     ModelConfig cfg;
     tiny_config(&cfg);
     ParamSet ps;
@@ -127,14 +184,7 @@ Test(models_grad, whole_tiny_vae, .timeout = 120) {
     cr_assert_eq(ps_randomize(&ps, 12, 0.3f), 0);
     c.x = tu_data(4, (int[]){2, 16, 16, 1}, 13, -1, 1);
     c.noise = tu_data(4, (int[]){2, 8, 8, 4}, 14, -1, 1);
-    const char *names[] = {"vae.enc.conv_in.weight",          "vae.enc.down.0.res.0.conv1.weight",
-                           "vae.enc.down.0.downsample.weight", "vae.enc.down.1.res.0.skip.weight",
-                           "vae.enc.mid.attn.q.weight",        "vae.enc.mid.attn.v.bias",
-                           "vae.enc.norm_out.weight",          "vae.enc.conv_out.weight",
-                           "vae.dec.conv_in.weight",           "vae.dec.mid.res.1.norm2.bias",
-                           "vae.dec.up.1.upsample.weight",     "vae.dec.up.0.res.1.conv2.weight",
-                           "vae.dec.conv_out.bias"};
-    int bad = param_gradcheck(vae_eval, &c, &ps, names, sizeof names / sizeof names[0], 3, 1e-2);
+    int bad = param_gradcheck(vae_eval, &c, &ps, 4e-2);
     cr_expect_eq(bad, 0, "%d gradient elements off", bad);
     tensor_free(c.x);
     tensor_free(c.noise);
@@ -164,7 +214,7 @@ static int unet_eval(Tape *t, void *p, Tensor **out, Tensor **scalar) {
     return *out && *scalar ? 0 : -1;
 }
 
-Test(models_grad, whole_tiny_unet, .timeout = 120) {
+Test(models_grad, whole_tiny_unet, .timeout = 600) {
     ModelConfig cfg;
     tiny_config(&cfg);
     ParamSet ps;
@@ -180,16 +230,7 @@ Test(models_grad, whole_tiny_unet, .timeout = 120) {
     c.labels->data[1] = 3; /* the null class */
     c.t[0] = 17;
     c.t[1] = 640;
-    const char *names[] = {"unet.time.lin1.weight",          "unet.time.lin2.bias",
-                           "unet.class_emb.weight",          "unet.conv_in.weight",
-                           "unet.down.0.res.0.emb.weight",   "unet.down.0.res.0.conv2.weight",
-                           "unet.down.0.downsample.weight",  "unet.down.1.res.0.skip.weight",
-                           "unet.down.1.attn.0.k.weight",    "unet.down.1.xattn.0.v.weight",
-                           "unet.down.1.xattn.0.norm.weight", "unet.mid.attn.0.proj.weight",
-                           "unet.mid.xattn.0.q.weight",      "unet.mid.res.1.norm2.weight",
-                           "unet.up.1.res.1.conv1.weight",   "unet.up.1.upsample.weight",
-                           "unet.up.0.res.0.skip.weight",    "unet.conv_out.weight"};
-    int bad = param_gradcheck(unet_eval, &c, &ps, names, sizeof names / sizeof names[0], 3, 1e-2);
+    int bad = param_gradcheck(unet_eval, &c, &ps, 4e-2);
     cr_expect_eq(bad, 0, "%d gradient elements off", bad);
     /* the class table gets gradient only in the rows of the labels used */
     Tensor *tab = ps_find(&ps, "unet.class_emb.weight");

@@ -156,6 +156,17 @@ Test(reduce, backward_accumulates) {
         double want = 2.5 + 3.0 * 2.0 * ((double)a->data[i] - b->data[i]) / 21.0;
         cr_expect(fabs(dx->data[i] - want) < 1e-6, "dx[%zu] = %g want %g", i, dx->data[i], want);
     }
+    /* l1: both gradients pre-filled */
+    Tensor *db = tensor_new(NULL, DEV_CPU, 2, (int[]){3, 7});
+    fill(dx, 1.0f);
+    fill(db, -1.0f);
+    cr_assert_eq(l1_backward(a, b, dy, dx, db), 0, "%s", ldm_last_error());
+    for (size_t i = 0; i < dx->numel; i++) {
+        double sg = a->data[i] > b->data[i] ? 1 : a->data[i] < b->data[i] ? -1 : 0;
+        cr_expect(fabs(dx->data[i] - (1 + 3.0 * sg / 21)) < 1e-6, "l1 dx[%zu] = %g", i, dx->data[i]);
+        cr_expect(fabs(db->data[i] - (-1 - 3.0 * sg / 21)) < 1e-6, "l1 db[%zu] = %g", i, db->data[i]);
+    }
+    tensor_free(db);
     tensor_free(dy), tensor_free(dx), tensor_free(a), tensor_free(b);
 }
 

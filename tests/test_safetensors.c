@@ -568,6 +568,15 @@ Test(safetensors, save_into_missing_directory_fails_cleanly) {
     remove_dir();
 }
 
+typedef struct {
+    StWriter *w;
+    const char *path;
+} SaveArgs;
+static int save_fails(void *p) {
+    SaveArgs *a = p;
+    return st_writer_save(a->w, a->path) == -1;
+}
+
 /* Each failure stage — creating the temporary, writing it, renaming it — leaves an
  * existing checkpoint byte-for-byte as it was and removes what the save created. */
 Test(safetensors, failed_save_leaves_old_file_intact) {
@@ -605,13 +614,14 @@ Test(safetensors, failed_save_leaves_old_file_intact) {
     cr_expect(msg_has("cannot rename"), "%s", ldm_last_error());
     cr_expect(!exists(in_dir("isdir.safetensors.tmp")), "temporary left after a failed rename");
 
-    /* 4. an unwritable directory (only meaningful when not root: root ignores modes) */
-    if (geteuid() != 0) {
-        chmod(g_dir, 0500);
-        cr_expect_eq(st_writer_save(new_w, p), -1);
-        chmod(g_dir, 0700);
-        expect_file_is_old(p, old, old_len);
-    }
+    /* 4. an unwritable directory (mode 0555; as root, which ignores modes, the save runs
+     *    in a child that drops to uid nobody) */
+    chmod(g_dir, 0555);
+    int rc = tu_run_unprivileged(save_fails, &(SaveArgs){new_w, p});
+    chmod(g_dir, 0700);
+    cr_expect_eq(rc, 1, "saving into a read-only folder: %d (1: failed as it must)", rc);
+    expect_file_is_old(p, old, old_len);
+    cr_expect(!exists(tmp), "temporary left in a read-only folder");
 
     /* and a save that succeeds replaces the file */
     cr_assert_eq(st_writer_save(new_w, p), 0, "%s", ldm_last_error());

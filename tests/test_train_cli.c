@@ -13,6 +13,7 @@
  * the tests are skipped with a message when they are not built. */
 #include <criterion/criterion.h>
 #include <libgen.h>
+#include <math.h>
 #include <png.h>
 #include <signal.h>
 #include <spawn.h>
@@ -29,6 +30,7 @@
 #include "core/safetensors.h"
 #include "models/checkpoint.h"
 #include "tests/util/data_fixtures.h"
+#include "tests/util/testutil.h"
 
 extern char **environ;
 
@@ -81,7 +83,7 @@ TestSuite(train_cli, .init = setup, .fini = teardown, .timeout = 120);
 static int run(const char *prog, const char *fmt, ...) {
     char bin[4200], args[6000], cmd[12000];
     snprintf(bin, sizeof bin, "%s/%s", bindir, prog);
-    if (access(bin, X_OK) != 0) cr_skip("%s not built; run make first", bin);
+    if (access(bin, X_OK) != 0) TU_SKIP("%s not built; run make first", bin);
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
@@ -115,20 +117,30 @@ static int file_exists(const char *dir, const char *name) {
     return stat(p, &st) == 0 && st.st_size > 0;
 }
 
-/* Step and loss columns of a CSV (the timing column differs between runs). */
-static char *csv_losses(const char *path) {
+/* A CSV without its timing column (images_per_s, found by name in the header): every
+ * other column (step, loss, lr, val_loss, ...) is deterministic. */
+static char *csv_deterministic(const char *path) {
     char *s = slurp(path);
     cr_assert_not_null(s, "no %s", path);
-    char *o = malloc(strlen(s) + 1), *w = o;
+    char *o = malloc(strlen(s) + 2), *w = o;
+    int drop = -1;
     for (char *line = strtok(s, "\n"); line; line = strtok(NULL, "\n")) {
-        char *c2 = strchr(line, ',');
-        char *c3 = c2 ? strchr(c2 + 1, ',') : NULL;
-        size_t len = c3 ? (size_t)(c3 - line) : strlen(line);
-        memcpy(w, line, len);
-        w += len;
-        *w++ = '\n';
+        int col = 0;
+        for (char *f = line, *end;; f = end + 1, col++) {
+            end = strchr(f, ',');
+            size_t len = end ? (size_t)(end - f) : strlen(f);
+            if (drop < 0 && !strncmp(f, "images_per_s", len) && len == strlen("images_per_s")) drop = col;
+            if (col != drop) {
+                memcpy(w, f, len);
+                w += len;
+                *w++ = ',';
+            }
+            if (!end) break;
+        }
+        w[-1] = '\n';
     }
     *w = '\0';
+    cr_assert_geq(drop, 0, "%s has no images_per_s column", path);
     free(s);
     return o;
 }
@@ -219,8 +231,8 @@ Test(train_cli, vae_resume_equals_uninterrupted_run) {
     char a[4300], b[4300];
     snprintf(a, sizeof a, "%s/full/vae.csv", tmp);
     snprintf(b, sizeof b, "%s/part/vae.csv", tmp);
-    char *la = csv_losses(a), *lb = csv_losses(b);
-    cr_expect_str_eq(la, lb, "losses differ:\nuninterrupted:\n%s\nresumed:\n%s", la, lb);
+    char *la = csv_deterministic(a), *lb = csv_deterministic(b);
+    cr_expect_str_eq(la, lb, "CSVs differ:\nuninterrupted:\n%s\nresumed:\n%s", la, lb);
     free(la), free(lb);
     snprintf(a, sizeof a, "%s/full/vae.safetensors", tmp);
     snprintf(b, sizeof b, "%s/part/vae.safetensors", tmp);
@@ -241,12 +253,54 @@ Test(train_cli, unet_resume_equals_uninterrupted_run) {
     char a[4300], b[4300];
     snprintf(a, sizeof a, "%s/full/unet.csv", tmp);
     snprintf(b, sizeof b, "%s/part/unet.csv", tmp);
-    char *la = csv_losses(a), *lb = csv_losses(b);
-    cr_expect_str_eq(la, lb, "losses differ:\nuninterrupted:\n%s\nresumed:\n%s", la, lb);
+    char *la = csv_deterministic(a), *lb = csv_deterministic(b);
+    cr_expect_str_eq(la, lb, "CSVs differ:\nuninterrupted:\n%s\nresumed:\n%s", la, lb);
     free(la), free(lb);
     snprintf(a, sizeof a, "%s/full/unet.safetensors", tmp);
     snprintf(b, sizeof b, "%s/part/unet.safetensors", tmp);
     expect_same_tensors(a, b);
+}
+
+/* The U-Net's EMA after step k (0-based) is e = d e + (1 - d) p, d = min(ema, (1 + k) /
+ * (10 + k)) (train/train_unet.c): from the checkpoints of a 1-step and a 2-step run,
+ * e2 = (2/11) e1 + (9/11) p2 for every tensor. A large lr moves the weights far enough
+ * that a decay off by a step (3/12) is seen: relative error 24 against 1.4e-5. */
+Test(train_cli, unet_ema_follows_its_warmup_decay) {
+    train_vae("v", 2);
+    for (int k = 1; k <= 2; k++) {
+        int rc = run("ldm-train", "unet " TINY " --data %s/data --vae %s/v/vae.safetensors --out %s/e%d --steps %d "
+                     "--lr 0.01 --warmup 0", tmp, tmp, tmp, k, k);
+        cr_assert_eq(rc, 0, "%s", out);
+    }
+    char a[4300], b[4300];
+    snprintf(a, sizeof a, "%s/e1/unet.safetensors", tmp);
+    snprintf(b, sizeof b, "%s/e2/unet.safetensors", tmp);
+    SafeTensors one, two;
+    cr_assert_eq(st_load(a, &one), 0, "%s", ldm_last_error());
+    cr_assert_eq(st_load(b, &two), 0, "%s", ldm_last_error());
+    const double d = 2.0 / 11.0;
+    int tensors = 0;
+    double worst = 0, moved = 0;
+    for (int i = 0; i < two.n; i++) {
+        const StEntry *e2 = &two.entries[i];
+        if (strncmp(e2->name, "ema.", 4)) continue;
+        const StEntry *e1 = st_find(&one, e2->name), *p2 = st_find(&two, e2->name + 4);
+        cr_assert(e1 && p2, "%s or %s missing", e2->name, e2->name + 4);
+        const float *x1 = (const float *)(one.data + e1->begin), *x2 = (const float *)(two.data + e2->begin),
+                    *w2 = (const float *)(two.data + p2->begin);
+        for (uint64_t j = 0; j < st_numel(e2); j++) {
+            double want = d * x1[j] + (1 - d) * w2[j];
+            worst = fmax(worst, fabs(x2[j] - want) / (1e-6 + fabs(want)));
+            moved = fmax(moved, fabs(x1[j] - w2[j]));
+        }
+        tensors++;
+    }
+    printf("EMA warm-up: %d tensors, max relative error %.2e, weights moved up to %.2e\n", tensors, worst, moved);
+    cr_expect_gt(tensors, 10);
+    cr_expect_gt(moved, 1e-3, "the weights must move for this test to mean anything");
+    cr_expect_leq(worst, 1e-4, "e2 = (2/11) e1 + (9/11) p2 is off by %g", worst);
+    st_free(&one);
+    st_free(&two);
 }
 
 // ----------------------------------------------------------------------------
@@ -450,13 +504,14 @@ Test(train_cli, diverging_run_stops_and_keeps_the_last_checkpoint) {
 // kill -9
 
 Test(train_cli, kill_9_leaves_a_complete_resumable_checkpoint) {
-    char bin[4200], outdir[4300], data[4300], ckpt[4400];
+    char bin[4200], outdir[4300], data[4300], ckpt[4400], part[4500];
     snprintf(bin, sizeof bin, "%s/ldm-train", bindir);
-    if (access(bin, X_OK) != 0) cr_skip("%s not built; run make first", bin);
+    if (access(bin, X_OK) != 0) TU_SKIP("%s not built; run make first", bin);
     snprintf(outdir, sizeof outdir, "%s/k", tmp);
     snprintf(data, sizeof data, "%s/data", tmp);
     snprintf(ckpt, sizeof ckpt, "%s/vae.safetensors", outdir);
-    /* checkpoints every step: a kill lands inside a checkpoint write often */
+    snprintf(part, sizeof part, "%s.tmp", ckpt); /* core/safetensors.c writes here, then renames */
+    /* checkpoints every step, so that a write is in progress most of the time */
     char *argv[64];
     int k = 0;
     char tiny[] = TINY;
@@ -466,29 +521,52 @@ Test(train_cli, kill_9_leaves_a_complete_resumable_checkpoint) {
     char *more[] = {"--data", data, "--out", outdir, "--steps", "100000", "--ckpt-every", "1", NULL};
     for (int i = 0; more[i]; i++) argv[k++] = more[i];
     argv[k] = NULL;
-    const long delays_us[] = {0, 1000, 7000, 23000, 51000};
-    for (int round = 0; round < 5; round++) {
+    int mid_write = 0;
+    const int rounds = 5;
+    for (int round = 0; round < rounds; round++) {
         pid_t pid;
         cr_assert_eq(posix_spawn(&pid, bin, NULL, NULL, argv, environ), 0);
-        /* wait for the first checkpoint, then a little more, then kill -9 */
+        /* a first complete checkpoint, then the next write's temporary file: kill -9 then */
         struct stat st;
         for (int i = 0; i < 3000 && stat(ckpt, &st) != 0; i++) usleep(10000);
-        cr_assert_eq(stat(ckpt, &st), 0, "no checkpoint after 30 s");
-        usleep((useconds_t)delays_us[round]);
-        kill(pid, SIGKILL);
+        cr_assert_eq(stat(ckpt, &st), 0, "round %d: no checkpoint after 30 s", round);
+        struct timespec t0, now;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int seen = 0;
+        do {
+            seen = stat(part, &st) == 0;
+            clock_gettime(CLOCK_MONOTONIC, &now);
+        } while (!seen && now.tv_sec - t0.tv_sec < 30);
+        cr_assert(seen, "round %d: %s never appeared in 30 s", round, part);
+        cr_assert_eq(kill(pid, SIGKILL), 0);
         int status;
-        waitpid(pid, &status, 0);
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+                  "round %d: ldm-train ended with status %#x, not by SIGKILL (it must still be training)", round, status);
+        mid_write += stat(part, &st) == 0; /* the write the kill interrupted is still there */
         Checkpoint ck;
         cr_assert_eq(checkpoint_open(&ck, ckpt, "vae", NULL), 0, "round %d: %s", round, ldm_last_error());
         cr_expect_geq(ck.step, 1);
         checkpoint_close(&ck);
-        if (round < 4) unlink(ckpt);
+        unlink(part);
+        if (round < rounds - 1) unlink(ckpt);
     }
-    /* the survivor resumes and finishes */
+    printf("kill -9: %d of %d kills landed inside a checkpoint write\n", mid_write, rounds);
+    cr_expect_geq(mid_write, 1, "no kill landed inside a checkpoint write");
+    /* the survivor resumes, and its final checkpoint is that of an uninterrupted run */
     Checkpoint ck;
     cr_assert_eq(checkpoint_open(&ck, ckpt, "vae", NULL), 0);
     long step = (long)ck.step;
     checkpoint_close(&ck);
-    int rc = run("ldm-train", "vae " TINY " --data %s/data --out %s/k2 --resume %s --steps %ld", tmp, tmp, ckpt, step + 2);
-    cr_expect_eq(rc, 0, "resuming the killed run's checkpoint:\n%s", out);
+    int rc = run("ldm-train", "vae " TINY " --data %s/data --out %s/k --resume %s --steps 100000 --stop-after %ld",
+                 tmp, tmp, ckpt, step + 2);
+    cr_assert_eq(rc, 0, "resuming the killed run's checkpoint:\n%s", out);
+    rc = run("ldm-train", "vae " TINY " --data %s/data --out %s/ref --steps 100000 --stop-after %ld", tmp, tmp, step + 2);
+    cr_assert_eq(rc, 0, "the uninterrupted run:\n%s", out);
+    char ref[4400];
+    snprintf(ref, sizeof ref, "%s/ref/vae.safetensors", tmp);
+    cr_assert_eq(checkpoint_open(&ck, ckpt, "vae", NULL), 0);
+    cr_expect_eq((long)ck.step, step + 2);
+    checkpoint_close(&ck);
+    expect_same_tensors(ref, ckpt);
 }

@@ -44,6 +44,7 @@ Test(progress, formats_line_and_duration) {
 
 #include "core/error.h"
 #include "train/run_files.h"
+#include "tests/util/testutil.h"
 
 static char tmpdir[64];
 static void mk_tmp(void) {
@@ -74,6 +75,8 @@ Test(run_files, csv_resume_drops_rows_after_the_checkpoint) {
     rmdir(tmpdir);
 }
 
+static int prepare_fails(void *dir) { return outdir_prepare(dir, 0) == -1; }
+
 Test(run_files, outdir_checks) {
     mk_tmp();
     char sub[128];
@@ -90,11 +93,12 @@ Test(run_files, outdir_checks) {
     cr_expect_eq(outdir_prepare(file, 0), -1);
     cr_expect(strstr(ldm_last_error(), "not a folder"), "%s", ldm_last_error());
     unlink(file);
-    if (getuid() != 0) { /* root ignores permission bits */
-        chmod(sub, 0500);
-        cr_expect_eq(outdir_prepare(sub, 0), -1);
-        chmod(sub, 0700);
-    }
+    /* a read-only folder (as root, which ignores modes, checked by a child as uid nobody) */
+    chmod(tmpdir, 0755);
+    chmod(sub, 0555);
+    int rc = tu_run_unprivileged(prepare_fails, sub);
+    chmod(sub, 0700);
+    cr_expect_eq(rc, 1, "outdir_prepare on a read-only folder: %d (1: failed as it must)", rc);
     rmdir(sub);
     rmdir(tmpdir);
 }
