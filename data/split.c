@@ -7,7 +7,8 @@
  * by class (a patient's class is that of its first image), each group shuffled with
  * Philox from the seed, and the n patients are shared out between the groups in
  * proportion to their sizes (largest remainders), never the last patient of a class
- * (so no class leaves the source split empty: a small class keeps all its patients).
+ * that has no other patient staying (so no class leaves the source split empty: a small
+ * class keeps all its patients).
  * Every image of a chosen patient moves; a patient that also has images in another
  * split is never chosen, so no patient is ever on both sides of the train/validation line.
  */
@@ -51,12 +52,23 @@ int split_validation(Dataset *ds, DataSplit from, int n, uint64_t seed) {
     if (n > m) n = m;
     qsort_r(order, (size_t)m, sizeof(int), cmp_patient, ds->patients);
     for (int i = 0; i < m; i++) group[cls[order[i]]]++;
+    /* keep[c]: movable patients class c must keep in `from`: 1, unless a patient of c that
+     * also has images elsewhere (never moved) already stays there */
+    int *keep = calloc((size_t)nc, sizeof(int));
+    if (!keep) {
+        rc = ldm_error("data", "out of memory in the validation split");
+        goto done;
+    }
+    for (int c = 0; c < nc; c++) keep[c] = 1;
+    for (int i = 0; i < np; i++)
+        if (mask[i] == 3 && cls[i] >= 0) keep[cls[i]] = 0;
     /* shares: floor of the proportional share, then one more for the largest remainders */
     long long *rem = malloc(sizeof(long long) * (size_t)nc);
     int *pool = malloc(sizeof(int) * (size_t)(m ? m : 1));
     if (!rem || !pool) {
         free(rem);
         free(pool);
+        free(keep);
         rc = ldm_error("data", "out of memory in the validation split");
         goto done;
     }
@@ -64,13 +76,13 @@ int split_validation(Dataset *ds, DataSplit from, int n, uint64_t seed) {
     for (int c = 0; c < nc; c++) {
         take[c] = m ? (int)((long long)n * group[c] / m) : 0;
         rem[c] = m ? (long long)n * group[c] % m : 0;
-        if (take[c] > group[c] - 1) take[c] = group[c] > 0 ? group[c] - 1 : 0;
+        if (take[c] > group[c] - keep[c]) take[c] = group[c] > keep[c] ? group[c] - keep[c] : 0;
         given += take[c];
     }
     while (given < n) {
         int best = -1;
         for (int c = 0; c < nc; c++)
-            if (take[c] < group[c] - 1 && (best < 0 || rem[c] > rem[best])) best = c;
+            if (take[c] < group[c] - keep[c] && (best < 0 || rem[c] > rem[best])) best = c;
         if (best < 0) break;
         take[best]++, rem[best] = -1, given++;
     }
@@ -91,6 +103,7 @@ int split_validation(Dataset *ds, DataSplit from, int n, uint64_t seed) {
         if (mask[ds->items[i].patient] == 4) ds->items[i].split = SPLIT_VAL;
     free(rem);
     free(pool);
+    free(keep);
 done:
     free(cls);
     free(mask);
