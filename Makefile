@@ -36,7 +36,7 @@ endif
 # Entry points are <dir>/ldm_<name>.c -> build/ldm-<name>; everything else is the library.
 MAIN_SRCS = $(wildcard train/ldm_*.c sample/ldm_*.c bench/ldm_*.c data/ldm_*.c)
 LIB_SRCS  = $(filter-out $(MAIN_SRCS), $(wildcard core/*.c kernels/*.c kernels/cpu/*.c autograd/*.c \
-              models/*.c data/*.c train/*.c sample/*.c bench/*.c))
+              models/*.c data/*.c train/*.c sample/*.c bench/*.c bench/ops/*.c))
 TEST_SRCS = $(wildcard tests/test_*.c)
 TEST_UTIL = $(wildcard tests/util/*.c)
 
