@@ -25,6 +25,11 @@ CFLAGS     += $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS)
 LDLIBS      = -lpng -ljpeg -lz -lm -lpthread -fopenmp
 NVFLAGS     = -O3 -std=c++17 -arch=$(CUDA_ARCH) -I. -DLDM_CUDA -Xcompiler -Wall,-fno-strict-aliasing
 
+# STATIC_IMG=1: the image libraries linked statically (make gpu-build)
+ifeq ($(STATIC_IMG),1)
+LDLIBS  := -Wl,-Bstatic -lpng -ljpeg -lz -Wl,-Bdynamic -lm -lpthread -fopenmp
+endif
+
 ifeq ($(CUDA),1)
 CFLAGS  += -DLDM_CUDA
 LDLIBS  += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
@@ -45,7 +50,7 @@ LIB_OBJS = $(LIB_SRCS:%.c=$(OBJ)/%.o) $(CU_SRCS:%.cu=$(OBJ)/%.cu.o)
 BINS     = $(patsubst %.c,$(BUILD)/%,$(subst ldm_,ldm-,$(notdir $(MAIN_SRCS))))
 TESTS    = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test asan demo clean gpu-check fuzz bench
+.PHONY: all deps test asan demo clean gpu-check gpu-build fuzz bench
 .SECONDARY:
 all: banner $(BUILD)/libldm.a $(BINS)
 
@@ -91,21 +96,26 @@ $(BUILD)/tests/%: $(OBJ)/tests/%.o $(TEST_UTIL:%.c=$(OBJ)/%.o) $(BUILD)/libldm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(TEST_UTIL:%.c=$(OBJ)/%.o) $(BUILD)/libldm.a $(LDLIBS) -lcriterion -o $@
 
-# build/gpu-check: the GPU parity harness and benchmark (tests/gpu/). It links only
-# core (minus any file that uses libpng/libjpeg), kernels and the CUDA runtime, so the GPU
-# machine needs neither Criterion nor libpng/libjpeg.
-GPU_CHECK_OBJS = $(patsubst %.c,$(OBJ)/%.o,$(wildcard tests/gpu/*.c))
-GPU_LIB_OBJS   = $(patsubst %.c,$(OBJ)/%.o,$(shell grep -L -E '<(png|jpeglib)\.h>' $(wildcard core/*.c)) \
-                   $(wildcard kernels/*.c kernels/cpu/*.c)) $(CU_SRCS:%.cu=$(OBJ)/%.cu.o)
+# build/gpu-check: device parity of the op table (tests/gpu/gpu_check.c, no Criterion).
 $(OBJ)/tests/gpu/%.o: CFLAGS += -I$(CUDA_HOME)/include
-$(BUILD)/gpu-check: $(GPU_CHECK_OBJS) $(GPU_LIB_OBJS)
-	@rm -f $(BUILD)/libldm-gpu-check.a
-	ar rcs $(BUILD)/libldm-gpu-check.a $(GPU_LIB_OBJS)
-	$(CC) $(CFLAGS) $(GPU_CHECK_OBJS) $(BUILD)/libldm-gpu-check.a $(filter-out -lpng -ljpeg -lz,$(LDLIBS)) -o $@
+$(BUILD)/gpu-check: $(OBJ)/tests/gpu/gpu_check.o $(BUILD)/libldm.a
+	$(CC) $(CFLAGS) $< $(BUILD)/libldm.a $(LDLIBS) -o $@
 
-# On a machine with a GPU: build for it, parity, compute-sanitizer, benchmark, table.
+# For a machine with a GPU: gpu-check, ldm-bench and ldm-train built here with nvcc, with
+# libpng, libjpeg and zlib linked statically (the GPU machine may lack them), copied with
+# bench/gpu_run.sh's inputs into $(GPU_RUN_DIR); carry that folder. See the README.
+GPU_BUILD   ?= build-gpu
+GPU_RUN_DIR ?= build/gpu-run
+GPU_OPT     ?= -O2 -march=x86-64-v3
+gpu-build:
+	@$(MAKE) --no-print-directory CUDA=1 BUILD=$(GPU_BUILD) STATIC_IMG=1 OPT="$(GPU_OPT)" \
+	  $(GPU_BUILD)/gpu-check $(GPU_BUILD)/ldm-bench $(GPU_BUILD)/ldm-train
+	@mkdir -p $(GPU_RUN_DIR) && cp $(GPU_BUILD)/gpu-check $(GPU_BUILD)/ldm-bench $(GPU_BUILD)/ldm-train $(GPU_RUN_DIR)/
+	@echo "gpu-build: $(GPU_RUN_DIR) ($$(du -sh $(GPU_RUN_DIR) | cut -f1)); on the GPU machine: bash bench/gpu_run.sh"
+
+# On a machine with a GPU, from binaries built here (make gpu-build): the one-call run.
 gpu-check:
-	@MAKE="$(MAKE)" BUILD="$(BUILD)" CUDA_HOME="$(CUDA_HOME)" bash tests/gpu/run_gpu_check.sh
+	BIN=$(GPU_RUN_DIR) bash bench/gpu_run.sh
 
 # Debian packages the build needs; installed when root, else the exact command is printed.
 DEB_PKGS = libpng-dev libjpeg62-turbo-dev zlib1g-dev libcriterion-dev

@@ -14,7 +14,7 @@ memory (attention, the cached group norm) is set at launch and not counted here:
 kernels the occupancy column is an upper bound (marked 'dyn').
 
 Writes a markdown table to stdout (or --out FILE), and lists the kernels that spill.
-Usage: python3 bench/resources.py [--nvcc PATH] [--arch sm_90] [--out FILE] [--src DIR]
+Usage: python3 bench/resources.py [--nvcc PATH] [--arch sm_90] [--out FILE] [--results bench/RESULTS.md]
 """
 import argparse, glob, os, re, subprocess, sys, tempfile
 
@@ -110,6 +110,8 @@ def main():
     ap.add_argument("--arch", default="sm_90")
     ap.add_argument("--src", default="kernels/cuda")
     ap.add_argument("--out")
+    ap.add_argument("--results", help="replace the section between the resources markers of this file "
+                    "(bench/RESULTS.md)")
     a = ap.parse_args()
     if not os.path.exists(a.nvcc):
         raise SystemExit(f"resources: no nvcc at {a.nvcc} (set CUDA_HOME)")
@@ -153,6 +155,15 @@ def main():
     text = "\n".join(lines) + "\n"
     if a.out:
         open(a.out, "w").write(text)
+    if a.results:
+        begin, end = "<!-- resources:begin (bench/resources.py) -->", "<!-- resources:end -->"
+        doc = open(a.results).read() if os.path.exists(a.results) else ""
+        block = f"{begin}\n{text}{end}"
+        if begin in doc and end in doc:
+            doc = doc[:doc.index(begin)] + block + doc[doc.index(end) + len(end):]
+        else:
+            doc = doc.rstrip("\n") + "\n\n## Static kernel resources (no GPU needed)\n\n" + block + "\n"
+        open(a.results, "w").write(doc)
     sys.stdout.write(text)
 
 
