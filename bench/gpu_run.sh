@@ -6,7 +6,8 @@
 #   parity      gpu-check: every op, pass and kernel version of the op table, full shapes
 #   memcheck, racecheck, synccheck
 #               compute-sanitizer on the quick shapes of the shared-memory ops
-#   kernels     ldm-bench kernels --device cuda --preset adni --no-naive (validated, timed)
+#   kernels     ldm-bench kernels --device cuda --preset adni --no-naive --quick (validated,
+#               timed; at most 3 shapes per op, pass and model to fit the budget)
 #   torch       the same shapes through PyTorch on CUDA (bench/torch_twin.py)
 #   train       one adni training step, ldm.c (ldm-bench train) and PyTorch
 # The table is written to $OUT/gpu_run.md as it goes (a timeout keeps what was done); logs
@@ -119,7 +120,7 @@ done
 # ---- the kernel benchmark (no naive versions) on the preset's shapes, then PyTorch's
 K=$WORK/kernels.json
 stage kernels 80 kernels.log 'grep -c FAIL $log | sed "s/$/ FAIL rows/"; grep -E "^ceilings" $log' -- \
-    "$BIN/ldm-bench" kernels --device cuda --preset "$PRESET" --no-naive --json "$K"
+    "$BIN/ldm-bench" kernels --device cuda --preset "$PRESET" --no-naive --quick --json "$K"
 [ -f "$K" ] && cp "$K" "$OUT/kernels.json"
 stage torch 50 kernels.log 'grep -E "^(total|all)" $log | tail -n2' -- \
     env PYTHONUNBUFFERED=1 "$PY" bench/torch_twin.py --kernels "$K" --device cuda --quick
