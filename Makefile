@@ -6,6 +6,8 @@
 #   make demo       the main job: train and sample on real MRI (see README)
 #   make bench      kernel, training and sampling benchmarks vs PyTorch (CPU; + GPU when present)
 #   make CUDA=0     CPU backend only (also what happens when nvcc is not found)
+#   make CUDA=emu   the CUDA kernels compiled by g++ against the emulator of core/emu/ (no GPU,
+#                   no nvcc): --device cuda runs every kernel on the CPU, with fault checks
 #
 # nvcc comes from CUDA_HOME (default /usr/local/cuda). The only CUDA library linked is
 # the runtime (static); no cuBLAS, cuDNN, CUTLASS or cuRAND.
@@ -30,23 +32,41 @@ ifeq ($(STATIC_IMG),1)
 LDLIBS  := -Wl,-Bstatic -lpng -ljpeg -lz -Wl,-Bdynamic -lm -lpthread -fopenmp
 endif
 
+# The emulator build: each .cu is compiled by the host C++ compiler with the execution model
+# of core/emu/cuda_emu.h force-included, and every load and store instrumented
+# (-fsanitize=thread / alignment: the hooks are core/emu/cuda_emu.cpp's, libtsan is never
+# linked). EMU_OPT="-O0 -g" for stepping through a kernel in gdb.
+EMU_CXX   ?= g++
+EMU_OPT   ?= -O2 -g
+EMU_CUFLAGS = -x c++ -std=c++17 -I. -Icore/emu -DLDM_CUDA -include core/emu/cuda_emu.h $(EMU_OPT) \
+              -Wall -Wno-unknown-pragmas -fno-strict-aliasing -fsanitize=thread \
+              --param=tsan-instrument-func-entry-exit=0 -fsanitize=alignment
+
 ifeq ($(CUDA),1)
 CFLAGS  += -DLDM_CUDA
 LDLIBS  += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
 CU_SRCS  = $(wildcard core/*.cu kernels/cuda/*.cu bench/*.cu)
+EMU_OBJS =
+else ifeq ($(CUDA),emu)
+CFLAGS  += -DLDM_CUDA -Icore/emu
+LDLIBS  += -ldl -lstdc++
+CU_SRCS  = $(wildcard core/*.cu kernels/cuda/*.cu bench/*.cu)
+EMU_OBJS = $(OBJ)/core/emu/cuda_emu.o
 else
 CU_SRCS  =
+EMU_OBJS =
 endif
 
 # Entry points are <dir>/ldm_<name>.c -> build/ldm-<name>; everything else is the library.
 MAIN_SRCS = $(wildcard train/ldm_*.c sample/ldm_*.c bench/ldm_*.c data/ldm_*.c)
 LIB_SRCS  = $(filter-out $(MAIN_SRCS), $(wildcard core/*.c kernels/*.c kernels/cpu/*.c autograd/*.c \
               models/*.c data/*.c train/*.c sample/*.c bench/*.c bench/ops/*.c))
-TEST_SRCS = $(wildcard tests/test_*.c)
+# tests/test_emu.c tests the emulator itself (fixtures tests/emu/*.cu): CUDA=emu builds only.
+TEST_SRCS = $(if $(filter emu,$(CUDA)),$(wildcard tests/test_*.c),$(filter-out tests/test_emu.c,$(wildcard tests/test_*.c)))
 TEST_UTIL = $(wildcard tests/util/*.c)
 
 OBJ      = $(BUILD)/obj
-LIB_OBJS = $(LIB_SRCS:%.c=$(OBJ)/%.o) $(CU_SRCS:%.cu=$(OBJ)/%.cu.o)
+LIB_OBJS = $(LIB_SRCS:%.c=$(OBJ)/%.o) $(CU_SRCS:%.cu=$(OBJ)/%.cu.o) $(EMU_OBJS)
 BINS     = $(patsubst %.c,$(BUILD)/%,$(subst ldm_,ldm-,$(notdir $(MAIN_SRCS))))
 TESTS    = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
@@ -56,13 +76,14 @@ all: banner $(BUILD)/libldm.a $(BINS)
 
 banner:
 	@if [ "$(CUDA)" = 1 ]; then echo "ldm.c: building with CUDA ($(NVCC), $(CUDA_ARCH))"; \
+	 elif [ "$(CUDA)" = emu ]; then echo "ldm.c: building with the CUDA emulator (kernels compiled by $(EMU_CXX), run on the CPU)"; \
 	 else echo "ldm.c: building the CPU backend only (no nvcc at $(NVCC), or CUDA=0)"; fi
 .PHONY: banner
 
 # Objects depend on the flags they were built with, so switching CUDA=0/1, OPT or
 # CUDA_ARCH in the same build folder rebuilds what it must.
 FLAGS_STAMP = $(OBJ)/.flags
-$(shell mkdir -p $(OBJ) && echo '$(CC) $(CFLAGS) | $(NVCC) $(NVFLAGS) | $(CUDA)' > $(FLAGS_STAMP).new && \
+$(shell mkdir -p $(OBJ) && echo '$(CC) $(CFLAGS) | $(NVCC) $(NVFLAGS) | $(CUDA) | $(EMU_CXX) $(EMU_CUFLAGS)' > $(FLAGS_STAMP).new && \
   (cmp -s $(FLAGS_STAMP).new $(FLAGS_STAMP) || mv $(FLAGS_STAMP).new $(FLAGS_STAMP)); rm -f $(FLAGS_STAMP).new)
 
 $(OBJ)/%.o: %.c $(FLAGS_STAMP)
@@ -72,12 +93,24 @@ $(OBJ)/%.o: %.c $(FLAGS_STAMP)
 # Philox normals must round identically on the CPU and the GPU: no contraction into FMA.
 $(OBJ)/kernels/cpu/random.o: CFLAGS += -ffp-contract=off
 
+ifeq ($(CUDA),emu)
+$(OBJ)/%.cu.o: %.cu $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(EMU_CXX) $(EMU_CUFLAGS) -MMD -MP -c $< -o $@
+
+# The emulator's runtime: plain C++, not instrumented (it defines the hooks).
+$(OBJ)/core/emu/%.o: core/emu/%.cpp $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(EMU_CXX) -std=c++17 -I. -O2 -g -Wall -Wextra -MMD -MP -c $< -o $@
+else
 $(OBJ)/%.cu.o: %.cu $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -MMD -MP -c $< -o $@
+endif
 
 # The GPU side of the same rule: random.cu must equal the CPU bit for bit.
 $(OBJ)/kernels/cuda/random.cu.o: NVFLAGS += --fmad=false
+$(OBJ)/kernels/cuda/random.cu.o: EMU_CUFLAGS += -ffp-contract=off
 
 $(BUILD)/libldm.a: $(LIB_OBJS)
 	@rm -f $@
@@ -97,7 +130,6 @@ $(BUILD)/tests/%: $(OBJ)/tests/%.o $(TEST_UTIL:%.c=$(OBJ)/%.o) $(BUILD)/libldm.a
 	$(CC) $(CFLAGS) $< $(TEST_UTIL:%.c=$(OBJ)/%.o) $(BUILD)/libldm.a $(LDLIBS) -lcriterion -o $@
 
 # build/gpu-check: device parity of the op table (tests/gpu/gpu_check.c, no Criterion).
-$(OBJ)/tests/gpu/%.o: CFLAGS += -I$(CUDA_HOME)/include
 $(BUILD)/gpu-check: $(OBJ)/tests/gpu/gpu_check.o $(BUILD)/libldm.a
 	$(CC) $(CFLAGS) $< $(BUILD)/libldm.a $(LDLIBS) -o $@
 

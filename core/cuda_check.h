@@ -8,6 +8,19 @@
 
 #include "core/error.h"
 
+/* The two spellings nvcc and the emulator's host compiler (make CUDA=emu, core/emu/) do not
+ * share. Under the emulator core/emu/cuda_emu.h defines them.
+ *   LDM_LAUNCH(kernel, grid, block[, smem[, stream]])(args...)
+ *       kernel<<<grid, block, smem, stream>>>(args...). `kernel` names one function: a
+ *       template kernel gets its arguments spelled out (ew_kernel<Op>), and one whose
+ *       template arguments contain commas goes through a constexpr pointer first.
+ *   LDM_DYNAMIC_SHARED(type, name);
+ *       extern __shared__ type name[];  inside the kernel: the launch's dynamic shared memory. */
+#ifndef LDM_CUDA_EMU
+#define LDM_LAUNCH(kernel, ...) kernel<<<__VA_ARGS__>>>
+#define LDM_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
+
 #define CUDA_TRY(call)                                                                   \
     do {                                                                                 \
         cudaError_t err_ = (call);                                                       \

@@ -42,11 +42,11 @@ static int grid_for(long n) {
 extern "C" int silu_forward_cuda(const Tensor *x, Tensor *y) {
     long n = (long)x->numel, n4 = n / 4;
     if (n4 > 0) {
-        silu_forward_kernel<<<grid_for(n4), 256>>>((const float4 *)x->data, (float4 *)y->data, n4);
+        LDM_LAUNCH(silu_forward_kernel, grid_for(n4), 256)((const float4 *)x->data, (float4 *)y->data, n4);
         CUDA_LAUNCH_CHECK("silu_forward");
     }
     if (n4 * 4 < n) {
-        silu_forward_tail<<<1, 256>>>(x->data, y->data, n4 * 4, n);
+        LDM_LAUNCH(silu_forward_tail, 1, 256)(x->data, y->data, n4 * 4, n);
         CUDA_LAUNCH_CHECK("silu_forward_tail");
     }
     return 0;
@@ -54,7 +54,7 @@ extern "C" int silu_forward_cuda(const Tensor *x, Tensor *y) {
 
 extern "C" int silu_backward_cuda(const Tensor *x, const Tensor *dy, Tensor *dx) {
     long n = (long)x->numel;
-    silu_backward_kernel<<<grid_for(n), 256>>>(x->data, dy->data, dx->data, n);
+    LDM_LAUNCH(silu_backward_kernel, grid_for(n), 256)(x->data, dy->data, dx->data, n);
     CUDA_LAUNCH_CHECK("silu_backward");
     return 0;
 }
