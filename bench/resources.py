@@ -136,8 +136,15 @@ def main():
                  f"also takes dynamic shared memory at launch, so its occupancy is an upper bound.\n")
     lines.append("| file | kernel | regs | spill st/ld (B) | stack (B) | smem (B) | block | min blocks | occupancy | limit |")
     lines.append("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
-    spills = []
+    spills, low, seen = [], [], {}
     for r in rows:
+        key = (r["file"], short(names.get(r["mangled"], r["mangled"])), r["regs"], r["spill_st"], r["smem"])
+        seen[key] = seen.get(key, 0) + 1
+    for r in rows:
+        key = (r["file"], short(names.get(r["mangled"], r["mangled"])), r["regs"], r["spill_st"], r["smem"])
+        if seen.get(key, 0) == 0:
+            continue  # a second instantiation with the same name and resources: counted on the first row
+        count, seen[key] = seen[key], 0
         name = short(names.get(r["mangled"], r["mangled"]))
         threads = r["threads"] or 256
         blocks, occ, lim = occupancy(r["regs"], r["smem"], threads)
@@ -146,12 +153,16 @@ def main():
             spill = f"**{spill}**"
             spills.append(f'{name} ({r["file"]}): {r["spill_st"]} B spill stores, {r["spill_ld"]} B loads, '
                           f'{r["regs"]} registers')
-        lines.append(f'| {r["file"].split("/")[-1]} | `{name}` | {r["regs"]} | {spill} | {r["stack"]} | {r["smem"]}'
+        if occ <= 0.25:
+            low.append(f"{name} {100 * occ:.0f}% ({lim})")
+        lines.append(f'| {r["file"].split("/")[-1]} | `{name}`{f" (x{count})" if count > 1 else ""} | {r["regs"]} | {spill} | {r["stack"]} | {r["smem"]}'
                      f'{" +dyn" if r["dyn"] else ""} | {threads if r["threads"] else "256*"} | {r["minblocks"] or "-"} | '
                      f'{100 * occ:.0f}%{" (ub)" if r["dyn"] else ""} | {lim} |')
     lines.append("")
     lines.append(f"{len(rows)} kernels; " + (f"{len(spills)} spill:" if spills else "none spills."))
     lines += [f"- {s}" for s in spills]
+    if low:
+        lines.append(f"\nAt or under 25% theoretical occupancy ({len(low)}): " + "; ".join(low) + ".")
     text = "\n".join(lines) + "\n"
     if a.out:
         open(a.out, "w").write(text)
