@@ -43,7 +43,7 @@ LDLIBS  += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
 CU_SRCS  = $(wildcard core/*.cu kernels/cuda/*.cu bench/*.cu)
 EMU_OBJS =
 else ifeq ($(CUDA),emu)
-CFLAGS  += -DLDM_CUDA -Icore/emu
+CFLAGS  += -DLDM_CUDA -DLDM_CUDA_EMU -Icore/emu
 LDLIBS  += -ldl -lstdc++
 CU_SRCS  = $(wildcard core/*.cu kernels/cuda/*.cu bench/*.cu)
 EMU_OBJS = $(OBJ)/core/emu/cuda_emu.o
@@ -137,8 +137,11 @@ $(BUILD)/gpu-check: $(GPU_CHECK_OBJS) $(GPU_LIB_OBJS)
 	$(CC) $(CFLAGS) $(GPU_CHECK_OBJS) $(BUILD)/libldm-gpu-check.a $(filter-out -lpng -ljpeg -lz,$(LDLIBS)) -o $@
 
 # On a machine with a GPU: build for it, parity, compute-sanitizer, benchmark, table.
+# (The make command goes through GPU_CHECK_MAKE: a recipe naming $(MAKE) directly would run
+# even under `make -n`.)
+GPU_CHECK_MAKE = $(MAKE)
 gpu-check:
-	@MAKE="$(MAKE)" BUILD="$(BUILD)" CUDA_HOME="$(CUDA_HOME)" bash tests/gpu/run_gpu_check.sh
+	@MAKE="$(GPU_CHECK_MAKE)" BUILD="$(BUILD)" CUDA_HOME="$(CUDA_HOME)" bash tests/gpu/run_gpu_check.sh
 
 # Debian packages the build needs; installed when root, else the exact command is printed.
 DEB_PKGS = libpng-dev libjpeg62-turbo-dev zlib1g-dev libcriterion-dev
@@ -157,13 +160,39 @@ deps:
 	   fi; \
 	 fi
 
+# Then every CUDA kernel on the emulator: test_gpu (the parity checks, every op and kernel
+# version, quick shapes) and test_emu (the emulator's own fixtures), built with CUDA=emu in
+# $(BUILD)/emu and linked against core + kernels only. Needs g++, not nvcc or a GPU.
 test: deps
 	@$(MAKE) --no-print-directory all tests-build
 	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t --jobs 2 || fail=1; done; \
+	 if [ "$(CUDA)" != emu ]; then \
+	   if command -v $(EMU_CXX) >/dev/null; then \
+	     $(MAKE) --no-print-directory CUDA=emu BUILD=$(BUILD)/emu emu-tests-build || fail=1; \
+	     for t in $(EMU_TEST_BINS:$(BUILD)/%=$(BUILD)/emu/%); do echo "== $$t (CUDA emulator)"; $$t --jobs 2 || fail=1; done; \
+	   else echo "SKIPPED: the CUDA emulator suites need $(EMU_CXX)"; fi; \
+	 fi; \
 	 if [ $$fail = 0 ]; then echo "make test: all suites passed"; else echo "make test: FAILED"; exit 1; fi
 
 tests-build: $(TESTS)
 .PHONY: tests-build
+
+# The emulator suites: test_emu links the fixtures tests/emu/*.cu (bad and good kernels).
+EMU_TEST_BINS = $(BUILD)/tests/test_gpu $(BUILD)/tests/test_emu
+EMU_FIXTURES  = $(patsubst %.cu,$(OBJ)/%.cu.o,$(wildcard tests/emu/*.cu))
+ifeq ($(CUDA),emu)
+$(BUILD)/libldm-kernels.a: $(GPU_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/tests/test_gpu: $(OBJ)/tests/test_gpu.o $(BUILD)/libldm-kernels.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(BUILD)/libldm-kernels.a $(filter-out -lpng -ljpeg -lz,$(LDLIBS)) -lcriterion -o $@
+$(BUILD)/tests/test_emu: $(OBJ)/tests/test_emu.o $(EMU_FIXTURES) $(BUILD)/libldm-kernels.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(EMU_FIXTURES) $(BUILD)/libldm-kernels.a $(filter-out -lpng -ljpeg -lz,$(LDLIBS)) -lcriterion -o $@
+endif
+emu-tests-build: $(EMU_TEST_BINS)
+.PHONY: emu-tests-build
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CUDA=0 OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \
