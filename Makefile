@@ -48,7 +48,7 @@ LDLIBS  += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
 CU_SRCS  = $(wildcard core/*.cu kernels/cuda/*.cu bench/*.cu)
 EMU_OBJS =
 else ifeq ($(CUDA),emu)
-CFLAGS  += -DLDM_CUDA -Icore/emu
+CFLAGS  += -DLDM_CUDA -DLDM_CUDA_EMU -Icore/emu
 LDLIBS  += -ldl -lstdc++
 CU_SRCS  = $(wildcard core/*.cu kernels/cuda/*.cu bench/*.cu)
 EMU_OBJS = $(OBJ)/core/emu/cuda_emu.o
@@ -166,13 +166,42 @@ deps:
 	   fi; \
 	 fi
 
+# Then every CUDA kernel on the emulator: test_gpu (the parity checks, every op and kernel
+# version, quick shapes) and test_emu (the emulator's own fixtures), built with CUDA=emu in
+# $(BUILD)/emu and linked against core + kernels only. Needs g++, not nvcc or a GPU.
 test: deps
 	@$(MAKE) --no-print-directory all tests-build
 	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t --jobs 2 || fail=1; done; \
+	 if [ "$(CUDA)" != emu ]; then \
+	   if command -v $(EMU_CXX) >/dev/null; then \
+	     $(MAKE) --no-print-directory CUDA=emu BUILD=$(BUILD)/emu emu-tests-build || fail=1; \
+	     for t in $(EMU_TEST_BINS:$(BUILD)/%=$(BUILD)/emu/%); do echo "== $$t (CUDA emulator)"; $$t --jobs 2 || fail=1; done; \
+	   else echo "SKIPPED: the CUDA emulator suites need $(EMU_CXX)"; fi; \
+	 fi; \
 	 if [ $$fail = 0 ]; then echo "make test: all suites passed"; else echo "make test: FAILED"; exit 1; fi
 
 tests-build: $(TESTS)
 .PHONY: tests-build
+
+# The emulator suites link core (minus the files that use libpng/libjpeg), kernels and the op
+# table (bench/ops); test_emu also the fixtures tests/emu/*.cu (bad and good kernels).
+GPU_LIB_OBJS  = $(patsubst %.c,$(OBJ)/%.o,$(shell grep -L -E '<(png|jpeglib)\.h>' $(wildcard core/*.c)) \
+                  $(wildcard kernels/*.c kernels/cpu/*.c bench/ops/*.c)) $(CU_SRCS:%.cu=$(OBJ)/%.cu.o) $(EMU_OBJS)
+EMU_TEST_BINS = $(BUILD)/tests/test_gpu $(BUILD)/tests/test_emu
+EMU_FIXTURES  = $(patsubst %.cu,$(OBJ)/%.cu.o,$(wildcard tests/emu/*.cu))
+ifeq ($(CUDA),emu)
+$(BUILD)/libldm-kernels.a: $(GPU_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/tests/test_gpu: $(OBJ)/tests/test_gpu.o $(BUILD)/libldm-kernels.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(BUILD)/libldm-kernels.a $(filter-out -lpng -ljpeg -lz,$(LDLIBS)) -lcriterion -o $@
+$(BUILD)/tests/test_emu: $(OBJ)/tests/test_emu.o $(EMU_FIXTURES) $(BUILD)/libldm-kernels.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(EMU_FIXTURES) $(BUILD)/libldm-kernels.a $(filter-out -lpng -ljpeg -lz,$(LDLIBS)) -lcriterion -o $@
+endif
+emu-tests-build: $(EMU_TEST_BINS)
+.PHONY: emu-tests-build
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CUDA=0 OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \

@@ -728,9 +728,20 @@ static int attn_shapes(OpShapeSet set, OpCase *o, int m) {
 
 int op_case_from_shape(const OpDef *op, const BenchShape *s, OpCase *c) {
     if (op->bench_kind < 0 || (int)s->kind != op->bench_kind)
-        return ldm_error("op_table", "%s has no preset shape of kind %s", op->name, bench_kind_name(s->kind));
-    char sh[96];
-    begin(c, op, "%s", bench_shape_str(s, sh, sizeof sh));
+        return ldm_error("op_table", "%s has no preset shapes of kind %d", op->name, (int)s->kind);
+    /* described by its dimensions (no call into bench/shapes.c: the emulator suites link the
+     * table without bench/ and models/) */
+    begin(c, op, "%s", s->model ? s->model : "");
+    const struct {
+        const char *k;
+        long long v;
+    } dims[] = {{"n", s->n},     {"h", s->h},   {"w", s->w},     {"c", s->c},       {"k", s->k},   {"r", s->r},
+                {"s", s->stride}, {"g", s->groups}, {"lq", s->lq}, {"lk", s->lk}, {"heads", s->heads}, {"d", s->d},
+                {"rows", s->rows}, {"in", s->in}, {"out", s->out}, {"numel", s->numel}};
+    for (size_t i = 0; i < sizeof dims / sizeof dims[0]; i++) {
+        size_t len = strlen(c->desc);
+        if (dims[i].v) snprintf(c->desc + len, sizeof c->desc - len, " %s=%lld", dims[i].k, dims[i].v);
+    }
     c->model = s->model;
     c->count = s->count;
     const int n = (int)s->numel;

@@ -11,8 +11,8 @@
  *                        shuffles are still checked)
  *   LDM_EMU_ABORT=1      abort() at the first fault (in gdb: the faulting thread's stack)
  *   LDM_EMU_STICKY=1     faults stay, as on a GPU, until the process ends
- *   LDM_EMU_NO_DEVICE=1  report no device (cudaErrorNoDevice);
- *   LDM_EMU_DEVICE_ERROR=1  fail device queries with cudaErrorInsufficientDriver
+ *   LDM_EMU_NO_DEVICE=1  report no device (cudaErrorNoDevice)
+ *   LDM_EMU_DEVICE_ERROR=n  device queries fail with CUDA error n (100: no device)
  *   LDM_EMU_QUIET=1      do not print fault reports (they are still returned)
  */
 #include <dlfcn.h>
@@ -291,11 +291,19 @@ void fault(cudaError_t code, void *pc, const char *where, const char *fmt, ...) 
 // ---------------------------------------------------------------------------------
 // the access checks
 
+/* off: byte offset in the region (dynamic buffer or TLS block); base: its address. */
 void shared_access(std::vector<Shadow> &sh, size_t off, unsigned n, bool write, bool atomic, const char *space,
                    void *pc) {
     const int me = g_x.cur->lin;
+    const bool dyn = space[0] == 'd';
+    char where[96];
     for (size_t w = off / 4; w <= (off + n - 1) / 4; w++) {
         Shadow &s = sh[w];
+        auto W = [&]() -> const char * { /* formatted only for a report */
+            if (dyn) snprintf(where, sizeof where, "dynamic shared memory byte %zu", w * 4);
+            else snprintf(where, sizeof where, "static shared memory at %p", (void *)(g_x.tls_lo + w * 4));
+            return where;
+        };
         if (s.gen != g_x.gen) {
             s = Shadow{};
             s.gen = g_x.gen;
@@ -304,15 +312,13 @@ void shared_access(std::vector<Shadow> &sh, size_t off, unsigned n, bool write, 
         if (write) {
             if (!atomic && same_epoch_w && s.writer != me && !s.atomic)
                 fault(cudaErrorLaunchFailure, pc, nullptr,
-                      "shared-memory race: write-after-write on %s byte %zu by threads %s and %s with no barrier "
-                      "between",
-                      space, w * 4, thread_str(s.writer).c_str(), thread_str(me).c_str());
+                      "shared-memory race: write-after-write on %s by threads %s and %s with no barrier between",
+                      W(), thread_str(s.writer).c_str(), thread_str(me).c_str());
             if (!atomic && s.rvalid && s.repoch == g_x.epoch && (s.reader != me || s.multi)) {
                 const int other = s.reader != me ? s.reader : -1;
                 fault(cudaErrorLaunchFailure, pc, nullptr,
-                      "shared-memory race: write by thread %s to %s byte %zu that thread %s read since the last "
-                      "barrier",
-                      thread_str(me).c_str(), space, w * 4, other >= 0 ? thread_str(other).c_str() : "(another)");
+                      "shared-memory race: write by thread %s to %s that thread %s read since the last barrier",
+                      thread_str(me).c_str(), W(), other >= 0 ? thread_str(other).c_str() : "(another)");
             }
             s.written = 1;
             s.wepoch = g_x.epoch;
@@ -321,11 +327,11 @@ void shared_access(std::vector<Shadow> &sh, size_t off, unsigned n, bool write, 
         } else {
             if (!s.written)
                 fault(cudaErrorLaunchFailure, pc, nullptr,
-                      "read of %s byte %zu, which no thread of this block has written", space, w * 4);
+                      "read of %s, which no thread of this block has written", W());
             if (!atomic && same_epoch_w && s.writer != me && !s.atomic)
                 fault(cudaErrorLaunchFailure, pc, nullptr,
-                      "shared-memory race: thread %s reads %s byte %zu that thread %s wrote with no barrier between",
-                      thread_str(me).c_str(), space, w * 4, thread_str(s.writer).c_str());
+                      "shared-memory race: thread %s reads %s that thread %s wrote with no barrier between",
+                      thread_str(me).c_str(), W(), thread_str(s.writer).c_str());
             if (!s.rvalid || s.repoch != g_x.epoch) {
                 s.rvalid = 1;
                 s.repoch = g_x.epoch;
@@ -813,7 +819,7 @@ extern "C" {
 
 static cudaError_t device_query() {
     init();
-    if (g_cfg.device_error) return cudaErrorInsufficientDriver;
+    if (g_cfg.device_error) return (cudaError_t)g_cfg.device_error;
     if (g_cfg.no_device) return cudaErrorNoDevice;
     return cudaSuccess;
 }
@@ -1064,6 +1070,10 @@ int ldm_emu_bid(void) {
 int ldm_emu_checks_on(void) {
     init();
     return g_cfg.check;
+}
+void ldm_emu_set_seed(unsigned long long seed) {
+    init();
+    g_cfg.seed = seed;
 }
 unsigned long long ldm_emu_seed(void) {
     init();

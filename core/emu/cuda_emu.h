@@ -243,6 +243,7 @@ struct Launch {
         : expr(e), file(f), line(l), grid(g), block(b), smem(sm) {}
     template <class... A>
     void operator()(A &&...a) const {
+        if (grid.x == 0 || grid.y == 0 || grid.z == 0) return; /* empty: a no-op (core/cuda_check.h) */
         using Tuple = typename KernelArgs<decltype(F)>::Tuple;
         Tuple args(std::forward<A>(a)...); /* converted to the parameter types, as nvcc does */
         launch((const void *)F, kernel_pretty<F>(), expr, file, line, grid, block, smem,

@@ -10,7 +10,9 @@
 
 #include <stddef.h>
 
+#ifndef LDM_CUDA_EMU
 #define LDM_CUDA_EMU 1
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -105,6 +107,11 @@ cudaError_t ldm_emu_func_set_attribute(const void *kernel, cudaFuncAttribute att
 const char *ldm_emu_last_report(void); /* the last fault report ("" when none) */
 void ldm_emu_clear_report(void);
 int ldm_emu_reports(void);             /* faults reported since the start */
+void ldm_emu_set_seed(unsigned long long seed); /* order of blocks and threads (LDM_EMU_SEED) */
+unsigned long long ldm_emu_seed(void);
+int ldm_emu_checks_on(void);           /* LDM_EMU_CHECK */
+int ldm_emu_tid(void);                 /* for gdb: the running thread's linear id, block's */
+int ldm_emu_bid(void);
 
 #ifdef __cplusplus
 }

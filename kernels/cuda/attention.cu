@@ -528,8 +528,9 @@ static AttnDims att_dims(const Tensor *q, const Tensor *k, int heads) {
     AttnDims d;
     d.b = q->shape[0];
     d.c = q->shape[q->ndim - 1];
-    d.lq = (int)(q->numel / ((size_t)d.b * d.c));
-    d.lk = (int)(k->numel / ((size_t)d.b * d.c));
+    const size_t bc = (size_t)d.b * d.c; /* 0: an empty tensor, no rows */
+    d.lq = bc ? (int)(q->numel / bc) : 0;
+    d.lk = bc ? (int)(k->numel / bc) : 0;
     d.heads = heads;
     d.d = d.c / heads;
     return d;

@@ -219,6 +219,7 @@ extern "C" int scale_forward_cuda(const Tensor *x, float s, Tensor *y) {
 }
 
 extern "C" int scale_shift_forward_cuda(const Tensor *x, const Tensor *scale, const Tensor *shift, Tensor *y) {
+    if (x->numel == 0) return 0; /* empty: a no-op (and per_n would divide by zero) */
     const int C = x->shape[x->ndim - 1];
     const long per_n = (long)(x->numel / (size_t)x->shape[0]);
     const bool v = C % 4 == 0 && al(x) && al(scale) && al(shift) && al(y);
@@ -228,6 +229,7 @@ extern "C" int scale_shift_forward_cuda(const Tensor *x, const Tensor *scale, co
 
 extern "C" int scale_shift_backward_cuda(const Tensor *x, const Tensor *scale, const Tensor *dy, Tensor *dx,
                                          Tensor *dscale, Tensor *dshift) {
+    if (x->numel == 0) return 0;
     const int N = x->shape[0], C = x->shape[x->ndim - 1];
     const long per_n = (long)(x->numel / (size_t)N);
     if (dx) {

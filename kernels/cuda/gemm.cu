@@ -40,7 +40,7 @@ int ldm_cuda_sm_count(void) {
 void ldm_splitk_plan(int mt, int nt, int ktiles, int *splits, int *kt_per_split) {
     int sms = ldm_cuda_sm_count();
     if (sms <= 0) sms = 132;
-    const long tiles = (long)mt * nt;
+    const long tiles = (long)mt * nt > 0 ? (long)mt * nt : 1;
     long s = (2L * sms + tiles - 1) / tiles;
     long smax = ktiles / 32;
     if (s > smax) s = smax;

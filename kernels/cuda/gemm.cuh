@@ -259,6 +259,7 @@ struct EpiRowMajor {
 template <class LA, class LB>
 static int gemm_accumulate_splitk(const char *name, int M, int N, int ktiles, const LA &la, const LB &lb,
                                   float *out) {
+    if (M <= 0 || N <= 0) return 0; /* empty output: a no-op */
     int splits, per;
     ldm_splitk_plan((M + GEMM_BM - 1) / GEMM_BM, (N + GEMM_BN - 1) / GEMM_BN, ktiles, &splits, &per);
     EpiRowMajor epi = {out, nullptr, nullptr, 0, N, true};

@@ -512,6 +512,7 @@ static bool gn_vec4(int C, int groups, const Tensor *a, const Tensor *b, const T
 
 extern "C" int group_norm_forward_cuda(const Tensor *x, const Tensor *gamma, const Tensor *beta, int groups, float eps,
                                        bool silu, Tensor *y, Tensor *mean, Tensor *rstd) {
+    if (x->numel == 0) return 0; /* empty: a no-op (and the layout would divide by zero) */
     const float *g = gamma ? gamma->data : NULL, *b = beta ? beta->data : NULL;
     if (gn_vec4(x->shape[x->ndim - 1], groups, x, gamma, beta, y, NULL))
         return gn_forward_v<4>(x, g, b, groups, eps, silu, y, mean, rstd);
@@ -521,6 +522,7 @@ extern "C" int group_norm_forward_cuda(const Tensor *x, const Tensor *gamma, con
 extern "C" int group_norm_backward_cuda(const Tensor *x, const Tensor *gamma, const Tensor *beta, const Tensor *mean,
                                         const Tensor *rstd, const Tensor *dy, int groups, bool silu, Tensor *dx,
                                         Tensor *dgamma, Tensor *dbeta) {
+    if (x->numel == 0) return 0;
     const float *g = gamma ? gamma->data : NULL, *b = beta ? beta->data : NULL;
     if (gn_vec4(x->shape[x->ndim - 1], groups, x, gamma, beta, dy, dx))
         return gn_backward_v<4>(x, g, b, mean, rstd, dy, groups, silu, dx, dgamma, dbeta);

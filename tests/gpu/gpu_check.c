@@ -9,8 +9,9 @@
  *   build/gpu-check --version V      only kernel version V (0 = the default)
  *   build/gpu-check --seed N         reproduce a run's random inputs (the seed is printed)
  * One line per check, then 'N passed, N failed'. Exit status: 0 all passed; 1 a check
- * failed, or no CUDA device was found (this program exists to check one: a machine whose
- * device is hidden must not read as a pass); 2 a usage error.
+ * failed, no CUDA device was found (this program exists to check one: a machine whose
+ * device is hidden must not read as a pass) or CUDA is installed but broken; 2 a usage
+ * error. Under the emulator (make CUDA=emu) the "device" is the emulator.
  * The timing half of the old harness is `ldm-bench kernels --device cuda` (bench/). */
 #include <stdint.h>
 #include <stdio.h>
@@ -117,9 +118,10 @@ int main(int argc, char **argv) {
         fprintf(stderr, "gpu-check: no op '%s' in the table (--list)\n", only);
         return 2;
     }
-    if (!dev_cuda_available()) {
-        printf("FAILED: no CUDA device (%s); gpu-check checks a GPU and found none\n0 passed, 1 failed\n",
-               ldm_last_error()[0] ? ldm_last_error() : "none visible, or a build without CUDA");
+    const int probe = dev_cuda_probe();
+    if (probe <= 0) { /* broken CUDA or no device: never a pass */
+        printf("FAIL: %s\n0 passed, 1 failed\n",
+               probe < 0 ? ldm_last_error() : "no CUDA device (gpu-check checks a GPU and found none)");
         return 1;
     }
     printf("gpu-check on %s, seed %llu, %s shapes%s\n", dev_cuda_name(), seed, quick ? "quick" : "full",
