@@ -35,7 +35,8 @@ Test(op_table, every_row_is_complete) {
                 for (int p = 0; p < op->npasses; p++) {
                     cr_assert(op->pass[p].writes < (1u << cases[k].nargs), "%s.%s writes past the arguments", op->name,
                               op->pass[p].name);
-                    cr_assert_gt(op_bytes(&cases[k], p), 0, "%s.%s %s", op->name, op->pass[p].name, cases[k].desc);
+                    if (!strstr(cases[k].desc, "empty"))
+                        cr_assert_gt(op_bytes(&cases[k], p), 0, "%s.%s %s", op->name, op->pass[p].name, cases[k].desc);
                 }
                 for (int a = 0; a < cases[k].nargs; a++) {
                     const OpArg *g = &cases[k].a[a];

@@ -90,6 +90,21 @@ static void host_free(HostSet *s) {
     memset(s, 0, sizeof *s);
 }
 
+/* A CPU tensor of a's shape; an empty one (a dimension of 0) too, which tensor_new
+ * refuses: its storage is one float, its numel 0. */
+static Tensor *host_tensor(const OpArg *a) {
+    bool empty = false;
+    for (int d = 0; d < a->ndim; d++) empty |= a->shape[d] == 0;
+    if (!empty) return tensor_new(NULL, DEV_CPU, a->ndim, a->shape);
+    Tensor *t = tensor_new(NULL, DEV_CPU, 1, (int[]){1});
+    if (t) {
+        t->ndim = a->ndim;
+        memcpy(t->shape, a->shape, sizeof t->shape);
+        t->numel = 0;
+    }
+    return t;
+}
+
 /* Host tensors of every non-NULL argument: inputs filled, outputs poisoned, gradients
  * pre-filled (or zeroed: zero_acc). For a pass after the first, the first (forward) pass
  * runs on them before the written arguments are refilled, so that what a backward pass
@@ -99,7 +114,7 @@ static int host_alloc(uint64_t *rng, const OpCase *c, int pass, bool zero_acc, H
     for (int i = 0; i < c->nargs; i++) {
         const OpArg *a = &c->a[i];
         if (a->null) continue;
-        s->h[i] = tensor_new(NULL, DEV_CPU, a->ndim, a->shape);
+        s->h[i] = host_tensor(a);
         if (!s->h[i]) return -1;
         fill_arg(rng, a, s->h[i]->data, s->h[i]->numel, !zero_acc);
     }
@@ -207,12 +222,12 @@ int op_parity(OpRun *r, const OpCase *c, int pass, int version, Device dev, doub
     /* the inputs as uploaded, to check what the pass must leave alone */
     for (int i = 0; i < c->nargs; i++) {
         if (!h.h[i]) continue;
-        ref.h[i] = tensor_new(NULL, DEV_CPU, h.h[i]->ndim, h.h[i]->shape);
+        ref.h[i] = host_tensor(&c->a[i]);
         if (!ref.h[i]) {
             snprintf(why, sizeof why, "setup: %s", ldm_last_error());
             goto done;
         }
-        memcpy(ref.h[i]->data, h.h[i]->data, tensor_bytes(h.h[i]));
+        memcpy(ref.h[i]->data, h.h[i]->data, tensor_bytes(h.h[i]) ? tensor_bytes(h.h[i]) : sizeof(float));
     }
     if (op->versions && kernel_version_set(op->name, version)) {
         snprintf(why, sizeof why, "kernel_version_set: %s", ldm_last_error());

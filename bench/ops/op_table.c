@@ -143,6 +143,7 @@ static int ew_shapes(OpShapeSet set, OpCase *o, int max, const char *op, void (*
     const int *ns = set == SHAPES_QUICK ? ew_quick : ew_full;
     const int nn = set == SHAPES_QUICK ? 3 : 5;
     int k = 0;
+    args(begin(&o[k++], row(op), "(0) empty"), 0);
     for (int i = 0; i < nn; i++)
         for (int mis = 0; mis < 2 && k < max; mis++) {
             OpCase *c = begin(&o[k++], row(op), "(%d)%s", ns[i], mis ? " misaligned" : "");
@@ -241,6 +242,7 @@ static int ss_shapes(OpShapeSet set, OpCase *o, int m) {
             if (which == 2) c->a[1].null = c->a[6].null = true;
         }
     if (k < m) ss_args(begin(&o[k++], row("scale_shift"), "(2,77,40) tokens"), 3, (int[]){2, 77, 40, 0});
+    if (k < m) ss_args(begin(&o[k++], row("scale_shift"), "(0,3,3,8) empty"), 4, (int[]){0, 3, 3, 8});
     return k;
 }
 
@@ -267,6 +269,7 @@ static int up_shapes(OpShapeSet set, OpCase *o, int m) {
             c->misalign = mis;
             up_args(c, sh[i][0], sh[i][1], sh[i][2], sh[i][3]);
         }
+    if (k < m) up_args(begin(&o[k++], row("upsample2x"), "(0,2,2,4) empty"), 0, 2, 2, 4);
     return k;
 }
 
@@ -577,6 +580,7 @@ static int gn_shapes(OpShapeSet set, OpCase *o, int m) {
             gn_args(c, 4, s, s[4], silu);
         }
     if (k < m) gn_args(begin(&o[k++], row("group_norm"), "(2,77,64) G=16 silu"), 3, (int[]){2, 77, 64, 0}, 16, 1);
+    if (k < m) gn_args(begin(&o[k++], row("group_norm"), "(0,4,4,8) G=2 silu empty"), 4, (int[]){0, 4, 4, 8}, 2, 1);
     return k;
 }
 
@@ -599,6 +603,7 @@ static int ln_shapes(OpShapeSet set, OpCase *o, int m) {
         ln_args(begin(&o[k++], row("layer_norm"), "(%d,%d,%d)", ln3[i][0], ln3[i][1], ln3[i][2]), 3,
                 (int[]){ln3[i][0], ln3[i][1], ln3[i][2], 0});
     if (set == SHAPES_FULL && k < m) ln_args(begin(&o[k++], row("layer_norm"), "(37,1024)"), 2, (int[]){37, 1024, 0, 0});
+    if (k < m) ln_args(begin(&o[k++], row("layer_norm"), "(0,8) empty"), 2, (int[]){0, 8, 0, 0});
     return k;
 }
 
@@ -646,6 +651,7 @@ static int conv_shapes(OpShapeSet set, OpCase *o, int m) {
                           s[4], s[5], s[5], s[3], s[6], s[7], s[8] ? "" : " nobias");
         conv_args(c, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]);
     }
+    if (k < m) conv_args(begin(&o[k++], row("conv2d"), "x (0,5,5,8) w (8,3,3,8) empty batch"), 0, 5, 5, 8, 8, 3, 1, 1, 1);
     return k;
 }
 
@@ -677,6 +683,7 @@ static int lin_shapes(OpShapeSet set, OpCase *o, int m) {
                  2, (int[]){s[0], s[1], 0}, s[2], s[3]);
     }
     if (k < m) lin_args(begin(&o[k++], row("linear"), "x (2,77,40) w (33,40)"), 3, (int[]){2, 77, 40}, 33, 1);
+    if (k < m) lin_args(begin(&o[k++], row("linear"), "x (0,8) w (5,8) empty"), 2, (int[]){0, 8, 0}, 5, 1);
     return k;
 }
 
@@ -720,6 +727,7 @@ static int attn_shapes(OpShapeSet set, OpCase *o, int m) {
         attn_args(begin(&o[k++], row("attention"), "B %d Lq %d Lk %d heads %d D %d", s[0], s[1], s[2], s[3], s[4]),
                   s[0], s[1], s[2], s[3], s[4]);
     }
+    if (k < m) attn_args(begin(&o[k++], row("attention"), "B 1 Lq 0 Lk 4 heads 2 D 4 empty"), 1, 0, 4, 2, 4);
     return k;
 }
 
