@@ -17,6 +17,7 @@
 #include "bench/ops/op_table.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,7 +47,6 @@
 // argument-list helpers
 
 static OpCase *begin(OpCase *c, const OpDef *op, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-#include <stdarg.h>
 static OpCase *begin(OpCase *c, const OpDef *op, const char *fmt, ...) {
     memset(c, 0, sizeof *c);
     c->op = op;
