@@ -32,7 +32,7 @@ NVFLAGS     = -O3 -std=c++17 -arch=$(CUDA_ARCH) -I. -DLDM_CUDA -Xcompiler -Wall,
 # (-fsanitize=thread / alignment: the hooks are core/emu/cuda_emu.cpp's, libtsan is never
 # linked). EMU_OPT="-O0 -g" for stepping through a kernel in gdb.
 EMU_CXX   ?= g++
-EMU_OPT   ?= -O2 -g
+EMU_OPT   ?= -O2 -g -march=native
 EMU_CUFLAGS = -x c++ -std=c++17 -I. -Icore/emu -DLDM_CUDA -include core/emu/cuda_emu.h $(EMU_OPT) \
               -Wall -Wno-unknown-pragmas -fno-strict-aliasing -fsanitize=thread \
               --param=tsan-instrument-func-entry-exit=0 -fsanitize=alignment
