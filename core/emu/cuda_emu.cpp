@@ -26,6 +26,7 @@
 #include <ucontext.h>
 
 #include <map>
+#include <unordered_map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -374,6 +375,43 @@ void shared_access(std::vector<Shadow> &sh, size_t off, unsigned n, bool write, 
     }
 }
 
+/* Global memory written during the launch in progress: word -> who wrote it. A word written by
+ * one block and read or written by another in the same launch is a race (blocks run in any
+ * order, concurrently); within a block, by two threads between two barriers. */
+struct GlobalWrite {
+    uint64_t block;
+    uint32_t epoch;
+    uint16_t thread;
+    uint8_t atomic;
+};
+std::unordered_map<uintptr_t, GlobalWrite> g_gwrites;
+
+std::string block_str(uint64_t lin) {
+    const dim3 g = g_x.grid;
+    char s[64];
+    snprintf(s, sizeof s, "(%u,%u,%u)", (unsigned)(lin % g.x), (unsigned)(lin / g.x % g.y),
+             (unsigned)(lin / ((uint64_t)g.x * g.y)));
+    return s;
+}
+
+void global_race_check(uintptr_t a, unsigned n, bool write, bool atomic, void *pc) {
+    const uint64_t blk = g_x.bid.x + (uint64_t)g_x.grid.x * (g_x.bid.y + (uint64_t)g_x.grid.y * g_x.bid.z);
+    const uint16_t me = (uint16_t)g_x.cur->lin;
+    for (uintptr_t w = a & ~(uintptr_t)3; w < a + n; w += 4) {
+        auto it = g_gwrites.find(w);
+        if (it != g_gwrites.end()) {
+            const GlobalWrite &o = it->second;
+            const bool other = o.block != blk || (o.thread != me && o.epoch == g_x.epoch);
+            if (other && !(atomic && o.atomic))
+                fault(cudaErrorLaunchFailure, pc, nullptr,
+                      "global-memory race: thread %s %s %p, which thread %s of block %s wrote in this launch%s",
+                      thread_str(me).c_str(), write ? "writes" : "reads", (void *)w, thread_str(o.thread).c_str(),
+                      block_str(o.block).c_str(), o.block != blk ? " (blocks are not ordered)" : " with no barrier between");
+        }
+        if (write) g_gwrites[w] = GlobalWrite{blk, g_x.epoch, me, (uint8_t)atomic};
+    }
+}
+
 void check_access(uintptr_t a, unsigned n, bool write, bool atomic, void *pc) {
     const char *rw = atomic ? "atomic" : write ? "write" : "read";
     if ((n == 2 || n == 4 || n == 8 || n == 16) && (a & (n - 1)))
@@ -392,13 +430,17 @@ void check_access(uintptr_t a, unsigned n, bool write, bool atomic, void *pc) {
         shared_access(g_x.sh_tls, a - g_x.tls_lo, n, write, atomic, "static shared", pc);
         return;
     }
-    if (a - g_hit_base < g_hit_size && a + n <= g_hit_base + g_hit_size) return;
+    if (a - g_hit_base < g_hit_size && a + n <= g_hit_base + g_hit_size) {
+        global_race_check(a, n, write, atomic, pc);
+        return;
+    }
     uintptr_t base;
     size_t size;
     if (find_alloc(a, &base, &size)) {
         if (a + n <= base + size) {
             g_hit_base = base;
             g_hit_size = size;
+            global_race_check(a, n, write, atomic, pc);
             return;
         }
         if (a < base + size + 65536)
@@ -806,6 +848,7 @@ int launch(const void *fn, const char *pretty, const char *expr, const char *fil
     }
     g_x.cur = nullptr;
     g_x.params_n = 0;
+    g_gwrites.clear();
     if (g_x.err != cudaSuccess) {
         set_error(g_x.err, g_report);
         return g_x.err;
