@@ -37,7 +37,7 @@ endif
 # (-fsanitize=thread / alignment: the hooks are core/emu/cuda_emu.cpp's, libtsan is never
 # linked). EMU_OPT="-O0 -g" for stepping through a kernel in gdb.
 EMU_CXX   ?= g++
-EMU_OPT   ?= -O2 -g
+EMU_OPT   ?= -O2 -g -march=native
 EMU_CUFLAGS = -x c++ -std=c++17 -I. -Icore/emu -DLDM_CUDA -include core/emu/cuda_emu.h $(EMU_OPT) \
               -Wall -Wno-unknown-pragmas -fno-strict-aliasing -fsanitize=thread \
               --param=tsan-instrument-func-entry-exit=0 -fsanitize=alignment

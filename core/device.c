@@ -1,6 +1,7 @@
 /* core/device.c — host memory, and dispatch to the CUDA half (see device.h). */
 #include "core/device.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,6 +20,15 @@ int dev_cuda_emulated(void) { return 1; }
 #else
 int dev_cuda_emulated(void) { return 0; }
 #endif
+
+void dev_cuda_announce(const char *prog) {
+    if (!dev_cuda_emulated()) return;
+    const char *chk = getenv("LDM_EMU_CHECK");
+    printf("%s: CUDA is emulated on the CPU (make CUDA=emu): every kernel runs as a grid of blocks of "
+           "threads here, slowly%s\n",
+           prog, chk && chk[0] == '0' ? " (LDM_EMU_CHECK=0: access checks off)" : ", each access checked");
+    fflush(stdout);
+}
 
 #ifdef LDM_CUDA
 int dev_cuda_available(void) { return cuda_available(); }

@@ -23,6 +23,9 @@ int dev_cuda_available(void);
 int dev_cuda_probe(void);
 /* 1 when the CUDA backend is the emulator of core/emu (make CUDA=emu): kernels run on the CPU. */
 int dev_cuda_emulated(void);
+/* Under the emulator, prints "<prog>: CUDA is emulated on the CPU ..." to stdout (the first
+ * line of a --device cuda run); otherwise nothing. */
+void dev_cuda_announce(const char *prog);
 /* Name of CUDA device 0 ("" when none). */
 const char *dev_cuda_name(void);
 

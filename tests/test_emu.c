@@ -105,6 +105,11 @@ Test(emu, host_pointer_in_a_kernel) {
     expect_report(fx_host_pointer(), "plain_copy_kernel", "block (0,0,0)", "thread (", "not device memory");
 }
 
+Test(emu, global_race_between_blocks) {
+    expect_report(fx_global_race(), "bad_global_race_kernel", "block (", "thread (0,0,0)", "global-memory race");
+    cr_expect(strstr(ldm_emu_last_report(), "blocks are not ordered"), "%s", ldm_emu_last_report());
+}
+
 Test(emu, launch_limits) {
     cr_expect_eq(fx_block_too_big(), cudaErrorInvalidConfiguration);
     cr_expect(strstr(ldm_emu_last_report(), "block (2048,1,1)"), "%s", ldm_emu_last_report());

@@ -26,6 +26,7 @@
 #include <ucontext.h>
 
 #include <map>
+#include <unordered_map>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -99,6 +100,7 @@ uint64_t splitmix(uint64_t *s) {
 
 std::map<uintptr_t, size_t> g_allocs; /* base -> bytes */
 size_t g_alloc_total = 0;
+uintptr_t g_hit_base = 0, g_hit_size = 0; /* the allocation of the last good access (cleared by cudaFree) */
 const size_t DEVICE_BYTES = (size_t)80 << 30; /* an H100's 80 GB */
 
 /* The allocation holding [a, a+n), or the nearest one below a (for the report). */
@@ -127,8 +129,34 @@ const size_t STACK_BYTES = 256 * 1024;
 const size_t DYN_SMEM_MAX = 227 * 1024;   /* sm_90 opt-in maximum per block */
 const size_t DYN_SMEM_DEFAULT = 48 * 1024;
 
+/* Switching between a block's threads. On x86-64 a few instructions (callee-saved registers
+ * and the stack pointer); elsewhere ucontext, whose swapcontext also makes a system call. */
+#if defined(__x86_64__)
+#define LDM_EMU_FAST_SWITCH 1
+struct Ctx {
+    void *sp;
+};
+extern "C" void ldm_emu_switch(void **save_sp, void *load_sp);
+asm(".text\n"
+    ".globl ldm_emu_switch\n"
+    ".type ldm_emu_switch,@function\n"
+    "ldm_emu_switch:\n"
+    "  pushq %rbp\n  pushq %rbx\n  pushq %r12\n  pushq %r13\n  pushq %r14\n  pushq %r15\n"
+    "  movq %rsp, (%rdi)\n"
+    "  movq %rsi, %rsp\n"
+    "  popq %r15\n  popq %r14\n  popq %r13\n  popq %r12\n  popq %rbx\n  popq %rbp\n"
+    "  ret\n"
+    ".size ldm_emu_switch, .-ldm_emu_switch\n");
+inline void ctx_switch(Ctx *from, Ctx *to) { ldm_emu_switch(&from->sp, to->sp); }
+#else
+struct Ctx {
+    ucontext_t uc;
+};
+inline void ctx_switch(Ctx *from, Ctx *to) { swapcontext(&from->uc, &to->uc); }
+#endif
+
 struct Fiber {
-    ucontext_t ctx;
+    Ctx ctx;
     char *stack;
     uint3 tid;
     int lin, state;
@@ -149,7 +177,10 @@ struct Shadow {
 
 struct Exec {
     std::vector<Fiber> fibers;
-    ucontext_t base_ctx, sched;
+    Ctx sched;
+#ifndef LDM_EMU_FAST_SWITCH
+    ucontext_t base_ctx;
+#endif
     Fiber *cur = nullptr;
     bool on_fiber = false;
     /* launch */
@@ -283,7 +314,7 @@ void fault(cudaError_t code, void *pc, const char *where, const char *fmt, ...) 
     if (g_x.err == cudaSuccess) g_x.err = code;
     g_x.abort_launch = true;
     if (g_x.on_fiber) {
-        swapcontext(&g_x.cur->ctx, &g_x.sched);
+        ctx_switch(&g_x.cur->ctx, &g_x.sched);
         abort(); /* never resumed */
     }
 }
@@ -344,6 +375,43 @@ void shared_access(std::vector<Shadow> &sh, size_t off, unsigned n, bool write, 
     }
 }
 
+/* Global memory written during the launch in progress: word -> who wrote it. A word written by
+ * one block and read or written by another in the same launch is a race (blocks run in any
+ * order, concurrently); within a block, by two threads between two barriers. */
+struct GlobalWrite {
+    uint64_t block;
+    uint32_t epoch;
+    uint16_t thread;
+    uint8_t atomic;
+};
+std::unordered_map<uintptr_t, GlobalWrite> g_gwrites;
+
+std::string block_str(uint64_t lin) {
+    const dim3 g = g_x.grid;
+    char s[64];
+    snprintf(s, sizeof s, "(%u,%u,%u)", (unsigned)(lin % g.x), (unsigned)(lin / g.x % g.y),
+             (unsigned)(lin / ((uint64_t)g.x * g.y)));
+    return s;
+}
+
+void global_race_check(uintptr_t a, unsigned n, bool write, bool atomic, void *pc) {
+    const uint64_t blk = g_x.bid.x + (uint64_t)g_x.grid.x * (g_x.bid.y + (uint64_t)g_x.grid.y * g_x.bid.z);
+    const uint16_t me = (uint16_t)g_x.cur->lin;
+    for (uintptr_t w = a & ~(uintptr_t)3; w < a + n; w += 4) {
+        auto it = g_gwrites.find(w);
+        if (it != g_gwrites.end()) {
+            const GlobalWrite &o = it->second;
+            const bool other = o.block != blk || (o.thread != me && o.epoch == g_x.epoch);
+            if (other && !(atomic && o.atomic))
+                fault(cudaErrorLaunchFailure, pc, nullptr,
+                      "global-memory race: thread %s %s %p, which thread %s of block %s wrote in this launch%s",
+                      thread_str(me).c_str(), write ? "writes" : "reads", (void *)w, thread_str(o.thread).c_str(),
+                      block_str(o.block).c_str(), o.block != blk ? " (blocks are not ordered)" : " with no barrier between");
+        }
+        if (write) g_gwrites[w] = GlobalWrite{blk, g_x.epoch, me, (uint8_t)atomic};
+    }
+}
+
 void check_access(uintptr_t a, unsigned n, bool write, bool atomic, void *pc) {
     const char *rw = atomic ? "atomic" : write ? "write" : "read";
     if ((n == 2 || n == 4 || n == 8 || n == 16) && (a & (n - 1)))
@@ -362,10 +430,19 @@ void check_access(uintptr_t a, unsigned n, bool write, bool atomic, void *pc) {
         shared_access(g_x.sh_tls, a - g_x.tls_lo, n, write, atomic, "static shared", pc);
         return;
     }
+    if (a - g_hit_base < g_hit_size && a + n <= g_hit_base + g_hit_size) {
+        global_race_check(a, n, write, atomic, pc);
+        return;
+    }
     uintptr_t base;
     size_t size;
     if (find_alloc(a, &base, &size)) {
-        if (a + n <= base + size) return;
+        if (a + n <= base + size) {
+            g_hit_base = base;
+            g_hit_size = size;
+            global_race_check(a, n, write, atomic, pc);
+            return;
+        }
         if (a < base + size + 65536)
             fault(cudaErrorIllegalAddress, pc, nullptr,
                   "out-of-bounds global %s of %u bytes at %p: offset %zu of a %zu-byte allocation at %p", rw, n,
@@ -388,15 +465,18 @@ inline void on_access(void *addr, unsigned n, bool write, void *pc) {
 // ---------------------------------------------------------------------------------
 // the scheduler: a block's threads as fibers
 
-void fiber_entry(int i) {
+/* A thread's life: the kernel, then back to the scheduler for good. */
+void fiber_entry() {
+    Fiber *f = g_x.cur;
     g_x.body(g_x.params);
-    g_x.fibers[i].state = EXITED;
-    setcontext(&g_x.sched);
+    f->state = EXITED;
+    ctx_switch(&f->ctx, &g_x.sched);
+    abort(); /* an exited thread is never resumed */
 }
 
 void yield_to_scheduler() {
     Fiber *f = g_x.cur;
-    swapcontext(&f->ctx, &g_x.sched);
+    ctx_switch(&f->ctx, &g_x.sched);
 }
 
 void shuffle_order() {
@@ -564,11 +644,21 @@ void run_block() {
                       (unsigned)(i / (g_x.block.x * g_x.block.y))};
         f.lin = i;
         f.state = RUNNABLE;
-        f.ctx = g_x.base_ctx;
-        f.ctx.uc_stack.ss_sp = f.stack;
-        f.ctx.uc_stack.ss_size = STACK_BYTES;
-        f.ctx.uc_link = nullptr;
-        makecontext(&f.ctx, (void (*)())fiber_entry, 1, i);
+#ifdef LDM_EMU_FAST_SWITCH
+        /* the stack as ldm_emu_switch leaves it: six saved registers, then the address it
+         * returns to (fiber_entry), then a null return address that ends backtraces */
+        void **sp = (void **)(f.stack + STACK_BYTES) - 8;
+        for (int r = 0; r < 6; r++) sp[r] = nullptr;
+        sp[6] = (void *)fiber_entry;
+        sp[7] = nullptr;
+        f.ctx.sp = sp;
+#else
+        f.ctx.uc = g_x.base_ctx;
+        f.ctx.uc.uc_stack.ss_sp = f.stack;
+        f.ctx.uc.uc_stack.ss_size = STACK_BYTES;
+        f.ctx.uc.uc_link = nullptr;
+        makecontext(&f.ctx.uc, (void (*)())fiber_entry, 0);
+#endif
     }
     g_x.order.resize(n);
     for (int i = 0; i < n; i++) g_x.order[i] = i;
@@ -584,7 +674,7 @@ void run_block() {
             g_x.cur = &f;
             g_x.on_fiber = true;
             t_in_kernel = true;
-            swapcontext(&g_x.sched, &f.ctx);
+            ctx_switch(&g_x.sched, &f.ctx);
             t_in_kernel = false;
             g_x.on_fiber = false;
             if (g_x.abort_launch) return;
@@ -728,7 +818,9 @@ int launch(const void *fn, const char *pretty, const char *expr, const char *fil
         g_x.dyn = (char *)aligned_alloc(4096, DYN_SMEM_MAX);
         g_x.sh_dyn.assign(DYN_SMEM_MAX / 4, Shadow{});
         locate_tls();
+#ifndef LDM_EMU_FAST_SWITCH
         getcontext(&g_x.base_ctx);
+#endif
     }
     ensure_fibers((int)nt);
     g_x.name = name;
@@ -756,6 +848,7 @@ int launch(const void *fn, const char *pretty, const char *expr, const char *fil
     }
     g_x.cur = nullptr;
     g_x.params_n = 0;
+    g_gwrites.clear();
     if (g_x.err != cudaSuccess) {
         set_error(g_x.err, g_report);
         return g_x.err;
@@ -981,6 +1074,7 @@ cudaError_t cudaFree(void *ptr) {
     if (it == g_allocs.end()) return cudaErrorInvalidDevicePointer;
     g_alloc_total -= it->second;
     g_allocs.erase(it);
+    g_hit_base = g_hit_size = 0;
     free(ptr);
     return cudaSuccess;
 }

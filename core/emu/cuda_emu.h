@@ -23,7 +23,9 @@
  *     global accesses must fall inside a live cudaMalloc allocation (or a __device__
  *     variable) and be naturally aligned; shared accesses must stay inside the block's
  *     shared memory; two threads touching the same shared word between two barriers, one
- *     of them writing, is a race; reading a shared word this block never wrote is an error.
+ *     of them writing, is a race; reading a shared word this block never wrote is an error;
+ *     a global word written in a launch is a race for any other block, and for another
+ *     thread of the same block before a barrier (atomics excepted).
  *   - typed accesses through a misaligned pointer (a float4 at an address not a multiple of
  *     16: -fsanitize=alignment, handler defined here too).
  *   - __syncthreads reached by only some threads (others exited or wait elsewhere), or at
@@ -37,8 +39,8 @@
  *   the error (once: faults are not sticky unless LDM_EMU_STICKY=1; LDM_EMU_ABORT=1 aborts
  *   at the fault instead, for gdb).
  *
- * Not modelled: concurrency between blocks (no inter-block races are found), the memory
- * consistency of weak orderings, __launch_bounds__ (parsed and ignored), static shared
+ * Not modelled: blocks never run at the same time (their races are found by the write
+ * records above, not by luck), the memory consistency of weak orderings, __launch_bounds__ (parsed and ignored), static shared
  * memory size limits (nvcc's ptxas enforces them), timing. */
 #ifndef LDM_CORE_EMU_CUDA_EMU_H
 #define LDM_CORE_EMU_CUDA_EMU_H

@@ -8,7 +8,18 @@
  * in every lane because IEEE addition is commutative.
  *
  * Include only from .cu files, after core/cuda_check.h. Everything is in an anonymous
- * namespace: each translation unit gets its own copy (and its own scratch symbols). */
+ * namespace: each translation unit gets its own copy (and its own scratch symbols).
+ *
+ * Macros every .cu file may use (the first two from core/cuda_check.h; they let the same
+ * source compile under nvcc and under the CPU emulator of core/emu, `make CUDA=emu`):
+ *   LDM_LAUNCH(kernel, grid, block[, smem[, stream]])(args...)
+ *       the launch kernel<<<grid, block, smem, stream>>>(args...); a grid with a zero
+ *       dimension launches nothing (an op on an empty tensor is a no-op). `kernel` names
+ *       one function: ew_kernel<Op>, or a constexpr pointer when the template arguments
+ *       contain commas (gemm.cuh, attention.cu).
+ *   LDM_DYNAMIC_SHARED(type, name);  extern __shared__ type name[]; (inside a kernel)
+ *   CUDA_TRY(call), CUDA_LAUNCH_CHECK(name)   error checks naming the call, file and line
+ *   EW_THREADS, RED_THREADS, RED_MAX_BLOCKS   block sizes of the launchers below */
 #ifndef LDM_KERNELS_CUDA_COMMON_CUH
 #define LDM_KERNELS_CUDA_COMMON_CUH
 

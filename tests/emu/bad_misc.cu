@@ -2,6 +2,7 @@
  *   uninit:     thread 3 reads a shared word no thread of the block has written;
  *   dyn OOB:    dynamic shared memory indexed past the 1 KB the launch asked for;
  *   host ptr:   a kernel handed a malloc'd host buffer instead of device memory;
+ *   global race: every block adds its partial sum into y[0] with a plain +=;
  *   launch limits: 2048 threads a block; 64 KB of dynamic shared memory without the
  *               opt-in; an opt-in of 300 KB (an H100 allows 227 KB). */
 #include <stdlib.h>
@@ -31,6 +32,10 @@ __global__ void bad_dyn_smem_oob_kernel(float *y) {
 __global__ void plain_copy_kernel(const float *x, float *y, int n) {
     const int i = blockIdx.x * blockDim.x + threadIdx.x;
     if (i < n) y[i] = x[i];
+}
+
+__global__ void bad_global_race_kernel(const float *x, float *y) {
+    if (threadIdx.x == 0) y[0] += x[blockIdx.x]; /* needs atomicAdd, or a second pass */
 }
 
 __global__ void big_smem_kernel(float *y) {
@@ -65,6 +70,19 @@ extern "C" int fx_host_pointer(void) {
     const cudaError_t e = cudaGetLastError();
     cudaFree(y);
     free(host);
+    return e;
+}
+
+extern "C" int fx_global_race(void) {
+    float *x, *y;
+    cudaMalloc(&x, 4 * sizeof(float));
+    cudaMalloc(&y, sizeof(float));
+    cudaMemset(x, 0, 4 * sizeof(float));
+    cudaMemset(y, 0, sizeof(float));
+    LDM_LAUNCH(bad_global_race_kernel, 4, 32)(x, y);
+    const cudaError_t e = cudaGetLastError();
+    cudaFree(x);
+    cudaFree(y);
     return e;
 }
 

@@ -17,6 +17,7 @@ int fx_shfl_missing_lanes(void);/* full-mask shuffle in a 48-thread block (lanes
 int fx_uninit_smem(void);       /* reads a shared word no thread wrote */
 int fx_dyn_smem_oob(void);      /* indexes past the dynamic shared memory it launched with */
 int fx_host_pointer(void);      /* a kernel given a host (malloc) pointer */
+int fx_global_race(void);       /* blocks add into one global word with a plain += */
 int fx_block_too_big(void);     /* 2048 threads a block */
 int fx_smem_no_optin(void);     /* 64 KB of dynamic shared memory without cudaFuncSetAttribute */
 int fx_smem_over_max(void);     /* cudaFuncSetAttribute to 300 KB */
