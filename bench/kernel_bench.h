@@ -23,6 +23,7 @@ typedef struct {
     const char *op;      /* NULL: all; else a bench_kind_name */
     int version;         /* -1: every version (CUDA); else only this one (0 = default) */
     const char *json;    /* NULL or a path */
+    bool no_naive;       /* leave out each op's naive version (large shapes on a GPU) */
 } KernelBenchOpts;
 
 int kernel_bench_run(const KernelBenchOpts *o, FILE *out);

@@ -1,7 +1,7 @@
 /* bench/ldm_bench.c — ldm-bench: kernel micro-benchmarks and end-to-end numbers.
  *
  *   ldm-bench kernels [--op NAME] [--version V] [--device cpu|cuda] [--preset P]
- *                     [--batch B] [--quick] [--json FILE]
+ *                     [--batch B] [--quick] [--no-naive] [--json FILE]
  *   ldm-bench train   [--preset P] [--device D] [--batch B] [--steps N] [--json FILE]
  *   ldm-bench sample  [--preset P] [--device D] [--batch B] [--steps N] [--json FILE]
  *   ldm-bench numerics [--preset P] --out FILE.safetensors
@@ -30,6 +30,7 @@ static void usage(FILE *f) {
             "     --op NAME        conv2d group_norm layer_norm attention linear silu add upsample2x adamw\n"
             "     --version V      CUDA kernel version only (0 = default; default: every version)\n"
             "     --quick          shorter timing, at most 3 shapes per op/pass/model (adni on the cpu: batch 1)\n"
+            "     --no-naive       leave out each op's naive CUDA version (bench/ops/op_table.c)\n"
             "  train          one training step of the VAE and the U-Net: forward, backward, optimizer,\n"
             "                 images/s, peak arena and parameter memory (--steps timed steps, default 3)\n"
             "  sample         DDIM sampling: time per denoising step and per image (--steps, default 10)\n"
@@ -48,7 +49,7 @@ static void usage(FILE *f) {
 typedef struct {
     const char *op, *preset, *json, *torch, *png, *out;
     Device device;
-    int version, batch, steps, quick;
+    int version, batch, steps, quick, no_naive;
     long arena_mb;
 } Args;
 
@@ -61,6 +62,7 @@ static int parse(int argc, char **argv, Args *a) {
         {"json", required_argument, 0, 'j'},   {"torch", required_argument, 0, 't'},
         {"png", required_argument, 0, 'g'},    {"out", required_argument, 0, 'O'},
         {"arena-mb", required_argument, 0, 'a'}, {"quick", no_argument, 0, 'q'},
+        {"no-naive", no_argument, 0, 'N'},
         {"help", no_argument, 0, 'h'},         {0}};
     int c;
     char *end;
@@ -92,6 +94,7 @@ static int parse(int argc, char **argv, Args *a) {
         case 'O': a->out = optarg; break;
         case 'a': a->arena_mb = v; break;
         case 'q': a->quick = 1; break;
+        case 'N': a->no_naive = 1; break;
         case 'h': usage(stdout); return 1;
         default: usage(stderr); return 2;
         }
@@ -130,7 +133,7 @@ int main(int argc, char **argv) {
         return cpu_bench_run(stdout, op) ? fail() : 0;
     }
     if (!strcmp(cmd, "kernels")) {
-        KernelBenchOpts o = {a.preset, a.device, a.batch, a.quick, a.op, a.version, a.json};
+        KernelBenchOpts o = {a.preset, a.device, a.batch, a.quick, a.op, a.version, a.json, a.no_naive};
         return kernel_bench_run(&o, stdout) ? fail() : 0;
     }
     if (!strcmp(cmd, "train") || !strcmp(cmd, "sample")) {

@@ -61,6 +61,18 @@ static void json_open(FILE *f, const char *tool, const ModelBenchOpts *o, int ba
             device_name(o->device), o->preset, batch);
     fprintf(f, "  \"commit\": \"%s\",\n  \"date\": \"%s\",\n  \"threads\": %d,\n", bench_commit(), bench_date(),
             omp_get_max_threads());
+    /* the preset's config as key=value lines (bench/torch_twin.py builds its twin from it) */
+    ModelConfig cfg;
+    char text[4096];
+    if (cfg_preset(&cfg, o->preset) == 0 && cfg_to_string(&cfg, text, sizeof text) >= 0) {
+        fputs("  \"config\": \"", f);
+        for (const char *p = text; *p; p++) {
+            if (*p == '\n') fputs("\\n", f);
+            else if (*p == '"' || *p == '\\') fprintf(f, "\\%c", *p);
+            else if ((unsigned char)*p >= 0x20) fputc(*p, f);
+        }
+        fputs("\",\n", f);
+    }
 }
 
 // ----------------------------------------------------------------------------

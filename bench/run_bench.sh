@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# bench/run_bench.sh — what `make bench` runs: for the CPU, and for the GPU when one is
-# present (nvidia-smi lists a device and ldm-bench was built with CUDA):
+# bench/run_bench.sh — what `make bench` runs: the static resource table of the CUDA
+# kernels (bench/resources.py, into bench/RESULTS.md, when nvcc is here); then for the CPU,
+# and for the GPU when one is present (nvidia-smi lists a device and ldm-bench was built
+# with CUDA):
 #   ldm-bench kernels / train / sample on $PRESET (the GPU also does adni's kernels),
 #   ldm-bench numerics (weights + inputs + outputs), bench/torch_twin.py side by side
 #   (when $PY imports torch), and ldm-bench chart -> bench/chart_<device>_<preset>.png.
@@ -28,6 +30,13 @@ if nvidia-smi -L >/dev/null 2>&1 && "$BIN" kernels --device cuda --op add --quic
     devices="cpu cuda"
 else
     echo "make bench: no usable CUDA device (or a CPU-only build): CPU tables only"
+fi
+
+step "static kernel resources (ptxas; no GPU needed) -> bench/RESULTS.md"
+if [ -x "${CUDA_HOME:-/usr/local/cuda}/bin/nvcc" ]; then
+    run "$OUT/resources.txt" python3 bench/resources.py --results bench/RESULTS.md
+else
+    echo "make bench: no nvcc: the resource table in bench/RESULTS.md is left as it is"
 fi
 
 step "numerics file ($PRESET)"

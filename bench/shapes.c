@@ -199,7 +199,7 @@ int shapes_for_preset(const ModelConfig *cfg, int batch, BenchShape *out, int ma
 }
 
 // ----------------------------------------------------------------------------
-// names and napkin math
+// names
 
 static const char *const kind_names[BK_N_KINDS] = {"conv2d", "group_norm", "layer_norm", "attention", "linear",
                                                    "silu",   "add",        "upsample2x", "adamw"};
@@ -223,60 +223,6 @@ int bench_passes(BenchKind k, BenchPass *p) {
     case BK_ADD: p[0] = BP_FWD; return 1;
     case BK_ADAMW: p[0] = BP_STEP; return 1;
     default: p[0] = BP_FWD, p[1] = BP_BWD; return 2;
-    }
-}
-
-static int conv_out(int in, int r, int stride) { return (in + 2 * (r / 2) - r) / stride + 1; }
-
-double bench_flops(const BenchShape *s, BenchPass p) {
-    const int fwd = p == BP_FWD;
-    switch (s->kind) {
-    case BK_CONV2D: {
-        double P = conv_out(s->h, s->r, s->stride), Q = conv_out(s->w, s->r, s->stride);
-        return 2.0 * s->n * P * Q * s->k * s->r * s->r * s->c;
-    }
-    case BK_ATTENTION: return (fwd ? 4.0 : 10.0) * s->n * s->heads * (double)s->lq * s->lk * s->d;
-    case BK_LINEAR: return (fwd ? 2.0 : 4.0) * s->rows * (double)s->in * s->out;
-    case BK_GROUP_NORM: {
-        double e = (double)s->n * s->h * s->w * s->c;
-        return e * (fwd ? 8 + 4 * s->silu : 14 + 6 * s->silu);
-    }
-    case BK_LAYER_NORM: return (double)s->rows * s->in * (fwd ? 8 : 14);
-    case BK_SILU: return (double)s->numel * (fwd ? 4 : 8);
-    case BK_ADD: return (double)s->numel;
-    case BK_UPSAMPLE: return fwd ? 0 : 4.0 * s->n * s->h * s->w * s->c;
-    case BK_ADAMW: return 14.0 * s->numel;
-    default: return 0;
-    }
-}
-
-double bench_bytes(const BenchShape *s, BenchPass p) {
-    const int fwd = p == BP_FWD;
-    switch (s->kind) {
-    case BK_CONV2D: {
-        double P = conv_out(s->h, s->r, s->stride), Q = conv_out(s->w, s->r, s->stride);
-        double x = (double)s->n * s->h * s->w * s->c, y = s->n * P * Q * s->k, w = (double)s->k * s->r * s->r * s->c;
-        if (p == BP_FWD) return 4 * (x + w + s->k + y);
-        if (p == BP_DGRAD) return 4 * (y + w + 2 * x);
-        return 4 * (x + y + 2 * w);
-    }
-    case BK_ATTENTION: {
-        double C = (double)s->heads * s->d, lse = (double)s->heads * s->lq;
-        if (fwd) return 4.0 * s->n * (2 * s->lq * C + 2 * s->lk * C + lse);
-        return 4.0 * s->n * (5 * s->lq * C + 6 * s->lk * C + lse);
-    }
-    case BK_LINEAR: {
-        double R = s->rows, I = s->in, O = s->out;
-        if (fwd) return 4 * (R * I + O * I + O + R * O);
-        return 4 * (R * O + R * I + O * I + 2 * R * I + 2 * O * I + 2 * O);
-    }
-    case BK_GROUP_NORM: return (double)s->n * s->h * s->w * s->c * (fwd ? 8 : 16);
-    case BK_LAYER_NORM: return (double)s->rows * s->in * (fwd ? 8 : 16);
-    case BK_SILU: return (double)s->numel * (fwd ? 8 : 16);
-    case BK_ADD: return 12.0 * s->numel;
-    case BK_UPSAMPLE: return (double)s->n * s->h * s->w * s->c * (fwd ? 20 : 24);
-    case BK_ADAMW: return 32.0 * s->numel;
-    default: return 0;
     }
 }
 

@@ -177,6 +177,11 @@ int bench_ceilings(Device dev, Ceilings *c) {
     if (dev == DEV_CUDA) {
 #ifdef LDM_CUDA
         snprintf(c->name, sizeof c->name, "%s", dev_cuda_name());
+        if (dev_cuda_emulated()) { /* kernels run on this CPU: its ceilings (the timings only check the path) */
+            c->bw_bytes_s = cpu_copy_bw();
+            c->fma_flop_s = cpu_fma_flops();
+            return c->bw_bytes_s > 0 ? 0 : -1;
+        }
         c->l2_bytes = bench_cuda_l2_bytes();
         c->bw_bytes_s = bench_cuda_copy_bw();
         c->fma_flop_s = bench_cuda_fma_flops();

@@ -1,6 +1,7 @@
 /* core/device.c — host memory, and dispatch to the CUDA half (see device.h). */
 #include "core/device.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,12 +15,29 @@ int device_parse(const char *s, Device *out) {
     return ldm_error("device", "unknown device '%s' (expected cpu or cuda)", s ? s : "(null)");
 }
 
+#ifdef LDM_CUDA_EMU
+int dev_cuda_emulated(void) { return 1; }
+#else
+int dev_cuda_emulated(void) { return 0; }
+#endif
+
+void dev_cuda_announce(const char *prog) {
+    if (!dev_cuda_emulated()) return;
+    const char *chk = getenv("LDM_EMU_CHECK");
+    printf("%s: CUDA is emulated on the CPU (make CUDA=emu): every kernel runs as a grid of blocks of "
+           "threads here, slowly%s\n",
+           prog, chk && chk[0] == '0' ? " (LDM_EMU_CHECK=0: access checks off)" : ", each access checked");
+    fflush(stdout);
+}
+
 #ifdef LDM_CUDA
 int dev_cuda_available(void) { return cuda_available(); }
+int dev_cuda_probe(void) { return cuda_probe(); }
 const char *dev_cuda_name(void) { return cuda_available() ? cuda_device_name() : ""; }
 #define NO_CUDA(op) ((void)0)
 #else
 int dev_cuda_available(void) { return 0; }
+int dev_cuda_probe(void) { return 0; }
 const char *dev_cuda_name(void) { return ""; }
 #define NO_CUDA(op) return ldm_error(op, "this build has no CUDA support (rebuild with nvcc, CUDA=1)")
 #endif

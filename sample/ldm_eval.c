@@ -166,7 +166,7 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
     }
     if (is_vae && !a->vae) return cli_usage_error(PROG, "vae: --vae FILE is required");
     if (a->device == DEV_CUDA && !dev_cuda_available())
-        return cli_usage_error(PROG, "--device cuda: no CUDA device (or this build has no CUDA)%s; use --device cpu", "");
+        return cli_usage_error(PROG, "--device cuda: no CUDA device (or this build has no CUDA); use --device cpu");
     return 0;
 }
 

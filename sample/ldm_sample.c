@@ -72,7 +72,7 @@ typedef struct {
 
 static int parse_args(int argc, char **argv, SampleArgs *a) {
     *a = (SampleArgs){.label = "all", .n = 8, .steps = 50, .strip_cols = 8, .zoom = 2, .eta = 0, .guidance = 3,
-                      .sampler = SAMPLER_DDIM, .device = dev_cuda_available() ? DEV_CUDA : DEV_CPU};
+                      .sampler = SAMPLER_DDIM, .device = dev_cuda_available() && !dev_cuda_emulated() ? DEV_CUDA : DEV_CPU};
     enum { O_UNET = 256, O_VAE, O_OUT, O_LABEL, O_N, O_STEPS, O_SAMPLER, O_ETA, O_GUID, O_SEED, O_DEV, O_NOEMA,
            O_STRIP, O_SCOLS, O_EACH, O_ZOOM, O_ARENA };
     static const struct option opts[] = {
@@ -119,7 +119,8 @@ static int parse_args(int argc, char **argv, SampleArgs *a) {
     if (!a->vae) return cli_usage_error(PROG, "--vae FILE is required");
     if (!a->out) return cli_usage_error(PROG, "--out FILE is required");
     if (a->device == DEV_CUDA && !dev_cuda_available())
-        return cli_usage_error(PROG, "--device cuda: no CUDA device (or this build has no CUDA)%s; use --device cpu", "");
+        return cli_usage_error(PROG, "--device cuda: no CUDA device (or this build has no CUDA); use --device cpu");
+    if (a->device == DEV_CUDA) dev_cuda_announce("ldm-sample");
     return 0;
 }
 

@@ -1,59 +1,78 @@
-/* tests/test_bench.c — bench/shapes: the napkin-math FLOP and byte formulas on shapes
- * worked out by hand, and the shapes table against a trace of the real forward passes
+/* tests/test_bench.c — bench/shapes and the op table's napkin-math FLOP and byte formulas
+ * on preset shapes worked out by hand, and the shapes table against a trace of the real forward passes
  * (every conv2d, norm, attention, linear, SiLU, add and upsample node the tape records,
  * with its shape and how often it runs). No timing is asserted. */
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "bench/ops/op_table.h"
 #include "bench/shapes.h"
 #include "core/error.h"
 #include "models/unet.h"
 #include "models/vae.h"
 
 // ----------------------------------------------------------------------------
-// formulas
+// formulas: the op table's FLOP and byte counts of preset shapes (bench/ops/op_table.h;
+// bytes: inputs read once, outputs written once, accumulated gradients read and written)
+
+static double fl(BenchShape s, BenchPass p) {
+    const OpDef *op = op_find(bench_kind_name(s.kind));
+    OpCase c;
+    cr_assert(op && op_case_from_shape(op, &s, &c) == 0, "%s", ldm_last_error());
+    const int i = op_pass_index(op, bench_pass_name(p));
+    cr_assert_geq(i, 0, "%s has no pass %s", op->name, bench_pass_name(p));
+    return op_flops(&c, i);
+}
+static double by(BenchShape s, BenchPass p) {
+    const OpDef *op = op_find(bench_kind_name(s.kind));
+    OpCase c;
+    cr_assert(op && op_case_from_shape(op, &s, &c) == 0, "%s", ldm_last_error());
+    return op_bytes(&c, op_pass_index(op, bench_pass_name(p)));
+}
 
 Test(bench, conv_flops_and_bytes) {
     /* 3x3, 128 -> 128, 32x32, batch 8, stride 1: P = Q = 32 */
     BenchShape s = {.kind = BK_CONV2D, .n = 8, .h = 32, .w = 32, .c = 128, .k = 128, .r = 3, .stride = 1};
     double flop = 2.0 * 8 * 32 * 32 * 128 * 128 * 9;
-    cr_assert_float_eq(bench_flops(&s, BP_FWD), flop, 1);
-    cr_assert_float_eq(bench_flops(&s, BP_DGRAD), flop, 1);
-    cr_assert_float_eq(bench_flops(&s, BP_WGRAD), flop, 1);
+    cr_assert_float_eq(fl(s, BP_FWD), flop, 1);
+    cr_assert_float_eq(fl(s, BP_DGRAD), flop, 1);
+    cr_assert_float_eq(fl(s, BP_WGRAD), flop, 1);
     double x = 8.0 * 32 * 32 * 128, w = 128.0 * 9 * 128;
-    cr_assert_float_eq(bench_bytes(&s, BP_FWD), 4 * (x + w + 128 + x), 1);
-    cr_assert_float_eq(bench_bytes(&s, BP_DGRAD), 4 * (x + w + 2 * x), 1);
-    cr_assert_float_eq(bench_bytes(&s, BP_WGRAD), 4 * (x + x + 2 * w), 1);
+    cr_assert_float_eq(by(s, BP_FWD), 4 * (x + w + 128 + x), 1);
+    cr_assert_float_eq(by(s, BP_DGRAD), 4 * (x + w + 2 * x), 1);
+    cr_assert_float_eq(by(s, BP_WGRAD), 4 * (x + x + 2 * w + 2 * 128), 1); /* dw and db */
     /* stride 2 on 33x33 (odd): P = Q = (33 + 2 - 3) / 2 + 1 = 17 */
     BenchShape d = {.kind = BK_CONV2D, .n = 1, .h = 33, .w = 33, .c = 4, .k = 6, .r = 3, .stride = 2};
-    cr_assert_float_eq(bench_flops(&d, BP_FWD), 2.0 * 17 * 17 * 6 * 9 * 4, 1e-6);
+    cr_assert_float_eq(fl(d, BP_FWD), 2.0 * 17 * 17 * 6 * 9 * 4, 1e-6);
     /* 1x1 keeps the size */
     BenchShape o = {.kind = BK_CONV2D, .n = 2, .h = 5, .w = 7, .c = 3, .k = 5, .r = 1, .stride = 1};
-    cr_assert_float_eq(bench_flops(&o, BP_FWD), 2.0 * 2 * 5 * 7 * 5 * 3, 1e-6);
+    cr_assert_float_eq(fl(o, BP_FWD), 2.0 * 2 * 5 * 7 * 5 * 3, 1e-6);
 }
 
 Test(bench, attention_linear_norm_formulas) {
     BenchShape a = {.kind = BK_ATTENTION, .n = 2, .lq = 256, .lk = 4, .heads = 4, .d = 32};
-    cr_assert_float_eq(bench_flops(&a, BP_FWD), 4.0 * 2 * 4 * 256 * 4 * 32, 1e-6);
-    cr_assert_float_eq(bench_flops(&a, BP_BWD), 10.0 * 2 * 4 * 256 * 4 * 32, 1e-6);
+    cr_assert_float_eq(fl(a, BP_FWD), 4.0 * 2 * 4 * 256 * 4 * 32, 1e-6);
+    cr_assert_float_eq(fl(a, BP_BWD), 10.0 * 2 * 4 * 256 * 4 * 32, 1e-6);
     double C = 128;
-    cr_assert_float_eq(bench_bytes(&a, BP_FWD), 4.0 * 2 * (2 * 256 * C + 2 * 4 * C + 4 * 256), 1e-6);
+    cr_assert_float_eq(by(a, BP_FWD), 4.0 * 2 * (2 * 256 * C + 2 * 4 * C + 4 * 256), 1e-6);
     BenchShape l = {.kind = BK_LINEAR, .rows = 10, .in = 3, .out = 7};
-    cr_assert_float_eq(bench_flops(&l, BP_FWD), 2.0 * 10 * 3 * 7, 1e-9);
-    cr_assert_float_eq(bench_flops(&l, BP_BWD), 4.0 * 10 * 3 * 7, 1e-9);
-    cr_assert_float_eq(bench_bytes(&l, BP_FWD), 4.0 * (30 + 21 + 7 + 70), 1e-9);
+    cr_assert_float_eq(fl(l, BP_FWD), 2.0 * 10 * 3 * 7, 1e-9);
+    cr_assert_float_eq(fl(l, BP_BWD), 4.0 * 10 * 3 * 7, 1e-9);
+    cr_assert_float_eq(by(l, BP_FWD), 4.0 * (30 + 21 + 7 + 70), 1e-9);
+    /* group norm: x, y, dy, dx per element; gamma, beta (C = 8) and mean, rstd (N G = 4) too */
     BenchShape g = {.kind = BK_GROUP_NORM, .n = 2, .h = 4, .w = 4, .c = 8, .groups = 2, .silu = 1};
-    cr_assert_float_eq(bench_bytes(&g, BP_FWD), 8.0 * 256, 1e-9);
-    cr_assert_float_eq(bench_bytes(&g, BP_BWD), 16.0 * 256, 1e-9);
-    cr_assert_float_eq(bench_flops(&g, BP_FWD), 12.0 * 256, 1e-9);
+    cr_assert_float_eq(by(g, BP_FWD), 8.0 * 256 + 4.0 * (8 + 8 + 4 + 4), 1e-9);
+    cr_assert_float_eq(by(g, BP_BWD), 16.0 * 256 + 4.0 * (8 + 8 + 4 + 4 + 2 * 8 + 2 * 8), 1e-9);
+    cr_assert_float_eq(fl(g, BP_FWD), 12.0 * 256, 1e-9);
     g.silu = 0;
-    cr_assert_float_eq(bench_flops(&g, BP_FWD), 8.0 * 256, 1e-9);
+    cr_assert_float_eq(fl(g, BP_FWD), 8.0 * 256, 1e-9);
+    /* AdamW: the gradient read; parameters, m and v read and written */
     BenchShape ad = {.kind = BK_ADAMW, .numel = 1000};
-    cr_assert_float_eq(bench_bytes(&ad, BP_STEP), 32000, 1e-9);
+    cr_assert_float_eq(by(ad, BP_STEP), 28000, 1e-9);
     BenchShape up = {.kind = BK_UPSAMPLE, .n = 1, .h = 2, .w = 3, .c = 4};
-    cr_assert_float_eq(bench_bytes(&up, BP_FWD), 20.0 * 24, 1e-9);
+    cr_assert_float_eq(by(up, BP_FWD), 20.0 * 24, 1e-9);
     BenchShape add = {.kind = BK_ADD, .numel = 10};
-    cr_assert_float_eq(bench_bytes(&add, BP_FWD), 120, 1e-9);
+    cr_assert_float_eq(by(add, BP_FWD), 120, 1e-9);
 }
 
 Test(bench, names_and_passes) {

@@ -36,6 +36,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "ldm-train: --device cuda: no CUDA device (or this build has no CUDA); use --device cpu\n");
         return 2;
     }
+    if (a.device == DEV_CUDA) dev_cuda_announce("ldm-train");
     if (!a.resume) { /* a bad preset or --set is a usage error, found before any work */
         ModelConfig cfg;
         if (train_config(&a, NULL, &cfg)) {

@@ -160,7 +160,7 @@ int train_args_parse(int argc, char **argv, TrainArgs *a) {
     memset(a, 0, sizeof *a);
     a->batch = 16, a->clip = 1.0, a->ema = 0.999, a->cond_drop = 0.1, a->lr_min_frac = 0.05;
     a->ckpt_every = 500, a->log_every = 10, a->val_patients = -1, a->threads = 2, a->warmup = -1;
-    a->device = dev_cuda_available() ? DEV_CUDA : DEV_CPU;
+    a->device = dev_cuda_available() && !dev_cuda_emulated() ? DEV_CUDA : DEV_CPU; /* the emulator only on request */
     if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         train_usage(stdout);
         return 1;

@@ -76,6 +76,7 @@ int scale_forward_cpu(const Tensor *x, float s, Tensor *y) {
 // scale_shift: x viewed as (N, L, C), L = product of the middle dims
 
 int scale_shift_forward_cpu(const Tensor *x, const Tensor *scale, const Tensor *shift, Tensor *y) {
+    if (x->numel == 0) return 0; /* an empty batch: L = rows / N would divide by zero */
     const int C = tensor_cols(x);
     const long rows = (long)tensor_rows(x), L = rows / x->shape[0];
     const float *xp = x->data, *sc = scale ? scale->data : NULL, *sh = shift ? shift->data : NULL;
@@ -100,6 +101,7 @@ int scale_shift_forward_cpu(const Tensor *x, const Tensor *scale, const Tensor *
 
 int scale_shift_backward_cpu(const Tensor *x, const Tensor *scale, const Tensor *dy, Tensor *dx, Tensor *dscale,
                              Tensor *dshift) {
+    if (x->numel == 0) return 0; /* an empty batch: nothing to write or accumulate */
     const int C = tensor_cols(x), N = x->shape[0];
     const long rows = (long)tensor_rows(x), L = rows / N;
     const float *xp = x->data, *g = dy->data, *sc = scale ? scale->data : NULL;

@@ -28,6 +28,7 @@
 
 int group_norm_forward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *beta, int groups, float eps,
                            bool silu, Tensor *y, Tensor *mean, Tensor *rstd) {
+    if (x->numel == 0) return 0; /* an empty batch: l = numel / (N C) would divide by zero */
     const int n_batch = x->shape[0], c = x->shape[x->ndim - 1], cg = c / groups;
     const long l = (long)(x->numel / ((size_t)n_batch * (size_t)c));
     const double m = (double)l * cg;
@@ -75,6 +76,7 @@ static inline float grad_z(float dy, float xh, float gm, float bt, bool silu) {
 int group_norm_backward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *beta, const Tensor *mean,
                             const Tensor *rstd, const Tensor *dy, int groups, bool silu, Tensor *dx, Tensor *dgamma,
                             Tensor *dbeta) {
+    if (x->numel == 0) return 0; /* an empty batch: nothing to write or accumulate */
     const int n_batch = x->shape[0], c = x->shape[x->ndim - 1], cg = c / groups;
     const long l = (long)(x->numel / ((size_t)n_batch * (size_t)c));
     const double m = (double)l * cg;

@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# bench/gpu_run.sh — the GPU run that fits in one call (at most 8 minutes), from binaries
+# built beforehand on a machine without a GPU (`make gpu-build`: nvcc there, no compiling
+# here). Stages, each under its own time limit taken from one budget:
+#   device      nvidia-smi sees a GPU
+#   parity      gpu-check: every op, pass and kernel version of the op table, full shapes
+#   memcheck, racecheck, synccheck
+#               compute-sanitizer on the quick shapes of the shared-memory ops
+#   kernels     ldm-bench kernels --device cuda --preset adni --no-naive --quick (validated,
+#               timed; at most 3 shapes per op, pass and model to fit the budget)
+#   torch       the same shapes through PyTorch on CUDA (bench/torch_twin.py)
+#   train       one adni training step, ldm.c (ldm-bench train) and PyTorch
+# The table is written to $OUT/gpu_run.md as it goes (a timeout keeps what was done); logs
+# beside it. Ends with 'N passed, N failed'; exit status 1 when a stage failed, 2 when there
+# is no GPU (unless --dry-run, which prints each command and its limit and runs none).
+#
+#   bash bench/gpu_run.sh [--dry-run]     BIN (default build/gpu-run), OUT (default
+#                                         build/gpu-run-out), PY (default python3), BUDGET (s)
+set -u -o pipefail
+DRY=0
+for a in "$@"; do
+    case $a in
+    --dry-run) DRY=1 ;;
+    *) echo "usage: bash bench/gpu_run.sh [--dry-run]" >&2; exit 2 ;;
+    esac
+done
+BIN=${BIN:-build/gpu-run}
+OUT=${OUT:-build/gpu-run-out}
+PY=${PY:-python3}
+BUDGET=${BUDGET:-465}
+PRESET=${PRESET:-adni}
+mkdir -p "$OUT"
+WORK=$(mktemp -d)
+TABLE=$OUT/gpu_run.md
+t0=$(date +%s)
+passed=0
+failed=0
+
+{
+    echo "# bench/gpu_run.sh, $(date -u '+%Y-%m-%d %H:%M UTC')$([ $DRY = 1 ] && echo ' (dry run)')"
+    echo
+    echo "| stage | result | s | detail |"
+    echo "| --- | --- | ---: | --- |"
+} >"$TABLE"
+
+row() { # stage result seconds detail
+    printf '| %s | %s | %s | %s |\n' "$1" "$2" "$3" "$4" >>"$TABLE"
+    printf '%-10s %-8s %4ss  %s\n' "$1" "$2" "$3" "$4"
+}
+
+# stage NAME CAP LOG DETAIL-COMMAND -- COMMAND...: runs COMMAND under min(CAP, budget left),
+# appending to $OUT/LOG; DETAIL-COMMAND (a shell snippet reading $log) makes the detail.
+stage() {
+    local name=$1 cap=$2 log=$OUT/$3 detail=$4
+    shift 5
+    local left=$((BUDGET - ($(date +%s) - t0)))
+    local lim=$((cap < left ? cap : left))
+    if [ $DRY = 1 ]; then
+        echo "[dry-run] $name: timeout $cap $*  >> $log"
+        row "$name" dry-run 0 "limit ${cap} s"
+        return 0
+    fi
+    if [ "$lim" -lt 5 ]; then
+        row "$name" FAIL 0 "not run: the ${BUDGET} s budget is spent"
+        failed=$((failed + 1))
+        return 1
+    fi
+    echo "== $name (limit ${lim} s): $*" >>"$log"
+    local s=$(date +%s)
+    timeout -k 5 "$lim" "$@" >>"$log" 2>&1
+    local rc=$? took=$(($(date +%s) - s))
+    local d
+    d=$(log=$log; eval "$detail" 2>/dev/null | tr '\n|' ' /' | cut -c1-160)
+    if [ $rc -eq 0 ]; then
+        row "$name" ok "$took" "$d"
+        passed=$((passed + 1))
+    else
+        [ $rc -eq 124 ] || [ $rc -eq 137 ] && d="timed out after ${lim} s; $d" || d="rc $rc; $d"
+        row "$name" FAIL "$took" "$d"
+        failed=$((failed + 1))
+    fi
+    return $rc
+}
+
+# ---- device
+if [ $DRY = 0 ]; then
+    if ! gpus=$(nvidia-smi -L 2>&1) || [ -z "$gpus" ]; then
+        row device FAIL 0 "no GPU: nvidia-smi: $(echo "$gpus" | head -n1)"
+        echo "bench/gpu_run.sh: no GPU visible (use --dry-run to see the commands)"
+        echo "0 passed, 1 failed"
+        exit 2
+    fi
+    row device ok 0 "$(echo "$gpus" | head -n1 | cut -c1-120)"
+    passed=$((passed + 1))
+else
+    row device dry-run 0 "nvidia-smi -L"
+fi
+for b in gpu-check ldm-bench; do
+    if [ ! -x "$BIN/$b" ]; then
+        row binaries FAIL 0 "$BIN/$b missing: run make gpu-build on the build machine and carry $BIN"
+        failed=$((failed + 1))
+        [ $DRY = 1 ] || { echo "$passed passed, $failed failed" | tee -a "$TABLE"; exit 1; }
+    fi
+done
+
+# ---- parity: every op, pass and version, full shapes
+stage parity 100 parity.log 'tail -n1 $log; grep -c "^FAIL" $log | sed "s/$/ FAIL lines/"' -- \
+    "$BIN/gpu-check"
+
+# ---- compute-sanitizer on the shared-memory kernels, quick shapes
+SAN=$(command -v compute-sanitizer || echo /usr/local/cuda/bin/compute-sanitizer)
+[ -x "$SAN" ] || [ $DRY = 1 ] || echo "== compute-sanitizer not found at $SAN" >>"$OUT/sanitizer.log"
+for tool in memcheck racecheck synccheck; do
+    cap=50; [ $tool = racecheck ] && cap=70; [ $tool = synccheck ] && cap=40
+    stage "$tool" $cap sanitizer.log \
+        "grep -E \"ERROR SUMMARY|RACECHECK SUMMARY|Device not supported|not found|[0-9]+ passed\" \$log | tail -n2" -- \
+        env LDM_CUDA_SYNC=1 "$SAN" --tool $tool --error-exitcode 3 --print-limit 20 "$BIN/gpu-check" --quick --shared-only
+done
+
+# ---- the kernel benchmark (no naive versions) on the preset's shapes, then PyTorch's
+K=$WORK/kernels.json
+stage kernels 80 kernels.log 'grep -c FAIL $log | sed "s/$/ FAIL rows/"; grep -E "^ceilings" $log' -- \
+    "$BIN/ldm-bench" kernels --device cuda --preset "$PRESET" --no-naive --quick --json "$K"
+[ -f "$K" ] && cp "$K" "$OUT/kernels.json"
+stage torch 50 kernels.log 'grep -E "^(total|all)" $log | tail -n2' -- \
+    env PYTHONUNBUFFERED=1 "$PY" bench/torch_twin.py --kernels "$K" --device cuda --quick
+
+# ---- one training step of the preset, ldm.c then PyTorch
+T=$WORK/train.json
+stage train 50 train.log 'grep -E "^(vae|unet) " $log | head -n2' -- \
+    "$BIN/ldm-bench" train --preset "$PRESET" --device cuda --json "$T"
+stage torch-train 45 train.log 'grep -E " step " $log | tail -n2' -- \
+    env PYTHONUNBUFFERED=1 "$PY" bench/torch_twin.py --train "$T" --device cuda
+
+echo >>"$TABLE"
+echo "$passed passed, $failed failed" | tee -a "$TABLE"
+rm -rf "$WORK"
+[ $failed -eq 0 ]
