@@ -4,8 +4,8 @@
  *     attention) on quick shapes; the full set, the sanitizers and the benchmark are
  *     `make gpu-check`.
  *   - Under the emulator (make CUDA=emu; `make test` builds it in $(BUILD)/emu): every
- *     group, every kernel version, on the quick shapes (odd sizes, edge tiles, misaligned
- *     pointers, batch 1), each kernel checked for out-of-bounds and misaligned accesses,
+ *     group, every kernel version, on the quick shapes (odd sizes, edge tiles, batch 1),
+ *     then all of it again with every tensor misaligned, each kernel checked for out-of-bounds and misaligned accesses,
  *     shared-memory races and barrier faults as it runs (core/emu/cuda_emu.h).
  *   - Without a device: one SKIPPED line; a CUDA that is installed but broken fails. */
 #include <criterion/criterion.h>
@@ -32,6 +32,8 @@ Test(gpu, parity_subset_matches_cpu, .timeout = 900) {
     printf("test_gpu on %s: seed %llu (LDM_TEST_SEED=%llu repeats it)\n", dev_cuda_name(),
            (unsigned long long)c.rng, (unsigned long long)c.rng);
     if (dev_cuda_emulated()) {
+        gp_check_all(&c);
+        c.misalign = true; /* again with every tensor misaligned: the scalar paths and their guards */
         gp_check_all(&c);
     } else {
         gp_check_core(&c);

@@ -214,8 +214,8 @@ static void run_case(GpCtx *c, const Case *k, int ver) {
             break;
         }
         fill_arg(c, a, hc[i]);
-        hg[i] = gpu_tensor(hc[i], k->misalign, &gb[i]);
-        hg2[i] = gpu_tensor(hc[i], k->misalign, &gb2[i]);
+        hg[i] = gpu_tensor(hc[i], k->misalign || c->misalign, &gb[i]);
+        hg2[i] = gpu_tensor(hc[i], k->misalign || c->misalign, &gb2[i]);
         if (!hg[i] || !hg2[i] || tensor_from_host(hg[i], hc[i]->data) || tensor_from_host(hg2[i], hc[i]->data))
             snprintf(why, sizeof why, "setup: %s", ldm_last_error());
     }
@@ -285,7 +285,9 @@ static void run_case(GpCtx *c, const Case *k, int ver) {
     }
 done:
     if (k->vop) kernel_version_set(k->vop, 0);
-    report(c, status, k->op, ver, worst_err, worst_name, k->detail, why);
+    char detail[200];
+    snprintf(detail, sizeof detail, "%s%s", k->detail, c->misalign && !k->misalign ? " misaligned" : "");
+    report(c, status, k->op, ver, worst_err, worst_name, detail, why);
     for (int i = 0; i < k->nargs; i++) {
         tensor_free(hc[i]);
         free(hg[i]);

@@ -26,6 +26,7 @@
 typedef struct GpCtx {
     int passed, failed, absent;
     bool quick;   /* small shapes only (for compute-sanitizer) */
+    bool misalign; /* every case's GPU tensors one float past a 16-byte boundary (scalar paths) */
     uint64_t rng; /* splitmix64 state for inputs */
 } GpCtx;
 
