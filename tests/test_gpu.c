@@ -3,7 +3,8 @@
  * version, under Criterion so that `make test` shows it.
  *   - With a GPU, or under the emulator (make CUDA=emu; `make test` builds it in
  *     $(BUILD)/emu), where each kernel is also checked for out-of-bounds and misaligned
- *     accesses, shared-memory races and barrier faults as it runs: the whole table.
+ *     accesses, shared-memory races and barrier faults as it runs: the whole table; on the
+ *     emulator then all of it again with every tensor misaligned.
  *   - Without a device (or in a CPU-only build): a visible skip, never a pass.
  *   - CUDA installed but broken: a failure naming the CUDA error.
  * The full shapes, the sanitizers and the benchmark are bench/gpu_run.sh. */
@@ -30,6 +31,10 @@ Test(gpu, op_table_parity_quick, .timeout = 900) {
            (unsigned long long)r.rng, (unsigned long long)r.rng);
     r.quiet_ok = true;
     op_run_table(&r, NULL, SHAPES_QUICK, DEV_CUDA, -1, false);
+    if (dev_cuda_emulated()) { /* again with every tensor misaligned: the scalar paths and their guards */
+        r.misalign_all = true;
+        op_run_table(&r, NULL, SHAPES_QUICK, DEV_CUDA, -1, false);
+    }
     cr_expect_eq(r.failed, 0, "%d device parity checks failed (FAIL lines above)", r.failed);
     cr_expect_gt(r.passed, 100);
 }

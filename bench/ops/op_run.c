@@ -406,6 +406,8 @@ int op_run_table(OpRun *r, const char *name, OpShapeSet set, Device dev, int ver
         const OpDef *op = &op_table[i];
         if (name && strcmp(name, op->name)) continue;
         const int nc = op->shapes(set, cases, OP_MAX_CASES);
+        if (r->misalign_all)
+            for (int k = 0; k < nc; k++) cases[k].misalign = true;
         for (int k = 0; k < nc; k++)
             for (int p = 0; p < op->npasses; p++) {
                 if (grad) {

@@ -38,6 +38,7 @@ typedef struct {
     uint64_t rng;  /* splitmix64 state for the inputs */
     FILE *out;     /* one line per check (stdout when NULL) */
     bool quiet_ok; /* print FAIL lines only */
+    bool misalign_all; /* op_run_table: every case's device tensors misaligned (the scalar paths and their guards) */
 } OpRun;
 
 void op_run_init(OpRun *r, uint64_t seed);

@@ -35,6 +35,13 @@
 
 extern "C" char __executable_start, end; /* the program image: code, constants, __device__ data */
 
+/* For gdb: the running thread's linear id in its block and the block's linear id in the grid
+ * (`condition 1 ldm_emu_thread == 37 && ldm_emu_block == 2`); -1 outside kernels. */
+extern "C" {
+volatile int ldm_emu_thread = -1;
+volatile long ldm_emu_block = -1;
+}
+
 namespace {
 
 // ---------------------------------------------------------------------------------
@@ -672,6 +679,7 @@ void run_block() {
                 continue;
             }
             g_x.cur = &f;
+            ldm_emu_thread = f.lin;
             g_x.on_fiber = true;
             t_in_kernel = true;
             ctx_switch(&g_x.sched, &f.ctx);
@@ -844,9 +852,12 @@ int launch(const void *fn, const char *pretty, const char *expr, const char *fil
     for (uint64_t i = 0; i < nb && !g_x.abort_launch; i++) {
         const uint64_t bl = (uint64_t)(((unsigned __int128)a * i + b) % nb);
         g_x.bid = uint3{(unsigned)(bl % grid.x), (unsigned)(bl / grid.x % grid.y), (unsigned)(bl / ((uint64_t)grid.x * grid.y))};
+        ldm_emu_block = (long)bl;
         run_block();
     }
     g_x.cur = nullptr;
+    ldm_emu_thread = -1;
+    ldm_emu_block = -1;
     g_x.params_n = 0;
     g_gwrites.clear();
     if (g_x.err != cudaSuccess) {

@@ -617,8 +617,8 @@ extern "C" int attention_forward_cuda(const Tensor *q, const Tensor *k, const Te
     if (ver == 1) {
         const size_t smem = (size_t)d.lk * sizeof(float);
         if (att_smem_allow((const void *)attn_naive_fwd, smem)) return -1;
-        LDM_LAUNCH(attn_naive_fwd, dim3(d.lq, d.b * d.heads), ATT_NAIVE_THREADS, smem)(q->data, k->data, v->data, o->data,
-                                                                              lse->data, d, scale);
+        LDM_LAUNCH(attn_naive_fwd, dim3(d.lq, d.b * d.heads), ATT_NAIVE_THREADS, smem)(
+            q->data, k->data, v->data, o->data, lse->data, d, scale);
         CUDA_LAUNCH_CHECK("attention_naive_forward");
         return 0;
     }

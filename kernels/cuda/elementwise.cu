@@ -242,7 +242,8 @@ extern "C" int scale_shift_backward_cuda(const Tensor *x, const Tensor *scale, c
         if ((C + 31) / 32 > 65535)
             return ldm_error("scale_shift_backward", "x %s: too many channels for the CUDA kernel", tshape(x));
         dim3 grid((unsigned)N, (C + 31) / 32);
-        LDM_LAUNCH(scale_shift_param_grad_kernel, grid, 256)(x->data, dy->data, dp(dscale), dp(dshift), (int)(per_n / C), C);
+        LDM_LAUNCH(scale_shift_param_grad_kernel, grid, 256)(
+            x->data, dy->data, dp(dscale), dp(dshift), (int)(per_n / C), C);
         CUDA_LAUNCH_CHECK("scale_shift_param_grads");
     }
     return 0;

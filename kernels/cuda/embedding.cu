@@ -123,8 +123,8 @@ extern "C" int embedding_backward_cuda(const Tensor *ids, const Tensor *dy, Tens
 extern "C" int timestep_embedding_forward_cuda(const Tensor *t, float max_period, Tensor *y) {
     const int half = y->shape[y->ndim - 1] / 2;
     const long total = (long)t->numel * half;
-    LDM_LAUNCH(timestep_embedding_kernel, ew_grid(total), EW_THREADS)(t->data, y->data, total, half,
-                                                              log((double)max_period));
+    LDM_LAUNCH(timestep_embedding_kernel, ew_grid(total), EW_THREADS)(
+        t->data, y->data, total, half, log((double)max_period));
     CUDA_LAUNCH_CHECK("timestep_embedding_forward");
     return 0;
 }

@@ -428,7 +428,8 @@ static int gn_forward_v(const Tensor *x, const float *gamma, const float *beta, 
     if (cache <= GN_SMEM_MAX) {
         const int T = gn_threads(d.cv, (long)d.HW * d.cv);
         if (gn_smem_limit(gn_forward_cached<V>, cache)) return -1;
-        LDM_LAUNCH(gn_forward_cached<V>, NG, T, cache)(x->data, gamma, beta, y->data, mean->data, rstd->data, d, eps, silu);
+        LDM_LAUNCH(gn_forward_cached<V>, NG, T, cache)(
+            x->data, gamma, beta, y->data, mean->data, rstd->data, d, eps, silu);
         CUDA_LAUNCH_CHECK("group_norm_forward_cached");
         return 0;
     }
@@ -441,8 +442,8 @@ static int gn_forward_v(const Tensor *x, const float *gamma, const float *beta, 
     LDM_LAUNCH(gn_stats_finalize, (NG + 255) / 256, 256)(part, NG, d, eps, mean->data, rstd->data);
     CUDA_LAUNCH_CHECK("group_norm_stats_finalize");
     const long total = (long)x->numel;
-    LDM_LAUNCH(gn_apply<V>, ew_grid(total / V), EW_THREADS)(x->data, gamma, beta, mean->data, rstd->data, y->data, total,
-                                                     d, silu);
+    LDM_LAUNCH(gn_apply<V>, ew_grid(total / V), EW_THREADS)(
+        x->data, gamma, beta, mean->data, rstd->data, y->data, total, d, silu);
     CUDA_LAUNCH_CHECK("group_norm_apply");
     return 0;
 }
@@ -467,8 +468,8 @@ static int gn_backward_v(const Tensor *x, const float *gamma, const float *beta,
         const int T = gn_threads(d.cv, (long)d.HW * d.cv);
         const size_t smem = cache + (size_t)T * 2 * V * sizeof(float);
         if (gn_smem_limit(gn_backward_cached<V>, smem)) return -1;
-        LDM_LAUNCH(gn_backward_cached<V>, NG, T, smem)(x->data, gamma, beta, mean->data, rstd->data, dy->data, dxp, pg, pb, d,
-                                               silu);
+        LDM_LAUNCH(gn_backward_cached<V>, NG, T, smem)(
+            x->data, gamma, beta, mean->data, rstd->data, dy->data, dxp, pg, pb, d, silu);
         CUDA_LAUNCH_CHECK("group_norm_backward_cached");
         if (params &&
             param_grad_finalize("group_norm_param_grads", pg, pb, N, C, dgamma ? dgamma->data : NULL,
@@ -483,15 +484,15 @@ static int gn_backward_v(const Tensor *x, const float *gamma, const float *beta,
     float *AB = ab + nab, *pg = params ? AB + nAB : NULL, *pb = params ? pg + np : NULL;
     const int T = gn_threads(d.cv, (long)d.PC * d.cv);
     const size_t smem = (size_t)T * 2 * V * sizeof(float);
-    LDM_LAUNCH(gn_backward_partial<V>, NG * d.S, T, smem)(x->data, gamma, beta, mean->data, rstd->data, dy->data, ab, pg, pb,
-                                                  d, silu);
+    LDM_LAUNCH(gn_backward_partial<V>, NG * d.S, T, smem)(
+        x->data, gamma, beta, mean->data, rstd->data, dy->data, ab, pg, pb, d, silu);
     CUDA_LAUNCH_CHECK("group_norm_backward_partial");
     if (dx) {
         LDM_LAUNCH(gn_backward_finalize, (NG + 255) / 256, 256)(ab, NG, d, AB);
         CUDA_LAUNCH_CHECK("group_norm_backward_finalize");
         const long total = (long)x->numel;
-        LDM_LAUNCH(gn_backward_apply<V>, ew_grid(total / V), EW_THREADS)(x->data, gamma, beta, mean->data, rstd->data,
-                                                                 dy->data, AB, dxp, total, d, silu);
+        LDM_LAUNCH(gn_backward_apply<V>, ew_grid(total / V), EW_THREADS)(
+            x->data, gamma, beta, mean->data, rstd->data, dy->data, AB, dxp, total, d, silu);
         CUDA_LAUNCH_CHECK("group_norm_backward_apply");
     }
     if (params &&

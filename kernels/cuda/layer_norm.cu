@@ -156,11 +156,11 @@ extern "C" int layer_norm_forward_cuda(const Tensor *x, const Tensor *gamma, con
     const long rows = (long)tensor_rows(x);
     const int C = tensor_cols(x);
     if (ln_vec4(C, x, gamma, beta, y, NULL))
-        LDM_LAUNCH(ln_forward_kernel<4>, ln_grid(rows), LN_WARPS * 32)(x->data, gamma->data, beta->data, y->data,
-                                                               mean->data, rstd->data, rows, C, eps);
+        LDM_LAUNCH(ln_forward_kernel<4>, ln_grid(rows), LN_WARPS * 32)(
+            x->data, gamma->data, beta->data, y->data, mean->data, rstd->data, rows, C, eps);
     else
-        LDM_LAUNCH(ln_forward_kernel<1>, ln_grid(rows), LN_WARPS * 32)(x->data, gamma->data, beta->data, y->data,
-                                                               mean->data, rstd->data, rows, C, eps);
+        LDM_LAUNCH(ln_forward_kernel<1>, ln_grid(rows), LN_WARPS * 32)(
+            x->data, gamma->data, beta->data, y->data, mean->data, rstd->data, rows, C, eps);
     CUDA_LAUNCH_CHECK("layer_norm_forward");
     return 0;
 }
@@ -171,11 +171,11 @@ extern "C" int layer_norm_backward_cuda(const Tensor *x, const Tensor *gamma, co
     const int C = tensor_cols(x);
     if (dx) {
         if (ln_vec4(C, x, gamma, dy, dx, NULL))
-            LDM_LAUNCH(ln_backward_dx_kernel<4>, ln_grid(rows), LN_WARPS * 32)(x->data, gamma->data, mean->data,
-                                                                       rstd->data, dy->data, dx->data, rows, C);
+            LDM_LAUNCH(ln_backward_dx_kernel<4>, ln_grid(rows), LN_WARPS * 32)(
+                x->data, gamma->data, mean->data, rstd->data, dy->data, dx->data, rows, C);
         else
-            LDM_LAUNCH(ln_backward_dx_kernel<1>, ln_grid(rows), LN_WARPS * 32)(x->data, gamma->data, mean->data,
-                                                                       rstd->data, dy->data, dx->data, rows, C);
+            LDM_LAUNCH(ln_backward_dx_kernel<1>, ln_grid(rows), LN_WARPS * 32)(
+                x->data, gamma->data, mean->data, rstd->data, dy->data, dx->data, rows, C);
         CUDA_LAUNCH_CHECK("layer_norm_backward_dx");
     }
     if (dgamma || dbeta) {
