@@ -18,7 +18,10 @@
 #include "bench/cpu_bench.h"
 #include "bench/kernel_bench.h"
 #include "bench/model_bench.h"
+#include "core/cli.h"
 #include "core/error.h"
+
+#define PROG "ldm-bench"
 
 static void usage(FILE *f) {
     fprintf(f,
@@ -65,44 +68,35 @@ static int parse(int argc, char **argv, Args *a) {
         {"no-naive", no_argument, 0, 'N'},
         {"help", no_argument, 0, 'h'},         {0}};
     int c;
-    char *end;
+    long v;
     optind = 1;
-    while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
-        long v = 0;
-        if (strchr("vbsa", c)) {
-            v = strtol(optarg, &end, 10);
-            if (!*optarg || *end || v < 0 || v > 1 << 20) {
-                fprintf(stderr, "ldm-bench %s: '%s' is not a count\n", argv[0], optarg);
-                return 2;
-            }
-        }
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'o': a->op = optarg; break;
-        case 'v': a->version = (int)v; break;
+        case 'v': if (cli_int(PROG, "--version", optarg, 0, 16, &a->version)) return 2; break;
         case 'd':
-            if (device_parse(optarg, &a->device)) {
-                fprintf(stderr, "ldm-bench %s: --device %s: %s\n", argv[0], optarg, ldm_last_error());
-                return 2;
-            }
+            if (device_parse(optarg, &a->device)) return cli_usage_error(PROG, "--device %s: want cpu or cuda", optarg);
             break;
         case 'p': a->preset = optarg; break;
-        case 'b': a->batch = (int)v; break;
-        case 's': a->steps = (int)v; break;
+        case 'b': if (cli_int(PROG, "--batch", optarg, 1, 4096, &a->batch)) return 2; break;
+        case 's': if (cli_int(PROG, "--steps", optarg, 1, 1 << 20, &a->steps)) return 2; break;
         case 'j': a->json = optarg; break;
         case 't': a->torch = optarg; break;
         case 'g': a->png = optarg; break;
         case 'O': a->out = optarg; break;
-        case 'a': a->arena_mb = v; break;
+        case 'a':
+            if (cli_long(PROG, "--arena-mb", optarg, 1, 1 << 20, &v)) return 2;
+            a->arena_mb = v;
+            break;
         case 'q': a->quick = 1; break;
         case 'N': a->no_naive = 1; break;
         case 'h': usage(stdout); return 1;
-        default: usage(stderr); return 2;
+        case ':': return cli_usage_error(PROG, "option '%s' needs a value", argv[optind - 1]);
+        default: return cli_usage_error(PROG, "unknown option '%s'", argv[optind - 1]);
         }
     }
-    if (optind < argc) {
-        fprintf(stderr, "ldm-bench %s: unexpected argument '%s'\n", argv[0], argv[optind]);
-        return 2;
-    }
+    if (optind < argc) return cli_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
     return 0;
 }
 

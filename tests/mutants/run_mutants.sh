@@ -53,20 +53,22 @@ while IFS= read -r line || [ -n "$line" ]; do
     esac
 done <"$LIST"
 
-build() { # make args...: quiet unless it fails
+build() { # make args...: quiet unless it fails (later CUDA= and BUILD= arguments win)
     nice make --no-print-directory CUDA=0 BUILD=build-mutants -j"$JOBS" "$@" >build-mutants.log 2>&1
 }
-suite_bins() { for s in $1; do printf 'build-mutants/tests/%s ' "$s"; done; }
+bdir=build-mutants # the build folder of the mutant at hand: BUILD= of its make arguments
+build_dir() { bdir=build-mutants; for a in $1; do case $a in BUILD=*) bdir=${a#BUILD=} ;; esac; done; }
+suite_bins() { for s in $1; do printf '%s/tests/%s ' "$bdir" "$s"; done; }
 run_suites() { # suites -> 0 all passed, 1 one failed (name in $failed_suite)
     failed_suite=""
     for s in $1; do
-        timeout "$TIMEOUT" build-mutants/tests/"$s" --jobs "$JOBS" >mutant-suite.log 2>&1 || { failed_suite=$s; return 1; }
+        timeout "$TIMEOUT" "$bdir"/tests/"$s" --jobs "$JOBS" >mutant-suite.log 2>&1 || { failed_suite=$s; return 1; }
     done
     return 0
 }
 
 # ---- baseline: everything builds and every covering suite passes unmutated
-all_suites=$(printf '%s\n' "${suites[@]}" | tr ' ' '\n' | sort -u | tr '\n' ' ')
+all_suites=$(for ((i = 0; i < n; i++)); do [ -z "${margs[i]}" ] && echo "${suites[i]}"; done | tr ' ' '\n' | sort -u | tr '\n' ' ')
 echo "make mutants: $n mutants; scratch copy $SCRATCH; baseline build and suites ($all_suites)"
 build all $(suite_bins "$all_suites") || { tail -30 build-mutants.log; echo "make mutants: the unmutated tree does not build"; exit 1; }
 if ! run_suites "$all_suites"; then
@@ -92,10 +94,19 @@ for ((i = 0; i < n; i++)); do
         echo "[$((i + 1))] $label ($f): BROKEN (the original text occurs $count times; update the list)"
         broken=$((broken + 1)); continue
     fi
+    build_dir "${margs[i]}"
+    if [ -n "${margs[i]}" ]; then # its own build (the CUDA emulator): the unmutated suites pass first
+        if ! build ${margs[i]} $(suite_bins "${suites[i]}") || ! run_suites "${suites[i]}"; then
+            echo "[$((i + 1))] $label ($f): BROKEN (the unmutated ${suites[i]} fails with ${margs[i]})"
+            broken=$((broken + 1)); continue
+        fi
+    fi
     cp -p "$f" "$f.orig"
     printf '%s' "${src/"$o"/"$r"}" >"$f"
     touch "$f"
-    if ! build ${margs[i]} all $(suite_bins "${suites[i]}"); then
+    targets="all"
+    [ -n "${margs[i]}" ] && targets=""
+    if ! build ${margs[i]} $targets $(suite_bins "${suites[i]}"); then
         result="BROKEN (does not compile: $(grep -m1 -E 'error' build-mutants.log))"; broken=$((broken + 1))
     elif run_suites "${suites[i]}"; then
         result="SURVIVED (${suites[i]} all pass)"; survived=$((survived + 1))
@@ -106,6 +117,7 @@ for ((i = 0; i < n; i++)); do
     touch "$f"
     echo "[$((i + 1))] $label ($f, $(($(date +%s) - t0)) s): $result"
 done
+bdir=build-mutants
 build all $(suite_bins "$all_suites") >/dev/null 2>&1 # leave the scratch build unmutated
 el=$(($(date +%s) - start))
 echo "make mutants: $killed of $ran killed, $survived survived, $broken broken; $((el / 60)) min $((el % 60)) s"
