@@ -82,8 +82,14 @@ Test(run_files, outdir_checks) {
     char sub[128];
     snprintf(sub, sizeof sub, "%s/new", tmpdir);
     cr_expect_eq(outdir_prepare(sub, 0), 0, "%s", ldm_last_error());
-    cr_expect_eq(outdir_prepare("/nonexistent_parent/x", 0), -1);
-    cr_expect(strstr(ldm_last_error(), "/nonexistent_parent/x"), "%s", ldm_last_error());
+    char deep[160];
+    snprintf(deep, sizeof deep, "%s/a/b/c", tmpdir); /* missing parents are created, as mkdir -p does */
+    cr_expect_eq(outdir_prepare(deep, 0), 0, "%s", ldm_last_error());
+    struct stat st;
+    cr_expect(stat(deep, &st) == 0 && S_ISDIR(st.st_mode), "%s was not created", deep);
+    rmdir(deep);
+    snprintf(deep, sizeof deep, "%s/a/b", tmpdir), rmdir(deep);
+    snprintf(deep, sizeof deep, "%s/a", tmpdir), rmdir(deep);
     cr_expect_eq(outdir_prepare(sub, 1ull << 62), -1, "absurd space requirement");
     cr_expect(strstr(ldm_last_error(), "free"), "%s", ldm_last_error());
     char file[160];
@@ -92,6 +98,10 @@ Test(run_files, outdir_checks) {
     fclose(f);
     cr_expect_eq(outdir_prepare(file, 0), -1);
     cr_expect(strstr(ldm_last_error(), "not a folder"), "%s", ldm_last_error());
+    char under[200];
+    snprintf(under, sizeof under, "%s/x/y", file); /* a parent that is a file: no folder can be made */
+    cr_expect_eq(outdir_prepare(under, 0), -1);
+    cr_expect(strstr(ldm_last_error(), under), "%s", ldm_last_error());
     unlink(file);
     /* a read-only folder (as root, which ignores modes, checked by a child as uid nobody) */
     chmod(tmpdir, 0755);

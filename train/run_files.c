@@ -12,11 +12,26 @@
 
 #include "core/error.h"
 
+/* mkdir -p: every missing folder of the path, parents first. */
+static int mkdir_parents(const char *dir) {
+    char p[1100];
+    if (snprintf(p, sizeof p, "%s", dir) >= (int)sizeof p) return ldm_error("output", "folder name too long: %s", dir);
+    for (char *c = p + 1; *c; c++) {
+        if (*c != '/') continue;
+        *c = '\0';
+        if (mkdir(p, 0777) != 0 && errno != EEXIST)
+            return ldm_error("output", "cannot create folder %s (for %s): %s", p, dir, strerror(errno));
+        *c = '/';
+    }
+    if (mkdir(p, 0777) != 0 && errno != EEXIST)
+        return ldm_error("output", "cannot create folder %s: %s", dir, strerror(errno));
+    return 0;
+}
+
 int outdir_prepare(const char *dir, unsigned long long need_bytes) {
     struct stat st;
     if (stat(dir, &st) != 0) {
-        if (mkdir(dir, 0777) != 0)
-            return ldm_error("output", "cannot create folder %s: %s", dir, strerror(errno));
+        if (mkdir_parents(dir)) return -1;
     } else if (!S_ISDIR(st.st_mode)) {
         return ldm_error("output", "%s exists and is not a folder", dir);
     }
