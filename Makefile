@@ -6,6 +6,8 @@
 #   make demo       the main job: train and sample on real MRI (see README)
 #   make bench      kernel, training and sampling benchmarks vs PyTorch (CPU; + GPU when present)
 #   make CUDA=0     CPU backend only (also what happens when nvcc is not found)
+#   make CUDA=emu   the CUDA kernels compiled by g++ against the emulator of core/emu/ (no GPU,
+#                   no nvcc): --device cuda runs every kernel on the CPU, with fault checks
 #
 # nvcc comes from CUDA_HOME (default /usr/local/cuda). The only CUDA library linked is
 # the runtime (static); no cuBLAS, cuDNN, CUTLASS or cuRAND.
@@ -25,23 +27,41 @@ CFLAGS     += $(CFLAGS_BASE) $(OPT) $(EXTRA_CFLAGS)
 LDLIBS      = -lpng -ljpeg -lz -lm -lpthread -fopenmp
 NVFLAGS     = -O3 -std=c++17 -arch=$(CUDA_ARCH) -I. -DLDM_CUDA -Xcompiler -Wall,-fno-strict-aliasing
 
+# The emulator build: each .cu is compiled by the host C++ compiler with the execution model
+# of core/emu/cuda_emu.h force-included, and every load and store instrumented
+# (-fsanitize=thread / alignment: the hooks are core/emu/cuda_emu.cpp's, libtsan is never
+# linked). EMU_OPT="-O0 -g" for stepping through a kernel in gdb.
+EMU_CXX   ?= g++
+EMU_OPT   ?= -O2 -g
+EMU_CUFLAGS = -x c++ -std=c++17 -I. -Icore/emu -DLDM_CUDA -include core/emu/cuda_emu.h $(EMU_OPT) \
+              -Wall -Wno-unknown-pragmas -fno-strict-aliasing -fsanitize=thread \
+              --param=tsan-instrument-func-entry-exit=0 -fsanitize=alignment
+
 ifeq ($(CUDA),1)
 CFLAGS  += -DLDM_CUDA
 LDLIBS  += -L$(CUDA_HOME)/lib64 -lcudart_static -ldl -lrt -lstdc++
 CU_SRCS  = $(wildcard core/*.cu kernels/cuda/*.cu bench/*.cu)
+EMU_OBJS =
+else ifeq ($(CUDA),emu)
+CFLAGS  += -DLDM_CUDA -DLDM_CUDA_EMU -Icore/emu
+LDLIBS  += -ldl -lstdc++
+CU_SRCS  = $(wildcard core/*.cu kernels/cuda/*.cu bench/*.cu)
+EMU_OBJS = $(OBJ)/core/emu/cuda_emu.o
 else
 CU_SRCS  =
+EMU_OBJS =
 endif
 
 # Entry points are <dir>/ldm_<name>.c -> build/ldm-<name>; everything else is the library.
 MAIN_SRCS = $(wildcard train/ldm_*.c sample/ldm_*.c bench/ldm_*.c data/ldm_*.c)
 LIB_SRCS  = $(filter-out $(MAIN_SRCS), $(wildcard core/*.c kernels/*.c kernels/cpu/*.c autograd/*.c \
               models/*.c data/*.c train/*.c sample/*.c bench/*.c))
-TEST_SRCS = $(wildcard tests/test_*.c)
+# tests/test_emu.c tests the emulator itself (fixtures tests/emu/*.cu): CUDA=emu builds only.
+TEST_SRCS = $(if $(filter emu,$(CUDA)),$(wildcard tests/test_*.c),$(filter-out tests/test_emu.c,$(wildcard tests/test_*.c)))
 TEST_UTIL = $(wildcard tests/util/*.c)
 
 OBJ      = $(BUILD)/obj
-LIB_OBJS = $(LIB_SRCS:%.c=$(OBJ)/%.o) $(CU_SRCS:%.cu=$(OBJ)/%.cu.o)
+LIB_OBJS = $(LIB_SRCS:%.c=$(OBJ)/%.o) $(CU_SRCS:%.cu=$(OBJ)/%.cu.o) $(EMU_OBJS)
 BINS     = $(patsubst %.c,$(BUILD)/%,$(subst ldm_,ldm-,$(notdir $(MAIN_SRCS))))
 TESTS    = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
@@ -51,13 +71,14 @@ all: banner $(BUILD)/libldm.a $(BINS)
 
 banner:
 	@if [ "$(CUDA)" = 1 ]; then echo "ldm.c: building with CUDA ($(NVCC), $(CUDA_ARCH))"; \
+	 elif [ "$(CUDA)" = emu ]; then echo "ldm.c: building with the CUDA emulator (kernels compiled by $(EMU_CXX), run on the CPU)"; \
 	 else echo "ldm.c: building the CPU backend only (no nvcc at $(NVCC), or CUDA=0)"; fi
 .PHONY: banner
 
 # Objects depend on the flags they were built with, so switching CUDA=0/1, OPT or
 # CUDA_ARCH in the same build folder rebuilds what it must.
 FLAGS_STAMP = $(OBJ)/.flags
-$(shell mkdir -p $(OBJ) && echo '$(CC) $(CFLAGS) | $(NVCC) $(NVFLAGS) | $(CUDA)' > $(FLAGS_STAMP).new && \
+$(shell mkdir -p $(OBJ) && echo '$(CC) $(CFLAGS) | $(NVCC) $(NVFLAGS) | $(CUDA) | $(EMU_CXX) $(EMU_CUFLAGS)' > $(FLAGS_STAMP).new && \
   (cmp -s $(FLAGS_STAMP).new $(FLAGS_STAMP) || mv $(FLAGS_STAMP).new $(FLAGS_STAMP)); rm -f $(FLAGS_STAMP).new)
 
 $(OBJ)/%.o: %.c $(FLAGS_STAMP)
@@ -67,12 +88,24 @@ $(OBJ)/%.o: %.c $(FLAGS_STAMP)
 # Philox normals must round identically on the CPU and the GPU: no contraction into FMA.
 $(OBJ)/kernels/cpu/random.o: CFLAGS += -ffp-contract=off
 
+ifeq ($(CUDA),emu)
+$(OBJ)/%.cu.o: %.cu $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(EMU_CXX) $(EMU_CUFLAGS) -MMD -MP -c $< -o $@
+
+# The emulator's runtime: plain C++, not instrumented (it defines the hooks).
+$(OBJ)/core/emu/%.o: core/emu/%.cpp $(FLAGS_STAMP)
+	@mkdir -p $(dir $@)
+	$(EMU_CXX) -std=c++17 -I. -O2 -g -Wall -Wextra -MMD -MP -c $< -o $@
+else
 $(OBJ)/%.cu.o: %.cu $(FLAGS_STAMP)
 	@mkdir -p $(dir $@)
 	$(NVCC) $(NVFLAGS) -MMD -MP -c $< -o $@
+endif
 
 # The GPU side of the same rule: random.cu must equal the CPU bit for bit.
 $(OBJ)/kernels/cuda/random.cu.o: NVFLAGS += --fmad=false
+$(OBJ)/kernels/cuda/random.cu.o: EMU_CUFLAGS += -ffp-contract=off
 
 $(BUILD)/libldm.a: $(LIB_OBJS)
 	@rm -f $@
@@ -96,7 +129,7 @@ $(BUILD)/tests/%: $(OBJ)/tests/%.o $(TEST_UTIL:%.c=$(OBJ)/%.o) $(BUILD)/libldm.a
 # machine needs neither Criterion nor libpng/libjpeg.
 GPU_CHECK_OBJS = $(patsubst %.c,$(OBJ)/%.o,$(wildcard tests/gpu/*.c))
 GPU_LIB_OBJS   = $(patsubst %.c,$(OBJ)/%.o,$(shell grep -L -E '<(png|jpeglib)\.h>' $(wildcard core/*.c)) \
-                   $(wildcard kernels/*.c kernels/cpu/*.c)) $(CU_SRCS:%.cu=$(OBJ)/%.cu.o)
+                   $(wildcard kernels/*.c kernels/cpu/*.c)) $(CU_SRCS:%.cu=$(OBJ)/%.cu.o) $(EMU_OBJS)
 $(OBJ)/tests/gpu/%.o: CFLAGS += -I$(CUDA_HOME)/include
 $(BUILD)/gpu-check: $(GPU_CHECK_OBJS) $(GPU_LIB_OBJS)
 	@rm -f $(BUILD)/libldm-gpu-check.a
@@ -104,8 +137,11 @@ $(BUILD)/gpu-check: $(GPU_CHECK_OBJS) $(GPU_LIB_OBJS)
 	$(CC) $(CFLAGS) $(GPU_CHECK_OBJS) $(BUILD)/libldm-gpu-check.a $(filter-out -lpng -ljpeg -lz,$(LDLIBS)) -o $@
 
 # On a machine with a GPU: build for it, parity, compute-sanitizer, benchmark, table.
+# (The make command goes through GPU_CHECK_MAKE: a recipe naming $(MAKE) directly would run
+# even under `make -n`.)
+GPU_CHECK_MAKE = $(MAKE)
 gpu-check:
-	@MAKE="$(MAKE)" BUILD="$(BUILD)" CUDA_HOME="$(CUDA_HOME)" bash tests/gpu/run_gpu_check.sh
+	@MAKE="$(GPU_CHECK_MAKE)" BUILD="$(BUILD)" CUDA_HOME="$(CUDA_HOME)" bash tests/gpu/run_gpu_check.sh
 
 # Debian packages the build needs; installed when root, else the exact command is printed.
 DEB_PKGS = libpng-dev libjpeg62-turbo-dev zlib1g-dev libcriterion-dev
@@ -124,13 +160,39 @@ deps:
 	   fi; \
 	 fi
 
+# Then every CUDA kernel on the emulator: test_gpu (the parity checks, every op and kernel
+# version, quick shapes) and test_emu (the emulator's own fixtures), built with CUDA=emu in
+# $(BUILD)/emu and linked against core + kernels only. Needs g++, not nvcc or a GPU.
 test: deps
 	@$(MAKE) --no-print-directory all tests-build
 	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t --jobs 2 || fail=1; done; \
+	 if [ "$(CUDA)" != emu ]; then \
+	   if command -v $(EMU_CXX) >/dev/null; then \
+	     $(MAKE) --no-print-directory CUDA=emu BUILD=$(BUILD)/emu emu-tests-build || fail=1; \
+	     for t in $(EMU_TEST_BINS:$(BUILD)/%=$(BUILD)/emu/%); do echo "== $$t (CUDA emulator)"; $$t --jobs 2 || fail=1; done; \
+	   else echo "SKIPPED: the CUDA emulator suites need $(EMU_CXX)"; fi; \
+	 fi; \
 	 if [ $$fail = 0 ]; then echo "make test: all suites passed"; else echo "make test: FAILED"; exit 1; fi
 
 tests-build: $(TESTS)
 .PHONY: tests-build
+
+# The emulator suites: test_emu links the fixtures tests/emu/*.cu (bad and good kernels).
+EMU_TEST_BINS = $(BUILD)/tests/test_gpu $(BUILD)/tests/test_emu
+EMU_FIXTURES  = $(patsubst %.cu,$(OBJ)/%.cu.o,$(wildcard tests/emu/*.cu))
+ifeq ($(CUDA),emu)
+$(BUILD)/libldm-kernels.a: $(GPU_LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+$(BUILD)/tests/test_gpu: $(OBJ)/tests/test_gpu.o $(BUILD)/libldm-kernels.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(BUILD)/libldm-kernels.a $(filter-out -lpng -ljpeg -lz,$(LDLIBS)) -lcriterion -o $@
+$(BUILD)/tests/test_emu: $(OBJ)/tests/test_emu.o $(EMU_FIXTURES) $(BUILD)/libldm-kernels.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(EMU_FIXTURES) $(BUILD)/libldm-kernels.a $(filter-out -lpng -ljpeg -lz,$(LDLIBS)) -lcriterion -o $@
+endif
+emu-tests-build: $(EMU_TEST_BINS)
+.PHONY: emu-tests-build
 
 asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan CUDA=0 OPT="-O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined" \

@@ -7,12 +7,11 @@
  * The copy: cudaMemcpyAsync device-to-device of up to 1 GiB (halved until it fits);
  * bytes = 2 x size (read + written). */
 #include <algorithm>
-#include <cuda_runtime.h>
 #include <vector>
 
 extern "C" {
 #include "bench/timer.h"
-#include "core/error.h"
+#include "core/cuda_check.h"
 }
 
 // ----------------------------------------------------------------------------
@@ -116,7 +115,7 @@ extern "C" double bench_cuda_fma_flops(void) {
     std::vector<float> t;
     for (int i = 0; i < 7; i++) {
         cudaEventRecord(e0, 0);
-        fma_chains<<<blocks, threads>>>(out, iters, 0.9999f, 1e-4f);
+        LDM_LAUNCH(fma_chains, blocks, threads)(out, iters, 0.9999f, 1e-4f);
         cudaEventRecord(e1, 0);
         cudaEventSynchronize(e1);
         float ms = 0;

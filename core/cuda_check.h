@@ -8,6 +8,25 @@
 
 #include "core/error.h"
 
+/* The two spellings nvcc and the emulator's host compiler (make CUDA=emu, core/emu/) do not
+ * share; under the emulator core/emu/cuda_emu.h defines them.
+ *   LDM_LAUNCH(kernel, grid, block[, smem[, stream]])(args...)
+ *       kernel<<<grid, block, smem, stream>>>(args...), except that a grid with a zero
+ *       dimension launches nothing (CUDA calls it an invalid configuration): an op on an
+ *       empty tensor is a no-op. `kernel` names one function: a template kernel spells out
+ *       its arguments (ew_kernel<Op>); one whose template arguments contain commas goes
+ *       through a constexpr pointer first. Safe under if/else without braces.
+ *   LDM_DYNAMIC_SHARED(type, name);
+ *       extern __shared__ type name[];  inside a kernel: the launch's dynamic shared memory. */
+static inline bool ldm_grid_empty(dim3 g) { return g.x == 0 || g.y == 0 || g.z == 0; }
+#ifndef LDM_CUDA_EMU
+#define LDM_LAUNCH(kernel, grid, ...) \
+    if (ldm_grid_empty(grid)) {       \
+    } else                            \
+        kernel<<<grid, __VA_ARGS__>>>
+#define LDM_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
+
 #define CUDA_TRY(call)                                                                   \
     do {                                                                                 \
         cudaError_t err_ = (call);                                                       \

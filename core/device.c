@@ -14,12 +14,20 @@ int device_parse(const char *s, Device *out) {
     return ldm_error("device", "unknown device '%s' (expected cpu or cuda)", s ? s : "(null)");
 }
 
+#ifdef LDM_CUDA_EMU
+int dev_cuda_emulated(void) { return 1; }
+#else
+int dev_cuda_emulated(void) { return 0; }
+#endif
+
 #ifdef LDM_CUDA
 int dev_cuda_available(void) { return cuda_available(); }
+int dev_cuda_probe(void) { return cuda_probe(); }
 const char *dev_cuda_name(void) { return cuda_available() ? cuda_device_name() : ""; }
 #define NO_CUDA(op) ((void)0)
 #else
 int dev_cuda_available(void) { return 0; }
+int dev_cuda_probe(void) { return 0; }
 const char *dev_cuda_name(void) { return ""; }
 #define NO_CUDA(op) return ldm_error(op, "this build has no CUDA support (rebuild with nvcc, CUDA=1)")
 #endif

@@ -14,8 +14,15 @@ typedef enum { DEV_CPU = 0, DEV_CUDA = 1 } Device;
 const char *device_name(Device d);               /* "cpu" / "cuda" */
 int device_parse(const char *s, Device *out);    /* "cpu"|"cuda" -> 0, else -1 with error */
 
-/* 1 when the build has CUDA and a device is present, else 0. Never prints. */
+/* 1 when the build has CUDA and a device is present, else 0. Only "no device" (or no
+ * driver installed) is silent: when CUDA is present but fails (an old driver, ...) it
+ * prints the CUDA error once to stderr and returns 0. */
 int dev_cuda_available(void);
+/* 1: a device; 0: none (or no CUDA in the build); -1: CUDA present but broken, with an ldm
+ * error naming the CUDA error. What a check that must not pass on a broken machine asks. */
+int dev_cuda_probe(void);
+/* 1 when the CUDA backend is the emulator of core/emu (make CUDA=emu): kernels run on the CPU. */
+int dev_cuda_emulated(void);
 /* Name of CUDA device 0 ("" when none). */
 const char *dev_cuda_name(void);
 
@@ -31,6 +38,7 @@ int dev_synchronize(Device d);
 #ifdef LDM_CUDA
 /* Implemented in core/device_cuda.cu. */
 int cuda_available(void);
+int cuda_probe(void);
 const char *cuda_device_name(void);
 void *cuda_malloc(size_t bytes);
 void cuda_free(void *p);

@@ -3,20 +3,47 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <dlfcn.h>
 
 extern "C" {
 #include "core/cuda_check.h"
 #include "core/device.h"
 }
 
-extern "C" int cuda_available(void) {
-    static int cached = -1;
-    if (cached < 0) {
+/* 1: a device; 0: no device (cudaErrorNoDevice, or no driver installed at all: a machine
+ * with the toolkit but without a GPU); -1: CUDA is there but broken (an old driver, a
+ * failed initialisation, ...), with an ldm error naming the CUDA error. */
+extern "C" int cuda_probe(void) {
+    static int cached = -2;
+    static char why[512];
+    if (cached == -2) {
         int n = 0;
-        cached = (cudaGetDeviceCount(&n) == cudaSuccess && n > 0) ? 1 : 0;
-        if (!cached) cudaGetLastError(); /* clear the sticky "no device" error */
+        cudaError_t err = cudaGetDeviceCount(&n);
+        cudaGetLastError(); /* the probe's error is answered here, not by the next launch check */
+        if (err == cudaSuccess) {
+            cached = n > 0 ? 1 : 0;
+        } else if (err == cudaErrorNoDevice) {
+            cached = 0;
+        } else if (err == cudaErrorInsufficientDriver && !dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL)) {
+            cached = 0; /* no driver library at all: no GPU here */
+        } else {
+            cached = -1;
+            snprintf(why, sizeof why, "cudaGetDeviceCount failed: %s (%s)", cudaGetErrorName(err),
+                     cudaGetErrorString(err));
+        }
     }
+    if (cached < 0) ldm_error("cuda", "CUDA is installed but unusable: %s", why);
     return cached;
+}
+
+extern "C" int cuda_available(void) {
+    static int warned = 0;
+    const int p = cuda_probe();
+    if (p < 0 && !warned) {
+        warned = 1;
+        fprintf(stderr, "ldm.c: %s\n", ldm_last_error());
+    }
+    return p == 1;
 }
 
 extern "C" const char *cuda_device_name(void) {

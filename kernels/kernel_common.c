@@ -1,10 +1,16 @@
 /* kernels/kernel_common.c — shared argument checks (see kernel_common.h). */
 #include "kernels/kernel_common.h"
 
+#include <limits.h>
+
 int kcheck(const char *op, const Tensor *t, const char *what) {
     if (!t) return ldm_error(op, "%s is missing (NULL)", what);
     if (!t->data) return ldm_error(op, "%s %s has no storage", what, tshape(t));
     if (t->dtype != DT_F32) return ldm_error(op, "%s %s is not fp32 (only fp32 is implemented)", what, tshape(t));
+    /* the CUDA kernels index rows, pixels and channels with 32-bit ints */
+    if (t->device == DEV_CUDA && t->numel > (size_t)INT_MAX)
+        return ldm_error(op, "%s %s has %zu elements; the CUDA kernels take at most 2^31 - 1", what, tshape(t),
+                         t->numel);
     return 0;
 }
 

@@ -54,8 +54,6 @@ struct AttnDims {
     int b, lq, lk, c, heads, d;
 };
 
-extern __shared__ float4 att_smem4[];
-
 // ---------------------------------------------------------------------------------------
 // Version 1: naive kernels
 
@@ -83,6 +81,7 @@ __device__ float att_dot(const float *a, const float *b, int n) {
 /* grid (Lq, B*heads); dynamic shared memory: Lk scores. */
 __global__ void attn_naive_fwd(const float *__restrict__ q, const float *__restrict__ k, const float *__restrict__ v,
                                float *__restrict__ o, float *__restrict__ lse, AttnDims d, float scale) {
+    LDM_DYNAMIC_SHARED(float4, att_smem4);
     float *sc = reinterpret_cast<float *>(att_smem4);
     __shared__ float red[32];
     const int i = blockIdx.x, bh = blockIdx.y, b = bh / d.heads, h = bh - b * d.heads;
@@ -116,6 +115,7 @@ __global__ void attn_naive_fwd(const float *__restrict__ q, const float *__restr
 __global__ void attn_naive_dq(const float *__restrict__ q, const float *__restrict__ k, const float *__restrict__ v,
                               const float *__restrict__ lse, const float *__restrict__ di,
                               const float *__restrict__ dout, float *__restrict__ dq, AttnDims d, float scale) {
+    LDM_DYNAMIC_SHARED(float4, att_smem4);
     float *ds = reinterpret_cast<float *>(att_smem4);
     const int i = blockIdx.x, bh = blockIdx.y, b = bh / d.heads, h = bh - b * d.heads;
     const long hoff = (long)h * d.d, row = ((long)b * d.lq + i) * d.c + hoff;
@@ -138,6 +138,7 @@ __global__ void attn_naive_dkdv(const float *__restrict__ q, const float *__rest
                                 const float *__restrict__ v, const float *__restrict__ lse,
                                 const float *__restrict__ di, const float *__restrict__ dout,
                                 float *__restrict__ dk, float *__restrict__ dv, AttnDims d, float scale) {
+    LDM_DYNAMIC_SHARED(float4, att_smem4);
     float *pr = reinterpret_cast<float *>(att_smem4), *ds = pr + d.lq;
     const int j = blockIdx.x, bh = blockIdx.y, b = bh / d.heads, h = bh - b * d.heads;
     const long hoff = (long)h * d.d, krow = ((long)b * d.lk + j) * d.c + hoff;
@@ -312,6 +313,7 @@ __global__ void __launch_bounds__(ATT_THREADS, 2)
     attn_flash_fwd(const float *__restrict__ q, const float *__restrict__ k, const float *__restrict__ v,
                    float *__restrict__ o, float *__restrict__ lse, AttnDims d, float sl2, bool vec) {
     constexpr int LD = DP + 4, PLD = BKV + 16, RI = BQ / 16, RJ = BKV / 16, NC = DP / 16;
+    LDM_DYNAMIC_SHARED(float4, att_smem4);
     float *Qs = reinterpret_cast<float *>(att_smem4);  // (BQ, LD)
     float *Ks = Qs + BQ * LD;                          // (BKV, LD)
     float *Vs = Ks + BKV * LD;                         // (BKV, LD)
@@ -385,6 +387,7 @@ __global__ void __launch_bounds__(ATT_THREADS, 2)
                     const float *__restrict__ lse, const float *__restrict__ di, const float *__restrict__ dout,
                     float *__restrict__ dk, float *__restrict__ dv, AttnDims d, float sl2, float scale, bool vec) {
     constexpr int LD = DP + 4, TLD = BQ + 4, RI = BQ / 16, RJ = BKV / 16, NC = DP / 16;
+    LDM_DYNAMIC_SHARED(float4, att_smem4);
     float *Ks = reinterpret_cast<float *>(att_smem4);  // (BKV, LD)
     float *Vs = Ks + BKV * LD;                         // (BKV, LD)
     float *Qs = Vs + BKV * LD;                         // (BQ, LD)
@@ -457,6 +460,7 @@ __global__ void __launch_bounds__(ATT_THREADS, 2)
                   const float *__restrict__ lse, const float *__restrict__ di, const float *__restrict__ dout,
                   float *__restrict__ dq, AttnDims d, float sl2, float scale, bool vec) {
     constexpr int LD = DP + 4, SLD = BKV + 16, RI = BQ / 16, RJ = BKV / 16, NC = DP / 16;
+    LDM_DYNAMIC_SHARED(float4, att_smem4);
     float *Qs = reinterpret_cast<float *>(att_smem4);  // (BQ, LD)
     float *Gs = Qs + BQ * LD;                          // dO (BQ, LD)
     float *Ks = Gs + BQ * LD;                          // (BKV, LD)
@@ -524,8 +528,9 @@ static AttnDims att_dims(const Tensor *q, const Tensor *k, int heads) {
     AttnDims d;
     d.b = q->shape[0];
     d.c = q->shape[q->ndim - 1];
-    d.lq = (int)(q->numel / ((size_t)d.b * d.c));
-    d.lk = (int)(k->numel / ((size_t)d.b * d.c));
+    const size_t bc = (size_t)d.b * d.c; /* 0: an empty tensor, no rows */
+    d.lq = bc ? (int)(q->numel / bc) : 0;
+    d.lk = bc ? (int)(k->numel / bc) : 0;
     d.heads = heads;
     d.d = d.c / heads;
     return d;
@@ -569,10 +574,10 @@ static int att_flash_forward(const float *q, const float *k, const float *v, flo
     using Cfg = AttCfg<DP>;
     constexpr int BQ = Cfg::FWD_BQ, BKV = Cfg::FWD_BKV;
     const size_t smem = Cfg::FWD_SMEM * sizeof(float);
-    auto kern = attn_flash_fwd<DP, BQ, BKV>;
+    constexpr auto kern = attn_flash_fwd<DP, BQ, BKV>;
     if (att_smem_allow((const void *)kern, smem)) return -1;
     dim3 grid((d.lq + BQ - 1) / BQ, d.b * d.heads);
-    kern<<<grid, ATT_THREADS, smem>>>(q, k, v, o, lse, d, scale * ATT_LOG2E, vec);
+    LDM_LAUNCH(kern, grid, ATT_THREADS, smem)(q, k, v, o, lse, d, scale * ATT_LOG2E, vec);
     CUDA_LAUNCH_CHECK("attention_flash_forward");
     return 0;
 }
@@ -586,18 +591,18 @@ static int att_flash_backward(const float *q, const float *k, const float *v, co
     const float sl2 = scale * ATT_LOG2E;
     if (dk || dv) {
         const size_t smem = Cfg::DKDV_SMEM * sizeof(float);
-        auto kern = attn_flash_dkdv<DP, BQ, BKV>;
+        constexpr auto kern = attn_flash_dkdv<DP, BQ, BKV>;
         if (att_smem_allow((const void *)kern, smem)) return -1;
         dim3 grid((d.lk + BKV - 1) / BKV, d.b * d.heads);
-        kern<<<grid, ATT_THREADS, smem>>>(q, k, v, lse, di, dout, dk, dv, d, sl2, scale, vec);
+        LDM_LAUNCH(kern, grid, ATT_THREADS, smem)(q, k, v, lse, di, dout, dk, dv, d, sl2, scale, vec);
         CUDA_LAUNCH_CHECK("attention_flash_dkdv");
     }
     if (dq) {
         const size_t smem = Cfg::DQ_SMEM * sizeof(float);
-        auto kern = attn_flash_dq<DP, BQ, BKV>;
+        constexpr auto kern = attn_flash_dq<DP, BQ, BKV>;
         if (att_smem_allow((const void *)kern, smem)) return -1;
         dim3 grid((d.lq + BQ - 1) / BQ, d.b * d.heads);
-        kern<<<grid, ATT_THREADS, smem>>>(q, k, v, lse, di, dout, dq, d, sl2, scale, vec);
+        LDM_LAUNCH(kern, grid, ATT_THREADS, smem)(q, k, v, lse, di, dout, dq, d, sl2, scale, vec);
         CUDA_LAUNCH_CHECK("attention_flash_dq");
     }
     return 0;
@@ -612,7 +617,7 @@ extern "C" int attention_forward_cuda(const Tensor *q, const Tensor *k, const Te
     if (ver == 1) {
         const size_t smem = (size_t)d.lk * sizeof(float);
         if (att_smem_allow((const void *)attn_naive_fwd, smem)) return -1;
-        attn_naive_fwd<<<dim3(d.lq, d.b * d.heads), ATT_NAIVE_THREADS, smem>>>(q->data, k->data, v->data, o->data,
+        LDM_LAUNCH(attn_naive_fwd, dim3(d.lq, d.b * d.heads), ATT_NAIVE_THREADS, smem)(q->data, k->data, v->data, o->data,
                                                                               lse->data, d, scale);
         CUDA_LAUNCH_CHECK("attention_naive_forward");
         return 0;
@@ -637,21 +642,21 @@ extern "C" int attention_backward_cuda(const Tensor *q, const Tensor *k, const T
     const long rows = (long)d.b * d.lq * d.heads;
     float *di = ldm_cuda_scratch((size_t)rows);  // (B, heads, Lq)
     if (!di) return -1;
-    attn_rowdot<<<(unsigned)((rows + 7) / 8), 256>>>(o->data, dout->data, di, d);
+    LDM_LAUNCH(attn_rowdot, (unsigned)((rows + 7) / 8), 256)(o->data, dout->data, di, d);
     CUDA_LAUNCH_CHECK("attention_rowdot");
 
     if (ver == 1) {
         if (gq) {
             const size_t smem = (size_t)d.lk * sizeof(float);
             if (att_smem_allow((const void *)attn_naive_dq, smem)) return -1;
-            attn_naive_dq<<<dim3(d.lq, d.b * d.heads), ATT_NAIVE_THREADS, smem>>>(
+            LDM_LAUNCH(attn_naive_dq, dim3(d.lq, d.b * d.heads), ATT_NAIVE_THREADS, smem)(
                 q->data, k->data, v->data, lse->data, di, dout->data, gq, d, scale);
             CUDA_LAUNCH_CHECK("attention_naive_dq");
         }
         if (gk || gv) {
             const size_t smem = 2 * (size_t)d.lq * sizeof(float);
             if (att_smem_allow((const void *)attn_naive_dkdv, smem)) return -1;
-            attn_naive_dkdv<<<dim3(d.lk, d.b * d.heads), ATT_NAIVE_THREADS, smem>>>(
+            LDM_LAUNCH(attn_naive_dkdv, dim3(d.lk, d.b * d.heads), ATT_NAIVE_THREADS, smem)(
                 q->data, k->data, v->data, lse->data, di, dout->data, gk, gv, d, scale);
             CUDA_LAUNCH_CHECK("attention_naive_dkdv");
         }

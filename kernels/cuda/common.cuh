@@ -90,7 +90,7 @@ template <class Op>
 int ew_launch(const char *name, Op op, long n, bool vec4) {
     long n4 = vec4 ? n / 4 : 0;
     long work = n4 + (n - 4 * n4);
-    ew_kernel<<<ew_grid(work), EW_THREADS>>>(op, n, n4);
+    LDM_LAUNCH(ew_kernel<Op>, ew_grid(work), EW_THREADS)(op, n, n4);
     CUDA_LAUNCH_CHECK(name);
     return 0;
 }
@@ -142,9 +142,9 @@ __global__ void __launch_bounds__(1024) red_final_kernel(int nb, double k, float
 template <class Term>
 int red_launch(const char *name, Term term, long n, double k, float *y) {
     int nb = red_blocks(n);
-    red_partial_kernel<<<nb, RED_THREADS>>>(term, n);
+    LDM_LAUNCH(red_partial_kernel<Term>, nb, RED_THREADS)(term, n);
     CUDA_LAUNCH_CHECK(name);
-    red_final_kernel<<<1, 1024>>>(nb, k, y);
+    LDM_LAUNCH(red_final_kernel, 1, 1024)(nb, k, y);
     CUDA_LAUNCH_CHECK(name);
     return 0;
 }
@@ -177,7 +177,7 @@ __global__ void __launch_bounds__(256) param_grad_finalize_kernel(const float *_
 
 inline int param_grad_finalize(const char *name, const float *pg, const float *pb, int rows, int C, float *dgamma,
                                float *dbeta) {
-    param_grad_finalize_kernel<<<(C + 255) / 256, 256>>>(pg, pb, rows, C, dgamma, dbeta);
+    LDM_LAUNCH(param_grad_finalize_kernel, (C + 255) / 256, 256)(pg, pb, rows, C, dgamma, dbeta);
     CUDA_LAUNCH_CHECK(name);
     return 0;
 }

@@ -438,7 +438,7 @@ extern "C" int conv2d_forward_cuda(const Tensor *x, const Tensor *w, const Tenso
     const ConvDims d = conv_dims(x, w, y, stride, pad);
     const float *bias = b ? b->data : nullptr;
     if (v == 1) {
-        conv_fwd_naive<<<grid1d((long)y->numel), 256>>>(x->data, w->data, bias, y->data, d);
+        LDM_LAUNCH(conv_fwd_naive, grid1d((long)y->numel), 256)(x->data, w->data, bias, y->data, d);
         CUDA_LAUNCH_CHECK("conv2d_forward_naive");
         return 0;
     }
@@ -453,15 +453,15 @@ extern "C" int conv2d_backward_cuda(const Tensor *x, const Tensor *w, const Tens
     const long npq = (long)d.n * d.p * d.q;
     if (v == 1) {
         if (dx) {
-            conv_dgrad_naive<<<grid1d((long)dx->numel), 256>>>(dy->data, w->data, dx->data, d);
+            LDM_LAUNCH(conv_dgrad_naive, grid1d((long)dx->numel), 256)(dy->data, w->data, dx->data, d);
             CUDA_LAUNCH_CHECK("conv2d_dgrad_naive");
         }
         if (dw) {
-            conv_wgrad_naive<<<grid1d((long)dw->numel), 256>>>(x->data, dy->data, dw->data, d);
+            LDM_LAUNCH(conv_wgrad_naive, grid1d((long)dw->numel), 256)(x->data, dy->data, dw->data, d);
             CUDA_LAUNCH_CHECK("conv2d_wgrad_naive");
         }
         if (db) {
-            conv_dbias_naive<<<grid1d(d.k), 256>>>(dy->data, db->data, npq, d.k);
+            LDM_LAUNCH(conv_dbias_naive, grid1d(d.k), 256)(dy->data, db->data, npq, d.k);
             CUDA_LAUNCH_CHECK("conv2d_dbias_naive");
         }
         return 0;

@@ -219,6 +219,7 @@ extern "C" int scale_forward_cuda(const Tensor *x, float s, Tensor *y) {
 }
 
 extern "C" int scale_shift_forward_cuda(const Tensor *x, const Tensor *scale, const Tensor *shift, Tensor *y) {
+    if (x->numel == 0) return 0; /* empty: a no-op (and per_n would divide by zero) */
     const int C = x->shape[x->ndim - 1];
     const long per_n = (long)(x->numel / (size_t)x->shape[0]);
     const bool v = C % 4 == 0 && al(x) && al(scale) && al(shift) && al(y);
@@ -228,6 +229,7 @@ extern "C" int scale_shift_forward_cuda(const Tensor *x, const Tensor *scale, co
 
 extern "C" int scale_shift_backward_cuda(const Tensor *x, const Tensor *scale, const Tensor *dy, Tensor *dx,
                                          Tensor *dscale, Tensor *dshift) {
+    if (x->numel == 0) return 0;
     const int N = x->shape[0], C = x->shape[x->ndim - 1];
     const long per_n = (long)(x->numel / (size_t)N);
     if (dx) {
@@ -240,7 +242,7 @@ extern "C" int scale_shift_backward_cuda(const Tensor *x, const Tensor *scale, c
         if ((C + 31) / 32 > 65535)
             return ldm_error("scale_shift_backward", "x %s: too many channels for the CUDA kernel", tshape(x));
         dim3 grid((unsigned)N, (C + 31) / 32);
-        scale_shift_param_grad_kernel<<<grid, 256>>>(x->data, dy->data, dp(dscale), dp(dshift), (int)(per_n / C), C);
+        LDM_LAUNCH(scale_shift_param_grad_kernel, grid, 256)(x->data, dy->data, dp(dscale), dp(dshift), (int)(per_n / C), C);
         CUDA_LAUNCH_CHECK("scale_shift_param_grads");
     }
     return 0;

@@ -90,7 +90,7 @@ static int emb_validate(const char *op, const Tensor *ids, int V) {
     const int N = (int)ids->numel;
     const int none = INT_MAX;
     CUDA_TRY(cudaMemcpyToSymbol(emb_first_bad, &none, sizeof(int)));
-    emb_validate_kernel<<<ew_grid(N), EW_THREADS>>>(ids->data, N, V);
+    LDM_LAUNCH(emb_validate_kernel, ew_grid(N), EW_THREADS)(ids->data, N, V);
     CUDA_LAUNCH_CHECK(op);
     int bad;
     CUDA_TRY(cudaMemcpyFromSymbol(&bad, emb_first_bad, sizeof(int)));
@@ -104,7 +104,7 @@ extern "C" int embedding_forward_cuda(const Tensor *table, const Tensor *ids, Te
     const int V = table->shape[0], D = table->shape[1];
     if (emb_validate("embedding", ids, V)) return -1;
     const long total = (long)y->numel;
-    emb_forward_kernel<<<ew_grid(total), EW_THREADS>>>(table->data, ids->data, y->data, total, D, V);
+    LDM_LAUNCH(emb_forward_kernel, ew_grid(total), EW_THREADS)(table->data, ids->data, y->data, total, D, V);
     CUDA_LAUNCH_CHECK("embedding_forward");
     return 0;
 }
@@ -115,7 +115,7 @@ extern "C" int embedding_backward_cuda(const Tensor *ids, const Tensor *dy, Tens
     if ((D + 255) / 256 > 65535)
         return ldm_error("embedding_backward", "dtable %s: rows too wide for the CUDA kernel", tshape(dtable));
     dim3 grid((unsigned)V, (D + 255) / 256);
-    emb_backward_kernel<<<grid, 256>>>(ids->data, dy->data, dtable->data, N, D, V);
+    LDM_LAUNCH(emb_backward_kernel, grid, 256)(ids->data, dy->data, dtable->data, N, D, V);
     CUDA_LAUNCH_CHECK("embedding_backward");
     return 0;
 }
@@ -123,7 +123,7 @@ extern "C" int embedding_backward_cuda(const Tensor *ids, const Tensor *dy, Tens
 extern "C" int timestep_embedding_forward_cuda(const Tensor *t, float max_period, Tensor *y) {
     const int half = y->shape[y->ndim - 1] / 2;
     const long total = (long)t->numel * half;
-    timestep_embedding_kernel<<<ew_grid(total), EW_THREADS>>>(t->data, y->data, total, half,
+    LDM_LAUNCH(timestep_embedding_kernel, ew_grid(total), EW_THREADS)(t->data, y->data, total, half,
                                                               log((double)max_period));
     CUDA_LAUNCH_CHECK("timestep_embedding_forward");
     return 0;

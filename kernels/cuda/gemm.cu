@@ -40,7 +40,7 @@ int ldm_cuda_sm_count(void) {
 void ldm_splitk_plan(int mt, int nt, int ktiles, int *splits, int *kt_per_split) {
     int sms = ldm_cuda_sm_count();
     if (sms <= 0) sms = 132;
-    const long tiles = (long)mt * nt;
+    const long tiles = (long)mt * nt > 0 ? (long)mt * nt : 1;
     long s = (2L * sms + tiles - 1) / tiles;
     long smax = ktiles / 32;
     if (s > smax) s = smax;
@@ -110,15 +110,15 @@ int ldm_colsum_accumulate(const float *a, long rows, int cols, float *out) {
     const long chunk = (rows + chunks - 1) / chunks;
     chunks = (rows + chunk - 1) / chunk;
     if (chunks == 1) {
-        colsum_pass1_kernel<<<dim3(cblocks, 1), 256>>>(a, rows, cols, chunk, out, true);
+        LDM_LAUNCH(colsum_pass1_kernel, dim3(cblocks, 1), 256)(a, rows, cols, chunk, out, true);
         CUDA_LAUNCH_CHECK("colsum_pass1");
         return 0;
     }
     float *part = ldm_cuda_scratch((size_t)chunks * cols);
     if (!part) return -1;
-    colsum_pass1_kernel<<<dim3(cblocks, (unsigned)chunks), 256>>>(a, rows, cols, chunk, part, false);
+    LDM_LAUNCH(colsum_pass1_kernel, dim3(cblocks, (unsigned)chunks), 256)(a, rows, cols, chunk, part, false);
     CUDA_LAUNCH_CHECK("colsum_pass1");
-    colsum_pass2_kernel<<<(cols + 255) / 256, 256>>>(part, (int)chunks, cols, out);
+    LDM_LAUNCH(colsum_pass2_kernel, (cols + 255) / 256, 256)(part, (int)chunks, cols, out);
     CUDA_LAUNCH_CHECK("colsum_pass2");
     return 0;
 }
@@ -126,7 +126,7 @@ int ldm_colsum_accumulate(const float *a, long rows, int cols, float *out) {
 int ldm_splitk_reduce(const float *part, int splits, long n, float *out) {
     long g = (n + 255) / 256;
     if (g > 65535L * 8) g = 65535L * 8;
-    splitk_reduce_kernel<<<(int)(g < 1 ? 1 : g), 256>>>(part, splits, n, out);
+    LDM_LAUNCH(splitk_reduce_kernel, (int)(g < 1 ? 1 : g), 256)(part, splits, n, out);
     CUDA_LAUNCH_CHECK("splitk_reduce");
     return 0;
 }

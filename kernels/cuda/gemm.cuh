@@ -158,7 +158,8 @@ template <class LA, class LB, class EPI>
 static int gemm_launch(const char *name, int M, int N, int ktiles, int splits, int kt_per_split, const LA &la,
                        const LB &lb, const EPI &epi) {
     dim3 grid((M + GEMM_BM - 1) / GEMM_BM, (N + GEMM_BN - 1) / GEMM_BN, splits);
-    gemm_tile_kernel<LA, LB, EPI><<<grid, GEMM_THREADS>>>(M, N, ktiles, kt_per_split, la, lb, epi);
+    constexpr auto kernel = gemm_tile_kernel<LA, LB, EPI>;
+    LDM_LAUNCH(kernel, grid, GEMM_THREADS)(M, N, ktiles, kt_per_split, la, lb, epi);
     CUDA_LAUNCH_CHECK(name);
     return 0;
 }
@@ -258,6 +259,7 @@ struct EpiRowMajor {
 template <class LA, class LB>
 static int gemm_accumulate_splitk(const char *name, int M, int N, int ktiles, const LA &la, const LB &lb,
                                   float *out) {
+    if (M <= 0 || N <= 0) return 0; /* empty output: a no-op */
     int splits, per;
     ldm_splitk_plan((M + GEMM_BM - 1) / GEMM_BM, (N + GEMM_BN - 1) / GEMM_BN, ktiles, &splits, &per);
     EpiRowMajor epi = {out, nullptr, nullptr, 0, N, true};

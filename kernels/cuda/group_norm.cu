@@ -111,7 +111,7 @@ __global__ void __launch_bounds__(1024)
     gn_forward_cached(const float *__restrict__ x, const float *__restrict__ gamma, const float *__restrict__ beta,
                       float *__restrict__ y, float *__restrict__ mean, float *__restrict__ rstd, GnDims d, float eps,
                       int silu) {
-    extern __shared__ float4 gn_smem4[];
+    LDM_DYNAMIC_SHARED(float4, gn_smem4);
     float *cache = reinterpret_cast<float *>(gn_smem4); /* HW*cv vectors; slot k*V belongs to one thread */
     __shared__ float red[32];
     const int ng = blockIdx.x, n = ng / d.G, g = ng % d.G;
@@ -168,7 +168,7 @@ __global__ void __launch_bounds__(1024)
     gn_backward_cached(const float *__restrict__ x, const float *__restrict__ gamma, const float *__restrict__ beta,
                        const float *__restrict__ mean, const float *__restrict__ rstd, const float *__restrict__ dy,
                        float *__restrict__ dx, float *__restrict__ pg, float *__restrict__ pb, GnDims d, int silu) {
-    extern __shared__ float4 gn_smem4[];
+    LDM_DYNAMIC_SHARED(float4, gn_smem4);
     float *cxh = reinterpret_cast<float *>(gn_smem4); /* xh, HW*cv thread-private vector slots */
     float *cgx = cxh + (long)d.HW * d.cpg;            /* gx, same slots */
     float *tree = cgx + (long)d.HW * d.cpg;           /* blockDim * 2V per-channel partials */
@@ -298,7 +298,7 @@ __global__ void __launch_bounds__(1024)
     gn_backward_partial(const float *__restrict__ x, const float *__restrict__ gamma, const float *__restrict__ beta,
                         const float *__restrict__ mean, const float *__restrict__ rstd, const float *__restrict__ dy,
                         float *__restrict__ ab, float *__restrict__ pg, float *__restrict__ pb, GnDims d, int silu) {
-    extern __shared__ float4 gn_smem4[];
+    LDM_DYNAMIC_SHARED(float4, gn_smem4);
     float *tree = reinterpret_cast<float *>(gn_smem4);
     __shared__ float red[32];
     const int blk = blockIdx.x, ng = blk / d.S, s = blk % d.S, n = ng / d.G, g = ng % d.G;
@@ -428,7 +428,7 @@ static int gn_forward_v(const Tensor *x, const float *gamma, const float *beta, 
     if (cache <= GN_SMEM_MAX) {
         const int T = gn_threads(d.cv, (long)d.HW * d.cv);
         if (gn_smem_limit(gn_forward_cached<V>, cache)) return -1;
-        gn_forward_cached<V><<<NG, T, cache>>>(x->data, gamma, beta, y->data, mean->data, rstd->data, d, eps, silu);
+        LDM_LAUNCH(gn_forward_cached<V>, NG, T, cache)(x->data, gamma, beta, y->data, mean->data, rstd->data, d, eps, silu);
         CUDA_LAUNCH_CHECK("group_norm_forward_cached");
         return 0;
     }
@@ -436,12 +436,12 @@ static int gn_forward_v(const Tensor *x, const float *gamma, const float *beta, 
     double *part = (double *)cuda_scratch((size_t)NG * d.S * 2 * sizeof(double));
     if (!part) return -1;
     const int T = gn_threads(d.cv, (long)d.PC * d.cv);
-    gn_stats_partial<V><<<NG * d.S, T>>>(x->data, d, part);
+    LDM_LAUNCH(gn_stats_partial<V>, NG * d.S, T)(x->data, d, part);
     CUDA_LAUNCH_CHECK("group_norm_stats_partial");
-    gn_stats_finalize<<<(NG + 255) / 256, 256>>>(part, NG, d, eps, mean->data, rstd->data);
+    LDM_LAUNCH(gn_stats_finalize, (NG + 255) / 256, 256)(part, NG, d, eps, mean->data, rstd->data);
     CUDA_LAUNCH_CHECK("group_norm_stats_finalize");
     const long total = (long)x->numel;
-    gn_apply<V><<<ew_grid(total / V), EW_THREADS>>>(x->data, gamma, beta, mean->data, rstd->data, y->data, total,
+    LDM_LAUNCH(gn_apply<V>, ew_grid(total / V), EW_THREADS)(x->data, gamma, beta, mean->data, rstd->data, y->data, total,
                                                      d, silu);
     CUDA_LAUNCH_CHECK("group_norm_apply");
     return 0;
@@ -467,7 +467,7 @@ static int gn_backward_v(const Tensor *x, const float *gamma, const float *beta,
         const int T = gn_threads(d.cv, (long)d.HW * d.cv);
         const size_t smem = cache + (size_t)T * 2 * V * sizeof(float);
         if (gn_smem_limit(gn_backward_cached<V>, smem)) return -1;
-        gn_backward_cached<V><<<NG, T, smem>>>(x->data, gamma, beta, mean->data, rstd->data, dy->data, dxp, pg, pb, d,
+        LDM_LAUNCH(gn_backward_cached<V>, NG, T, smem)(x->data, gamma, beta, mean->data, rstd->data, dy->data, dxp, pg, pb, d,
                                                silu);
         CUDA_LAUNCH_CHECK("group_norm_backward_cached");
         if (params &&
@@ -483,14 +483,14 @@ static int gn_backward_v(const Tensor *x, const float *gamma, const float *beta,
     float *AB = ab + nab, *pg = params ? AB + nAB : NULL, *pb = params ? pg + np : NULL;
     const int T = gn_threads(d.cv, (long)d.PC * d.cv);
     const size_t smem = (size_t)T * 2 * V * sizeof(float);
-    gn_backward_partial<V><<<NG * d.S, T, smem>>>(x->data, gamma, beta, mean->data, rstd->data, dy->data, ab, pg, pb,
+    LDM_LAUNCH(gn_backward_partial<V>, NG * d.S, T, smem)(x->data, gamma, beta, mean->data, rstd->data, dy->data, ab, pg, pb,
                                                   d, silu);
     CUDA_LAUNCH_CHECK("group_norm_backward_partial");
     if (dx) {
-        gn_backward_finalize<<<(NG + 255) / 256, 256>>>(ab, NG, d, AB);
+        LDM_LAUNCH(gn_backward_finalize, (NG + 255) / 256, 256)(ab, NG, d, AB);
         CUDA_LAUNCH_CHECK("group_norm_backward_finalize");
         const long total = (long)x->numel;
-        gn_backward_apply<V><<<ew_grid(total / V), EW_THREADS>>>(x->data, gamma, beta, mean->data, rstd->data,
+        LDM_LAUNCH(gn_backward_apply<V>, ew_grid(total / V), EW_THREADS)(x->data, gamma, beta, mean->data, rstd->data,
                                                                  dy->data, AB, dxp, total, d, silu);
         CUDA_LAUNCH_CHECK("group_norm_backward_apply");
     }
@@ -512,6 +512,7 @@ static bool gn_vec4(int C, int groups, const Tensor *a, const Tensor *b, const T
 
 extern "C" int group_norm_forward_cuda(const Tensor *x, const Tensor *gamma, const Tensor *beta, int groups, float eps,
                                        bool silu, Tensor *y, Tensor *mean, Tensor *rstd) {
+    if (x->numel == 0) return 0; /* empty: a no-op (and the layout would divide by zero) */
     const float *g = gamma ? gamma->data : NULL, *b = beta ? beta->data : NULL;
     if (gn_vec4(x->shape[x->ndim - 1], groups, x, gamma, beta, y, NULL))
         return gn_forward_v<4>(x, g, b, groups, eps, silu, y, mean, rstd);
@@ -521,6 +522,7 @@ extern "C" int group_norm_forward_cuda(const Tensor *x, const Tensor *gamma, con
 extern "C" int group_norm_backward_cuda(const Tensor *x, const Tensor *gamma, const Tensor *beta, const Tensor *mean,
                                         const Tensor *rstd, const Tensor *dy, int groups, bool silu, Tensor *dx,
                                         Tensor *dgamma, Tensor *dbeta) {
+    if (x->numel == 0) return 0;
     const float *g = gamma ? gamma->data : NULL, *b = beta ? beta->data : NULL;
     if (gn_vec4(x->shape[x->ndim - 1], groups, x, gamma, beta, dy, dx))
         return gn_backward_v<4>(x, g, b, mean, rstd, dy, groups, silu, dx, dgamma, dbeta);

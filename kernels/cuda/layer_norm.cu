@@ -156,10 +156,10 @@ extern "C" int layer_norm_forward_cuda(const Tensor *x, const Tensor *gamma, con
     const long rows = (long)tensor_rows(x);
     const int C = tensor_cols(x);
     if (ln_vec4(C, x, gamma, beta, y, NULL))
-        ln_forward_kernel<4><<<ln_grid(rows), LN_WARPS * 32>>>(x->data, gamma->data, beta->data, y->data,
+        LDM_LAUNCH(ln_forward_kernel<4>, ln_grid(rows), LN_WARPS * 32)(x->data, gamma->data, beta->data, y->data,
                                                                mean->data, rstd->data, rows, C, eps);
     else
-        ln_forward_kernel<1><<<ln_grid(rows), LN_WARPS * 32>>>(x->data, gamma->data, beta->data, y->data,
+        LDM_LAUNCH(ln_forward_kernel<1>, ln_grid(rows), LN_WARPS * 32)(x->data, gamma->data, beta->data, y->data,
                                                                mean->data, rstd->data, rows, C, eps);
     CUDA_LAUNCH_CHECK("layer_norm_forward");
     return 0;
@@ -171,10 +171,10 @@ extern "C" int layer_norm_backward_cuda(const Tensor *x, const Tensor *gamma, co
     const int C = tensor_cols(x);
     if (dx) {
         if (ln_vec4(C, x, gamma, dy, dx, NULL))
-            ln_backward_dx_kernel<4><<<ln_grid(rows), LN_WARPS * 32>>>(x->data, gamma->data, mean->data,
+            LDM_LAUNCH(ln_backward_dx_kernel<4>, ln_grid(rows), LN_WARPS * 32)(x->data, gamma->data, mean->data,
                                                                        rstd->data, dy->data, dx->data, rows, C);
         else
-            ln_backward_dx_kernel<1><<<ln_grid(rows), LN_WARPS * 32>>>(x->data, gamma->data, mean->data,
+            LDM_LAUNCH(ln_backward_dx_kernel<1>, ln_grid(rows), LN_WARPS * 32)(x->data, gamma->data, mean->data,
                                                                        rstd->data, dy->data, dx->data, rows, C);
         CUDA_LAUNCH_CHECK("layer_norm_backward_dx");
     }
@@ -186,7 +186,7 @@ extern "C" int layer_norm_backward_cuda(const Tensor *x, const Tensor *gamma, co
         if (!pg) return -1;
         float *pb = pg + (size_t)chunks * C;
         dim3 grid((unsigned)chunks, (C + 31) / 32);
-        ln_param_partial_kernel<<<grid, 256>>>(x->data, mean->data, rstd->data, dy->data, pg, pb, rows, C);
+        LDM_LAUNCH(ln_param_partial_kernel, grid, 256)(x->data, mean->data, rstd->data, dy->data, pg, pb, rows, C);
         CUDA_LAUNCH_CHECK("layer_norm_param_partial");
         if (param_grad_finalize("layer_norm_param_grads", pg, pb, (int)chunks, C, dgamma ? dgamma->data : NULL,
                                 dbeta ? dbeta->data : NULL))

@@ -91,7 +91,7 @@ extern "C" int linear_forward_cuda(const Tensor *x, const Tensor *w, const Tenso
     const float *bias = b ? b->data : nullptr;
     if (m == 0) return 0;
     if (v == 1) {
-        linear_fwd_naive<<<lin_grid(m * out), 256>>>(x->data, w->data, bias, y->data, m, in, out);
+        LDM_LAUNCH(linear_fwd_naive, lin_grid(m * out), 256)(x->data, w->data, bias, y->data, m, in, out);
         CUDA_LAUNCH_CHECK("linear_forward_naive");
         return 0;
     }
@@ -112,15 +112,15 @@ extern "C" int linear_backward_cuda(const Tensor *x, const Tensor *w, const Tens
     if (m == 0) return 0;
     if (v == 1) {
         if (dx) {
-            linear_dx_naive<<<lin_grid(m * in), 256>>>(dy->data, w->data, dx->data, m, in, out);
+            LDM_LAUNCH(linear_dx_naive, lin_grid(m * in), 256)(dy->data, w->data, dx->data, m, in, out);
             CUDA_LAUNCH_CHECK("linear_dx_naive");
         }
         if (dw) {
-            linear_dw_naive<<<lin_grid((long)out * in), 256>>>(dy->data, x->data, dw->data, m, in, out);
+            LDM_LAUNCH(linear_dw_naive, lin_grid((long)out * in), 256)(dy->data, x->data, dw->data, m, in, out);
             CUDA_LAUNCH_CHECK("linear_dw_naive");
         }
         if (db) {
-            linear_db_naive<<<lin_grid(out), 256>>>(dy->data, db->data, m, out);
+            LDM_LAUNCH(linear_db_naive, lin_grid(out), 256)(dy->data, db->data, m, out);
             CUDA_LAUNCH_CHECK("linear_db_naive");
         }
         return 0;

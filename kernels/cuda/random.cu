@@ -68,7 +68,7 @@ static int rng_grid(uint64_t n, uint64_t offset) {
 extern "C" int rng_uniform_cuda(Tensor *y, uint64_t seed, uint64_t offset) {
     const uint64_t n = y->numel;
     if (n == 0) return 0;
-    rng_uniform_kernel<<<rng_grid(n, offset), EW_THREADS>>>(y->data, n, seed, offset);
+    LDM_LAUNCH(rng_uniform_kernel, rng_grid(n, offset), EW_THREADS)(y->data, n, seed, offset);
     CUDA_LAUNCH_CHECK("rng_uniform");
     return 0;
 }
@@ -76,7 +76,7 @@ extern "C" int rng_uniform_cuda(Tensor *y, uint64_t seed, uint64_t offset) {
 extern "C" int rng_normal_cuda(Tensor *y, uint64_t seed, uint64_t offset) {
     const uint64_t n = y->numel;
     if (n == 0) return 0;
-    rng_normal_kernel<<<rng_grid(n, offset), EW_THREADS>>>(y->data, n, seed, offset);
+    LDM_LAUNCH(rng_normal_kernel, rng_grid(n, offset), EW_THREADS)(y->data, n, seed, offset);
     CUDA_LAUNCH_CHECK("rng_normal");
     return 0;
 }

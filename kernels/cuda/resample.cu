@@ -117,10 +117,10 @@ extern "C" int upsample2x_forward_cuda(const Tensor *x, Tensor *y) {
     const int H = x->shape[1], W = x->shape[2], C = x->shape[3];
     if (C % 4 == 0 && al(x) && al(y)) {
         const long n = (long)y->numel / 4;
-        upsample2x_forward_kernel<4><<<ew_grid(n), EW_THREADS>>>(x->data, y->data, n, H, W, C / 4);
+        LDM_LAUNCH(upsample2x_forward_kernel<4>, ew_grid(n), EW_THREADS)(x->data, y->data, n, H, W, C / 4);
     } else {
         const long n = (long)y->numel;
-        upsample2x_forward_kernel<1><<<ew_grid(n), EW_THREADS>>>(x->data, y->data, n, H, W, C);
+        LDM_LAUNCH(upsample2x_forward_kernel<1>, ew_grid(n), EW_THREADS)(x->data, y->data, n, H, W, C);
     }
     CUDA_LAUNCH_CHECK("upsample2x_forward");
     return 0;
@@ -130,10 +130,10 @@ extern "C" int upsample2x_backward_cuda(const Tensor *dy, Tensor *dx) {
     const int H = dx->shape[1], W = dx->shape[2], C = dx->shape[3];
     if (C % 4 == 0 && al(dy) && al(dx)) {
         const long n = (long)dx->numel / 4;
-        upsample2x_backward_kernel<4><<<ew_grid(n), EW_THREADS>>>(dy->data, dx->data, n, H, W, C / 4);
+        LDM_LAUNCH(upsample2x_backward_kernel<4>, ew_grid(n), EW_THREADS)(dy->data, dx->data, n, H, W, C / 4);
     } else {
         const long n = (long)dx->numel;
-        upsample2x_backward_kernel<1><<<ew_grid(n), EW_THREADS>>>(dy->data, dx->data, n, H, W, C);
+        LDM_LAUNCH(upsample2x_backward_kernel<1>, ew_grid(n), EW_THREADS)(dy->data, dx->data, n, H, W, C);
     }
     CUDA_LAUNCH_CHECK("upsample2x_backward");
     return 0;
@@ -143,9 +143,9 @@ static int concat_launch(const char *name, float *a, float *b, float *y, long nu
                          bool grad) {
     if (v4 && ca % 4 == 0 && cb % 4 == 0) {
         const long n = numel / 4;
-        concat_kernel<4><<<ew_grid(n), EW_THREADS>>>(a, b, y, n, ca / 4, cb / 4, grad);
+        LDM_LAUNCH(concat_kernel<4>, ew_grid(n), EW_THREADS)(a, b, y, n, ca / 4, cb / 4, grad);
     } else {
-        concat_kernel<1><<<ew_grid(numel), EW_THREADS>>>(a, b, y, numel, ca, cb, grad);
+        LDM_LAUNCH(concat_kernel<1>, ew_grid(numel), EW_THREADS)(a, b, y, numel, ca, cb, grad);
     }
     CUDA_LAUNCH_CHECK(name);
     return 0;
@@ -169,9 +169,9 @@ static int slice_launch(const char *name, float *x, float *y, long ynumel, int C
     const int w = c1 - c0;
     if (v4 && C % 4 == 0 && c0 % 4 == 0 && w % 4 == 0) {
         const long n = ynumel / 4;
-        slice_kernel<4><<<ew_grid(n), EW_THREADS>>>(x, y, n, C / 4, c0 / 4, w / 4, grad);
+        LDM_LAUNCH(slice_kernel<4>, ew_grid(n), EW_THREADS)(x, y, n, C / 4, c0 / 4, w / 4, grad);
     } else {
-        slice_kernel<1><<<ew_grid(ynumel), EW_THREADS>>>(x, y, ynumel, C, c0, w, grad);
+        LDM_LAUNCH(slice_kernel<1>, ew_grid(ynumel), EW_THREADS)(x, y, ynumel, C, c0, w, grad);
     }
     CUDA_LAUNCH_CHECK(name);
     return 0;

@@ -10,6 +10,7 @@ static void *g_scratch;
 static size_t g_scratch_bytes;
 
 float *cuda_scratch(size_t bytes) {
+    if (bytes == 0) bytes = 1; /* an empty op still gets a valid pointer (NULL means failure) */
     if (bytes <= g_scratch_bytes) return (float *)g_scratch;
     size_t cap = (size_t)1 << 20;
     while (cap < bytes) cap <<= 1;

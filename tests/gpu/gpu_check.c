@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "core/device.h"
+#include "core/error.h"
 #include "tests/gpu/gpu_bench.h"
 #include "tests/gpu/gpu_parity.h"
 
@@ -46,7 +47,12 @@ int main(int argc, char **argv) {
         else if (strcmp(argv[i], "--seed") == 0 && i + 1 < argc) seed = strtoull(argv[++i], NULL, 10);
         else return usage();
     }
-    if (!dev_cuda_available()) {
+    const int probe = dev_cuda_probe();
+    if (probe < 0) { /* CUDA is there but broken: never a pass */
+        printf("FAIL: %s\n", ldm_last_error());
+        return 1;
+    }
+    if (probe == 0) {
         printf("SKIPPED: no CUDA device\n");
         return 0;
     }
