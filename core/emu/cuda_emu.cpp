@@ -1139,3 +1139,11 @@ void __ubsan_handle_type_mismatch_v1(UbsanMismatch *d, uintptr_t ptr) {
 void __ubsan_handle_type_mismatch_v1_abort(UbsanMismatch *d, uintptr_t ptr) { __ubsan_handle_type_mismatch_v1(d, ptr); }
 
 } // extern "C"
+
+// ---------------------------------------------------------------------------------
+// for the PTX instructions of core/emu/ptx_emu.h
+
+extern "C" unsigned ldm_emu_block_gen(void) { return g_x.gen; }
+extern "C" void ldm_emu_fault(const char *what) {
+    fault(cudaErrorLaunchFailure, __builtin_return_address(0), nullptr, "%s", what);
+}
