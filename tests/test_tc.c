@@ -16,6 +16,8 @@
 #include "core/error.h"
 #include "core/tensor.h"
 #include "kernels/cast.h"
+#include "kernels/linear.h"
+#include "kernels/versions.h"
 #include "tests/tc/ptx_kernels.h"
 
 static int have_device(void) {
@@ -178,4 +180,63 @@ Test(tc, cast_kernel_matches_the_cpu_rounding) {
     }
     tensor_free(dx), tensor_free(dh), tensor_free(dy);
     free(x), free(y), free(h);
+}
+
+/* linear version 3 (bf16 mma) against the CPU bf16 reference: x and w rounded to bf16,
+ * products exact, sums in double. The kernel's only other error is its fp32 accumulation
+ * (one rounding per mma of 16 products, K/16 of them, plus the bias add), so
+ *   |y - ref| <= (K/16 + 2) 2^-24 (sum_k |x_k w_k| + |b|),
+ * far below what any wrong element (a lost k chunk, a swapped fragment) would give. */
+static void check_linear_v3(int m, int k, int n, int bias, int misalign) {
+    float *hx = malloc((size_t)m * k * sizeof *hx), *hw = malloc((size_t)n * k * sizeof *hw);
+    float *hb = malloc((size_t)n * sizeof *hb), *hy = malloc((size_t)m * n * sizeof *hy);
+    for (long i = 0; i < (long)m * k; i++) hx[i] = (float)(urand() * 2 - 1);
+    for (long i = 0; i < (long)n * k; i++) hw[i] = (float)(urand() - 0.5);
+    for (int i = 0; i < n; i++) hb[i] = (float)(urand() * 2 - 1);
+    /* misalign: x's data one float past an allocation's (16-byte aligned) start */
+    Tensor *xbig = tensor_new1(NULL, DEV_CUDA, m * k + 1);
+    cr_assert(xbig, "%s", ldm_last_error());
+    Tensor xs = *xbig;
+    xs.ndim = 2, xs.shape[0] = m, xs.shape[1] = k, xs.numel = (size_t)m * k, xs.on_heap = false;
+    xs.data += misalign ? 1 : 0;
+    Tensor *x = &xs;
+    Tensor *w = tensor_new2(NULL, DEV_CUDA, n, k), *b = tensor_new1(NULL, DEV_CUDA, n);
+    Tensor *y = tensor_new2(NULL, DEV_CUDA, m, n);
+    cr_assert(x && w && b && y, "%s", ldm_last_error());
+    cr_assert_eq(tensor_from_host(x, hx), 0);
+    cr_assert_eq(tensor_from_host(w, hw), 0);
+    cr_assert_eq(tensor_from_host(b, hb), 0);
+    cr_assert_eq(kernel_version_set("linear", 3), 0);
+    const int rc = linear_forward(x, w, bias ? b : NULL, y);
+    kernel_version_set("linear", 0);
+    cr_assert_eq(rc, 0, "linear v3 (%d,%d)x(%d,%d): %s | %s", m, k, n, k, ldm_last_error(), ldm_emu_last_report());
+    cr_assert_eq(tensor_to_host(y, hy), 0);
+    int bad = 0;
+    double worst = 0;
+    for (int r = 0; r < m; r++)
+        for (int c = 0; c < n; c++) {
+            double s = bias ? hb[c] : 0, mag = bias ? fabs(hb[c]) : 0;
+            for (int q = 0; q < k; q++) {
+                const double p = (double)ldm_round_bf16(hx[(long)r * k + q]) * ldm_round_bf16(hw[(long)c * k + q]);
+                s += p, mag += fabs(p);
+            }
+            const double err = fabs(hy[(long)r * n + c] - s), bound = (k / 16 + 2) * ldexp(mag, -24);
+            if (err / bound > worst) worst = err / bound;
+            if (err > bound && bad++ < 5)
+                cr_expect_leq(err, bound, "(%d,%d)x(%d,%d) y[%d][%d] = %.8g, want %.8g", m, k, n, k, r, c,
+                              (double)hy[(long)r * n + c], s);
+        }
+    cr_expect_eq(bad, 0, "(%d,%d)x(%d,%d): %d elements out of bound", m, k, n, k, bad);
+    printf("linear v3 (%d,%d) x (%d,%d)^T%s%s: max error / bound = %.3f\n", m, k, n, k, bias ? " + b" : "",
+           misalign ? " (x misaligned)" : "", worst);
+    tensor_free(xbig), tensor_free(w), tensor_free(b), tensor_free(y);
+    free(hx), free(hw), free(hb), free(hy);
+}
+
+Test(tc, linear_v3_matches_the_bf16_reference, .timeout = 600) {
+    if (!have_device()) return;
+    check_linear_v3(1, 3, 5, 1, 0);     /* one row, K < one chunk, N < one n8 tile */
+    check_linear_v3(37, 77, 129, 1, 1); /* odd everything, misaligned x, K not a multiple of 8 */
+    check_linear_v3(130, 40, 33, 0, 0); /* edge tiles in M and N, no bias */
+    check_linear_v3(64, 96, 64, 1, 0);  /* exact tiles, three k tiles (the pipeline wraps) */
 }
