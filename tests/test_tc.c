@@ -229,6 +229,39 @@ static void check_linear_v3(int m, int k, int n, int bias, int misalign) {
     cr_expect_eq(bad, 0, "(%d,%d)x(%d,%d): %d elements out of bound", m, k, n, k, bad);
     printf("linear v3 (%d,%d) x (%d,%d)^T%s%s: max error / bound = %.3f\n", m, k, n, k, bias ? " + b" : "",
            misalign ? " (x misaligned)" : "", worst);
+
+    /* dx (m, k) += dy (m, n) w (n, k) on the tensor cores (dw, db: version 2), with x's
+     * misaligned buffer as dx; dy from y's buffer */
+    float *hdy = malloc((size_t)m * n * sizeof *hdy), *hdx0 = malloc((size_t)m * k * sizeof *hdx0);
+    float *hdx = malloc((size_t)m * k * sizeof *hdx);
+    for (long i = 0; i < (long)m * n; i++) hdy[i] = (float)(urand() * 2 - 1);
+    for (long i = 0; i < (long)m * k; i++) hdx0[i] = (float)(urand() - 0.5);
+    cr_assert_eq(tensor_from_host(y, hdy), 0);
+    cr_assert_eq(tensor_from_host(x, hdx0), 0);
+    cr_assert_eq(kernel_version_set("linear", 3), 0);
+    const int rcb = linear_backward(x, w, y, x, NULL, NULL);
+    kernel_version_set("linear", 0);
+    cr_assert_eq(rcb, 0, "linear v3 backward: %s | %s", ldm_last_error(), ldm_emu_last_report());
+    cr_assert_eq(tensor_to_host(x, hdx), 0);
+    bad = 0, worst = 0;
+    for (int r = 0; r < m; r++)
+        for (int c = 0; c < k; c++) {
+            double s = 0, mag = 0;
+            for (int q = 0; q < n; q++) {
+                const double p = (double)ldm_round_bf16(hdy[(long)r * n + q]) * ldm_round_bf16(hw[(long)q * k + c]);
+                s += p, mag += fabs(p);
+            }
+            const double want = hdx0[(long)r * k + c] + s;
+            const double err = fabs(hdx[(long)r * k + c] - want);
+            const double bound = (n / 16 + 3) * ldexp(mag + fabs(hdx0[(long)r * k + c]), -24);
+            if (err / bound > worst) worst = err / bound;
+            if (err > bound && bad++ < 5)
+                cr_expect_leq(err, bound, "dx (%d,%d): [%d][%d] = %.8g, want %.8g", m, k, r, c,
+                              (double)hdx[(long)r * k + c], want);
+        }
+    cr_expect_eq(bad, 0, "dx (%d,%d): %d elements out of bound", m, k, bad);
+    printf("linear v3 dx (%d,%d) += dy (%d,%d) w: max error / bound = %.3f\n", m, k, m, n, worst);
+    free(hdy), free(hdx0), free(hdx);
     tensor_free(xbig), tensor_free(w), tensor_free(b), tensor_free(y);
     free(hx), free(hw), free(hb), free(hy);
 }

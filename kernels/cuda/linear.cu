@@ -16,8 +16,8 @@
  *                     fixed-order second pass (deterministic, no atomics);
  *        db += colsum(dy): two fixed-order passes (gemm.cu).
  *      float4 global loads where the leading dimension is a multiple of 4.
- *   3  forward on the bf16 tensor cores (mma.sync, ldmatrix, cp.async pipeline; linear_tc.cu),
- *      inputs rounded to bf16, fp32 accumulation; backward as version 2.
+ *   3  forward and dx on the bf16 tensor cores (mma.sync, ldmatrix, cp.async pipeline;
+ *      linear_tc.cu), inputs rounded to bf16, fp32 accumulation; dw and db as version 2.
  * Accuracy: fp32 FMA; differs from the CPU only by summation order (version 3: bf16 inputs,
  * see linear_tc.cu).
  */
@@ -130,7 +130,9 @@ extern "C" int linear_backward_cuda(const Tensor *x, const Tensor *w, const Tens
         return 0;
     }
     const bool vec_in = in % 4 == 0, vec_out = out % 4 == 0;
-    if (dx) {
+    if (dx && v == 3) {
+        if (linear_dx_tc_cuda(w, dy, dx)) return -1;
+    } else if (dx) {
         const MatK la = {dy->data, out, (int)m, out, vec_out && gemm_aligned16(dy->data)};
         const MatMN lb = {w->data, in, in, out, vec_in && gemm_aligned16(w->data)};
         const EpiRowMajor epi = {dx->data, nullptr, nullptr, 0, in, true};

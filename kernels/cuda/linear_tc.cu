@@ -1,8 +1,11 @@
-/* kernels/cuda/linear_tc.cu — linear forward, version 3: bf16 tensor cores (mma.sync).
- *   x (M, K) fp32, w (N, K) fp32, b (N) or NULL, y (M, N) fp32:  y = bf16(x) bf16(w)^T + b
- *   with M = rows of x, N = OUT, K = IN; products exact, sums in fp32 (tensor-core accumulate).
- * FLOP 2*M*N*K. Bytes: the cast pass reads 4(M + N)K and writes 2(M + N)Kp; the main loop
- * reads 2(M + N)Kp at least (more with re-reads across blocks) and writes 4MN.
+/* kernels/cuda/linear_tc.cu — linear, version 3: bf16 tensor cores (mma.sync).
+ *   forward  x (M, IN), w (OUT, IN), b (OUT) or NULL:  y (M, OUT) = bf16(x) bf16(w)^T + b
+ *            a GEMM with M, N = OUT, K = IN; B(k, n) = w[n, k] (k-contiguous rows of w)
+ *   dx       dx (M, IN) += bf16(dy) bf16(w), dy (M, OUT):
+ *            a GEMM with M, N = IN, K = OUT; B(k, n) = w[k, n] (n-contiguous rows of w)
+ *   products exact, sums in fp32 (tensor-core accumulate). dw and db are version 2's.
+ * FLOP 2*M*N*K each. Bytes: the cast pass reads 4(M + N)K and writes 2(M + N)K (padded);
+ * the main loop reads 2(M + N)K at least (more with re-reads across blocks), writes 4MN.
  *
  * Two passes:
  *   1. cast: x and w to bf16 (round to nearest even, core/bf16.h) into the kernel scratch,
@@ -15,13 +18,14 @@
  *      a tile is used). Shared memory: per stage A 64x32 and B 64x32 bf16 (8 KB; 24 KB in
  *      all), each 64-byte row as four 16-byte chunks stored at chunk ^ ((row >> 1) & 3), so
  *      the eight rows one ldmatrix phase reads land in eight different 16-byte bank groups
- *      (no conflicts). Fragments come from ldmatrix.x4: A as the mma A operand; B as W's
- *      (n, k) rows, which are exactly the col-major B fragment (no .trans needed).
+ *      (no conflicts). Fragments come from ldmatrix.x4: A as the mma A operand; B, when
+ *      stored as (n, k) rows (forward), is exactly the col-major B fragment; when stored as
+ *      (k, n) rows (dx: a 32 x 64 tile, 128-byte rows of eight chunks at chunk ^ (row & 7)),
+ *      ldmatrix.x4.trans gives it.
  *      Edge tiles: rows past M or N and chunks past Kp are zero-filled by cp.async's
  *      src-size 0; the epilogue stores only in-range elements, adding the bias.
  * Accuracy: inputs rounded to bf16 (relative error <= u = 2^-8 each, so <= 2u + u^2 per
  * product); the parity tolerance follows from that (tests/gpu/gpu_parity.c, linear).
- * Backward of version 3 is version 2's (fp32 SGEMM) for now.
  */
 extern "C" {
 #include "core/bf16.h"
@@ -73,9 +77,27 @@ __device__ __forceinline__ void tc_load_tile(bf16_t *s, const bf16_t *g, long ro
     }
 }
 
+/* element offset of (k row, 8-element n chunk) in a swizzled 32 x 64 bf16 tile */
+__device__ __forceinline__ int tc_swz_kn(int row, int chunk) { return row * TC_BN + ((chunk ^ (row & 7)) << 3); }
+
+/* copies rows kt*32.. of a (krows, np) bf16 matrix, columns n0..n0+63, into s (32 x 64) */
+__device__ __forceinline__ void tc_load_tile_kn(bf16_t *s, const bf16_t *g, int krows, int np, int n0, int kt) {
+#pragma unroll
+    for (int j = 0; j < 2; j++) {
+        const int c = threadIdx.x + TC_THREADS * j, row = c >> 3, chunk = c & 7;
+        const int gk = kt * TC_BK + row, gn = n0 + chunk * 8;
+        const bool ok = gk < krows && gn < np;
+        cp_async_cg16(s + tc_swz_kn(row, chunk), ok ? g + (long)gk * np + gn : g, ok ? 16 : 0);
+    }
+}
+
+/* C (m, n) = A B (+ bias) (+= when accumulate). A: (m, kp) bf16, k-contiguous.
+ * B_KN = false: b is (n, kp), B(k, n) = b[n, k];  B_KN = true: b is (kb, np), B(k, n) = b[k, n]
+ * (np = n rounded up to 8, rows past kb are zero-filled). */
+template <bool B_KN>
 __global__ void __launch_bounds__(TC_THREADS)
-linear_fwd_mma_kernel(const bf16_t *__restrict__ xb, const bf16_t *__restrict__ wb, const float *__restrict__ bias,
-                      float *__restrict__ y, long m, int n, int kp) {
+linear_mma_kernel(const bf16_t *__restrict__ xb, const bf16_t *__restrict__ wb, const float *__restrict__ bias,
+                  float *__restrict__ y, long m, int n, int kp, int kb, int np, int accumulate) {
     __shared__ __align__(128) bf16_t sA[TC_STAGES][TC_BM * TC_BK];
     __shared__ __align__(128) bf16_t sB[TC_STAGES][TC_BN * TC_BK];
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -96,7 +118,8 @@ linear_fwd_mma_kernel(const bf16_t *__restrict__ xb, const bf16_t *__restrict__ 
     for (int s = 0; s < TC_STAGES - 1; s++) {
         if (s < ktiles) {
             tc_load_tile(sA[s], xb, m, kp, m0, s);
-            tc_load_tile(sB[s], wb, n, kp, n0, s);
+            if (B_KN) tc_load_tile_kn(sB[s], wb, kb, np, n0, s);
+            else tc_load_tile(sB[s], wb, n, kp, n0, s);
         }
         cp_async_commit(); /* one group per tile, empty ones included: the count stays exact */
     }
@@ -107,7 +130,8 @@ linear_fwd_mma_kernel(const bf16_t *__restrict__ xb, const bf16_t *__restrict__ 
         const int pf = kt + TC_STAGES - 1;
         if (pf < ktiles) {
             tc_load_tile(sA[pf % TC_STAGES], xb, m, kp, m0, pf);
-            tc_load_tile(sB[pf % TC_STAGES], wb, n, kp, n0, pf);
+            if (B_KN) tc_load_tile_kn(sB[pf % TC_STAGES], wb, kb, np, n0, pf);
+            else tc_load_tile(sB[pf % TC_STAGES], wb, n, kp, n0, pf);
         }
         cp_async_commit();
         const bf16_t *a_s = sA[kt % TC_STAGES], *b_s = sB[kt % TC_STAGES];
@@ -121,14 +145,19 @@ linear_fwd_mma_kernel(const bf16_t *__restrict__ xb, const bf16_t *__restrict__ 
                 ldmatrix_x4(af[mi], a_s + tc_swz(row, chunk));
             }
 #pragma unroll
-            for (int np = 0; np < 2; np++) {
-                /* matrices (n8 tile 2np, k lo), (2np, k hi), (2np+1, k lo), (2np+1, k hi) */
-                const int i = lane >> 3, row = wn * 32 + np * 16 + (i >> 1) * 8 + (lane & 7);
-                const int chunk = 2 * ks + (i & 1);
+            for (int pr = 0; pr < 2; pr++) {
+                /* matrices (n8 tile 2pr, k lo), (2pr, k hi), (2pr+1, k lo), (2pr+1, k hi) */
+                const int i = lane >> 3;
                 uint32_t r[4];
-                ldmatrix_x4(r, b_s + tc_swz(row, chunk));
-                bfr[2 * np][0] = r[0], bfr[2 * np][1] = r[1];
-                bfr[2 * np + 1][0] = r[2], bfr[2 * np + 1][1] = r[3];
+                if (B_KN) { /* lane supplies k row (k lo or hi) + lane % 8 of n chunk (tile) */
+                    const int row = ks * 16 + (i & 1) * 8 + (lane & 7), chunk = wn * 4 + pr * 2 + (i >> 1);
+                    ldmatrix_x4_trans(r, b_s + tc_swz_kn(row, chunk));
+                } else { /* lane supplies n row (tile) + lane % 8 of k chunk (lo or hi) */
+                    const int row = wn * 32 + pr * 16 + (i >> 1) * 8 + (lane & 7), chunk = 2 * ks + (i & 1);
+                    ldmatrix_x4(r, b_s + tc_swz(row, chunk));
+                }
+                bfr[2 * pr][0] = r[0], bfr[2 * pr][1] = r[1];
+                bfr[2 * pr + 1][0] = r[2], bfr[2 * pr + 1][1] = r[3];
             }
 #pragma unroll
             for (int mi = 0; mi < 2; mi++)
@@ -146,29 +175,48 @@ linear_fwd_mma_kernel(const bf16_t *__restrict__ xb, const bf16_t *__restrict__ 
             for (int e = 0; e < 4; e++) {
                 const long row = m0 + wm * 32 + mi * 16 + g + 8 * (e >> 1);
                 const int col = n0 + wn * 32 + ni * 8 + 2 * t + (e & 1);
-                if (row < m && col < n) y[row * n + col] = acc[mi][ni][e] + (bias ? bias[col] : 0.0f);
+                if (row < m && col < n) {
+                    const float v = acc[mi][ni][e] + (bias ? bias[col] : 0.0f);
+                    y[row * n + col] = accumulate ? y[row * n + col] + v : v;
+                }
             }
 }
 
 // ---------------------------------------------------------------------------------
 // launcher
 
-extern "C" int linear_forward_tc_cuda(const Tensor *x, const Tensor *w, const Tensor *b, Tensor *y) {
-    const long m = (long)tensor_rows(x);
-    const int k = tensor_cols(x), n = w->shape[0];
+/* dst (m, n) = (+=) src_a (m, k) src_b^T or src_a src_b (see linear_mma_kernel), fp32 in,
+ * both operands cast to bf16 first. b_kn: src_b is (k, n) (dx) rather than (n, k). */
+static int tc_gemm(const char *name, const float *a, const float *b, const float *bias, float *dst, long m, int n,
+                   int k, bool b_kn, bool accumulate) {
     if (m == 0 || n == 0) return 0;
-    const int kp = (k + 7) / 8 * 8;
+    const int kp = (k + 7) / 8 * 8, np = (n + 7) / 8 * 8;
     const long mb = (m + TC_BM - 1) / TC_BM;
     if (mb > 65535) return ldm_error("linear", "v3: %ld rows is more than the grid allows (%d)", m, 65535 * TC_BM);
-    bf16_t *xb = (bf16_t *)cuda_scratch(((size_t)m + (size_t)n) * (size_t)kp * sizeof(bf16_t));
-    if (!xb) return -1;
-    bf16_t *wb = xb + (size_t)m * kp; /* m * kp is a multiple of 8: 16-byte aligned */
-    LDM_LAUNCH(tc_cast_pad_kernel, cast_grid(m * kp), 256)(x->data, xb, m, k, kp);
-    CUDA_LAUNCH_CHECK("linear_tc_cast_x");
-    LDM_LAUNCH(tc_cast_pad_kernel, cast_grid((long)n * kp), 256)(w->data, wb, (long)n, k, kp);
-    CUDA_LAUNCH_CHECK("linear_tc_cast_w");
+    const size_t b_elems = b_kn ? (size_t)k * np : (size_t)n * kp;
+    bf16_t *ab = (bf16_t *)cuda_scratch(((size_t)m * kp + b_elems) * sizeof(bf16_t));
+    if (!ab) return -1;
+    bf16_t *bb = ab + (size_t)m * kp; /* m * kp is a multiple of 8: 16-byte aligned */
+    LDM_LAUNCH(tc_cast_pad_kernel, cast_grid(m * kp), 256)(a, ab, m, k, kp);
+    CUDA_LAUNCH_CHECK("linear_tc_cast_a");
+    if (b_kn) LDM_LAUNCH(tc_cast_pad_kernel, cast_grid((long)k * np), 256)(b, bb, (long)k, n, np);
+    else LDM_LAUNCH(tc_cast_pad_kernel, cast_grid((long)n * kp), 256)(b, bb, (long)n, k, kp);
+    CUDA_LAUNCH_CHECK("linear_tc_cast_b");
     const dim3 grid((unsigned)((n + TC_BN - 1) / TC_BN), (unsigned)mb);
-    LDM_LAUNCH(linear_fwd_mma_kernel, grid, TC_THREADS)(xb, wb, b ? b->data : nullptr, y->data, m, n, kp);
-    CUDA_LAUNCH_CHECK("linear_forward_mma");
+    if (b_kn)
+        LDM_LAUNCH(linear_mma_kernel<true>, grid, TC_THREADS)(ab, bb, bias, dst, m, n, kp, k, np, (int)accumulate);
+    else
+        LDM_LAUNCH(linear_mma_kernel<false>, grid, TC_THREADS)(ab, bb, bias, dst, m, n, kp, k, np, (int)accumulate);
+    CUDA_LAUNCH_CHECK(name);
     return 0;
+}
+
+extern "C" int linear_forward_tc_cuda(const Tensor *x, const Tensor *w, const Tensor *b, Tensor *y) {
+    return tc_gemm("linear_forward_mma", x->data, w->data, b ? b->data : nullptr, y->data, (long)tensor_rows(x),
+                   w->shape[0], tensor_cols(x), false, false);
+}
+
+extern "C" int linear_dx_tc_cuda(const Tensor *w, const Tensor *dy, Tensor *dx) {
+    return tc_gemm("linear_dx_mma", dy->data, w->data, nullptr, dx->data, (long)tensor_rows(dy), w->shape[1],
+                   w->shape[0], true, true);
 }

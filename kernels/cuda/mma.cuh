@@ -16,6 +16,8 @@
 
 #include <stdint.h>
 
+#include "core/bf16.h"
+
 #if !defined(__CUDACC__)
 #include "core/emu/ptx_emu.h"
 #endif
