@@ -261,6 +261,36 @@ static void check_linear_v3(int m, int k, int n, int bias, int misalign) {
         }
     cr_expect_eq(bad, 0, "dx (%d,%d): %d elements out of bound", m, k, bad);
     printf("linear v3 dx (%d,%d) += dy (%d,%d) w: max error / bound = %.3f\n", m, k, m, n, worst);
+
+    /* dw (n, k) += dy^T x on the tensor cores; x holds hdx now (misaligned in one case), dy
+     * is hdy in y's buffer; w's buffer is the gradient (dx is not asked for, so w is unread) */
+    float *hdw0 = malloc((size_t)n * k * sizeof *hdw0), *hdw = malloc((size_t)n * k * sizeof *hdw);
+    for (long i = 0; i < (long)n * k; i++) hdw0[i] = (float)(urand() - 0.5);
+    cr_assert_eq(tensor_from_host(w, hdw0), 0);
+    cr_assert_eq(kernel_version_set("linear", 3), 0);
+    const int rcw = linear_backward(x, w, y, NULL, w, NULL);
+    kernel_version_set("linear", 0);
+    cr_assert_eq(rcw, 0, "linear v3 dw: %s | %s", ldm_last_error(), ldm_emu_last_report());
+    cr_assert_eq(tensor_to_host(w, hdw), 0);
+    bad = 0, worst = 0;
+    for (int o = 0; o < n; o++)
+        for (int c = 0; c < k; c++) {
+            double s = 0, mag = 0;
+            for (int r = 0; r < m; r++) {
+                const double p = (double)ldm_round_bf16(hdy[(long)r * n + o]) * ldm_round_bf16(hdx[(long)r * k + c]);
+                s += p, mag += fabs(p);
+            }
+            const double want = hdw0[(long)o * k + c] + s;
+            const double err = fabs(hdw[(long)o * k + c] - want);
+            const double bound = (m / 16 + 3) * ldexp(mag + fabs(hdw0[(long)o * k + c]), -24);
+            if (err / bound > worst) worst = err / bound;
+            if (err > bound && bad++ < 5)
+                cr_expect_leq(err, bound, "dw (%d,%d): [%d][%d] = %.8g, want %.8g", n, k, o, c,
+                              (double)hdw[(long)o * k + c], want);
+        }
+    cr_expect_eq(bad, 0, "dw (%d,%d): %d elements out of bound", n, k, bad);
+    printf("linear v3 dw (%d,%d) += dy^T x over %d rows: max error / bound = %.3f\n", n, k, m, worst);
+    free(hdw0), free(hdw);
     free(hdy), free(hdx0), free(hdx);
     tensor_free(xbig), tensor_free(w), tensor_free(b), tensor_free(y);
     free(hx), free(hw), free(hb), free(hy);

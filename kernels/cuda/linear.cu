@@ -16,8 +16,8 @@
  *                     fixed-order second pass (deterministic, no atomics);
  *        db += colsum(dy): two fixed-order passes (gemm.cu).
  *      float4 global loads where the leading dimension is a multiple of 4.
- *   3  forward and dx on the bf16 tensor cores (mma.sync, ldmatrix, cp.async pipeline;
- *      linear_tc.cu), inputs rounded to bf16, fp32 accumulation; dw and db as version 2.
+ *   3  forward, dx and dw on the bf16 tensor cores (mma.sync, ldmatrix, cp.async pipeline;
+ *      linear_tc.cu), inputs rounded to bf16, fp32 accumulation; db as version 2.
  * Accuracy: fp32 FMA; differs from the CPU only by summation order (version 3: bf16 inputs,
  * see linear_tc.cu).
  */
@@ -139,7 +139,9 @@ extern "C" int linear_backward_cuda(const Tensor *x, const Tensor *w, const Tens
         const int ktiles = (out + GEMM_BK - 1) / GEMM_BK;
         if (gemm_launch("linear_dx_sgemm", (int)m, in, ktiles, 1, ktiles, la, lb, epi)) return -1;
     }
-    if (dw) {
+    if (dw && v == 3) {
+        if (linear_dw_tc_cuda(x, dy, dw)) return -1;
+    } else if (dw) {
         const MatMN la = {dy->data, out, out, (int)m, vec_out && gemm_aligned16(dy->data)};
         const MatMN lb = {x->data, in, in, (int)m, vec_in && gemm_aligned16(x->data)};
         if (gemm_accumulate_splitk("linear_dw_sgemm", out, in, (int)((m + GEMM_BK - 1) / GEMM_BK), la, lb,

@@ -3,7 +3,10 @@
  *            a GEMM with M, N = OUT, K = IN; B(k, n) = w[n, k] (k-contiguous rows of w)
  *   dx       dx (M, IN) += bf16(dy) bf16(w), dy (M, OUT):
  *            a GEMM with M, N = IN, K = OUT; B(k, n) = w[k, n] (n-contiguous rows of w)
- *   products exact, sums in fp32 (tensor-core accumulate). dw and db are version 2's.
+ *   dw       dw (OUT, IN) += bf16(dy)^T bf16(x): a GEMM with M = OUT, N = IN, K = rows;
+ *            A(m, k) = dy[k, m] (read with ldmatrix.trans), B(k, n) = x[k, n]; one block
+ *            runs the whole K loop (no split-K yet: few blocks when OUT x IN is small)
+ *   products exact, sums in fp32 (tensor-core accumulate). db is version 2's.
  * FLOP 2*M*N*K each. Bytes: the cast pass reads 4(M + N)K and writes 2(M + N)K (padded);
  * the main loop reads 2(M + N)K at least (more with re-reads across blocks), writes 4MN.
  *
@@ -27,6 +30,8 @@
  * Accuracy: inputs rounded to bf16 (relative error <= u = 2^-8 each, so <= 2u + u^2 per
  * product); the parity tolerance follows from that (tests/gpu/gpu_parity.c, linear).
  */
+#include <limits.h>
+
 extern "C" {
 #include "core/bf16.h"
 #include "core/cuda_check.h"
@@ -91,13 +96,15 @@ __device__ __forceinline__ void tc_load_tile_kn(bf16_t *s, const bf16_t *g, int 
     }
 }
 
-/* C (m, n) = A B (+ bias) (+= when accumulate). A: (m, kp) bf16, k-contiguous.
+/* C (m, n) = A B (+ bias) (+= when accumulate).
+ * A_KM = false: a is (m, kp), A(m, k) = a[m, k];  A_KM = true: a is (kp, mp), A(m, k) = a[k, m]
+ *   (kp is then the true K, mp = m rounded up to 8).
  * B_KN = false: b is (n, kp), B(k, n) = b[n, k];  B_KN = true: b is (kb, np), B(k, n) = b[k, n]
- * (np = n rounded up to 8, rows past kb are zero-filled). */
-template <bool B_KN>
+ *   (np = n rounded up to 8). Rows and chunks past the ends are zero-filled. */
+template <bool A_KM, bool B_KN>
 __global__ void __launch_bounds__(TC_THREADS)
 linear_mma_kernel(const bf16_t *__restrict__ xb, const bf16_t *__restrict__ wb, const float *__restrict__ bias,
-                  float *__restrict__ y, long m, int n, int kp, int kb, int np, int accumulate) {
+                  float *__restrict__ y, long m, int n, int kp, int kb, int np, int mp, int accumulate) {
     __shared__ __align__(128) bf16_t sA[TC_STAGES][TC_BM * TC_BK];
     __shared__ __align__(128) bf16_t sB[TC_STAGES][TC_BN * TC_BK];
     const int tid = threadIdx.x, lane = tid & 31, warp = tid >> 5;
@@ -117,7 +124,8 @@ linear_mma_kernel(const bf16_t *__restrict__ xb, const bf16_t *__restrict__ wb, 
 #pragma unroll
     for (int s = 0; s < TC_STAGES - 1; s++) {
         if (s < ktiles) {
-            tc_load_tile(sA[s], xb, m, kp, m0, s);
+            if (A_KM) tc_load_tile_kn(sA[s], xb, kp, mp, (int)m0, s);
+            else tc_load_tile(sA[s], xb, m, kp, m0, s);
             if (B_KN) tc_load_tile_kn(sB[s], wb, kb, np, n0, s);
             else tc_load_tile(sB[s], wb, n, kp, n0, s);
         }
@@ -129,7 +137,8 @@ linear_mma_kernel(const bf16_t *__restrict__ xb, const bf16_t *__restrict__ wb, 
         __syncthreads();                /* everyone's have; and stage (kt-1) % S is free */
         const int pf = kt + TC_STAGES - 1;
         if (pf < ktiles) {
-            tc_load_tile(sA[pf % TC_STAGES], xb, m, kp, m0, pf);
+            if (A_KM) tc_load_tile_kn(sA[pf % TC_STAGES], xb, kp, mp, (int)m0, pf);
+            else tc_load_tile(sA[pf % TC_STAGES], xb, m, kp, m0, pf);
             if (B_KN) tc_load_tile_kn(sB[pf % TC_STAGES], wb, kb, np, n0, pf);
             else tc_load_tile(sB[pf % TC_STAGES], wb, n, kp, n0, pf);
         }
@@ -140,9 +149,14 @@ linear_mma_kernel(const bf16_t *__restrict__ xb, const bf16_t *__restrict__ wb, 
             uint32_t af[2][4], bfr[4][2];
 #pragma unroll
             for (int mi = 0; mi < 2; mi++) {
-                /* lane l: row l % 16 of the m16 tile, k chunk 2 ks + l / 16 */
-                const int row = wm * 32 + mi * 16 + (lane & 15), chunk = 2 * ks + (lane >> 4);
-                ldmatrix_x4(af[mi], a_s + tc_swz(row, chunk));
+                if (A_KM) { /* matrices (m lo, k lo), (m hi, k lo), (m lo, k hi), (m hi, k hi), transposed */
+                    const int i = lane >> 3, row = ks * 16 + (i >> 1) * 8 + (lane & 7);
+                    const int chunk = wm * 4 + mi * 2 + (i & 1);
+                    ldmatrix_x4_trans(af[mi], a_s + tc_swz_kn(row, chunk));
+                } else { /* lane l: row l % 16 of the m16 tile, k chunk 2 ks + l / 16 */
+                    const int row = wm * 32 + mi * 16 + (lane & 15), chunk = 2 * ks + (lane >> 4);
+                    ldmatrix_x4(af[mi], a_s + tc_swz(row, chunk));
+                }
             }
 #pragma unroll
             for (int pr = 0; pr < 2; pr++) {
@@ -185,38 +199,53 @@ linear_mma_kernel(const bf16_t *__restrict__ xb, const bf16_t *__restrict__ wb, 
 // ---------------------------------------------------------------------------------
 // launcher
 
-/* dst (m, n) = (+=) src_a (m, k) src_b^T or src_a src_b (see linear_mma_kernel), fp32 in,
- * both operands cast to bf16 first. b_kn: src_b is (k, n) (dx) rather than (n, k). */
+/* dst (m, n) = (+=) A B (+ bias), fp32 in, both operands cast to bf16 first (see
+ * linear_mma_kernel): a_km: src_a is (k, m) rather than (m, k); b_kn: src_b is (k, n) rather
+ * than (n, k). */
 static int tc_gemm(const char *name, const float *a, const float *b, const float *bias, float *dst, long m, int n,
-                   int k, bool b_kn, bool accumulate) {
+                   long k, bool a_km, bool b_kn, bool accumulate) {
     if (m == 0 || n == 0) return 0;
-    const int kp = (k + 7) / 8 * 8, np = (n + 7) / 8 * 8;
+    if (k > INT_MAX - 8 || (a_km && m > INT_MAX - 8)) return ldm_error("linear", "v3: a dimension exceeds 2^31");
+    const int kp = (int)((k + 7) / 8 * 8), np = (n + 7) / 8 * 8, mp = (int)((m + 7) / 8 * 8);
     const long mb = (m + TC_BM - 1) / TC_BM;
     if (mb > 65535) return ldm_error("linear", "v3: %ld rows is more than the grid allows (%d)", m, 65535 * TC_BM);
+    const size_t a_elems = a_km ? (size_t)k * mp : (size_t)m * kp;
     const size_t b_elems = b_kn ? (size_t)k * np : (size_t)n * kp;
-    bf16_t *ab = (bf16_t *)cuda_scratch(((size_t)m * kp + b_elems) * sizeof(bf16_t));
+    bf16_t *ab = (bf16_t *)cuda_scratch((a_elems + b_elems) * sizeof(bf16_t));
     if (!ab) return -1;
-    bf16_t *bb = ab + (size_t)m * kp; /* m * kp is a multiple of 8: 16-byte aligned */
-    LDM_LAUNCH(tc_cast_pad_kernel, cast_grid(m * kp), 256)(a, ab, m, k, kp);
+    bf16_t *bb = ab + a_elems; /* a multiple of 8 elements: 16-byte aligned */
+    if (a_km) LDM_LAUNCH(tc_cast_pad_kernel, cast_grid(k * mp), 256)(a, ab, k, (int)m, mp);
+    else LDM_LAUNCH(tc_cast_pad_kernel, cast_grid(m * kp), 256)(a, ab, m, (int)k, kp);
     CUDA_LAUNCH_CHECK("linear_tc_cast_a");
-    if (b_kn) LDM_LAUNCH(tc_cast_pad_kernel, cast_grid((long)k * np), 256)(b, bb, (long)k, n, np);
-    else LDM_LAUNCH(tc_cast_pad_kernel, cast_grid((long)n * kp), 256)(b, bb, (long)n, k, kp);
+    if (b_kn) LDM_LAUNCH(tc_cast_pad_kernel, cast_grid(k * np), 256)(b, bb, k, n, np);
+    else LDM_LAUNCH(tc_cast_pad_kernel, cast_grid((long)n * kp), 256)(b, bb, (long)n, (int)k, kp);
     CUDA_LAUNCH_CHECK("linear_tc_cast_b");
     const dim3 grid((unsigned)((n + TC_BN - 1) / TC_BN), (unsigned)mb);
-    if (b_kn)
-        LDM_LAUNCH(linear_mma_kernel<true>, grid, TC_THREADS)(ab, bb, bias, dst, m, n, kp, k, np, (int)accumulate);
+    /* with A (k, m) the k loop runs over the true k (rows past it zero-filled) */
+    const int kloop = a_km ? (int)k : kp, kb = (int)k, acc = accumulate;
+    if (a_km && b_kn)
+        LDM_LAUNCH((linear_mma_kernel<true, true>), grid, TC_THREADS)(ab, bb, bias, dst, m, n, kloop, kb, np, mp, acc);
+    else if (b_kn)
+        LDM_LAUNCH((linear_mma_kernel<false, true>), grid, TC_THREADS)(ab, bb, bias, dst, m, n, kloop, kb, np, mp, acc);
     else
-        LDM_LAUNCH(linear_mma_kernel<false>, grid, TC_THREADS)(ab, bb, bias, dst, m, n, kp, k, np, (int)accumulate);
+        LDM_LAUNCH((linear_mma_kernel<false, false>), grid, TC_THREADS)(ab, bb, bias, dst, m, n, kloop, kb, np, mp,
+                                                                       acc);
     CUDA_LAUNCH_CHECK(name);
     return 0;
 }
 
 extern "C" int linear_forward_tc_cuda(const Tensor *x, const Tensor *w, const Tensor *b, Tensor *y) {
     return tc_gemm("linear_forward_mma", x->data, w->data, b ? b->data : nullptr, y->data, (long)tensor_rows(x),
-                   w->shape[0], tensor_cols(x), false, false);
+                   w->shape[0], tensor_cols(x), false, false, false);
 }
 
 extern "C" int linear_dx_tc_cuda(const Tensor *w, const Tensor *dy, Tensor *dx) {
     return tc_gemm("linear_dx_mma", dy->data, w->data, nullptr, dx->data, (long)tensor_rows(dy), w->shape[1],
-                   w->shape[0], true, true);
+                   w->shape[0], false, true, true);
+}
+
+/* dw (OUT, IN) += dy^T x: M = OUT, N = IN, K = rows; A(o, r) = dy[r, o], B(r, i) = x[r, i]. */
+extern "C" int linear_dw_tc_cuda(const Tensor *x, const Tensor *dy, Tensor *dw) {
+    return tc_gemm("linear_dw_mma", dy->data, x->data, nullptr, dw->data, (long)dw->shape[0], dw->shape[1],
+                   (long)tensor_rows(x), true, true, true);
 }

@@ -10,12 +10,12 @@
  *   0     rng_uniform / rng_normal: bit-exact
  * A tensor-core version states its own bound (Case.tol_tc, for every output at version 3;
  * TF32 operands keep 10 mantissa bits: about 1e-2 here):
- *   2^-5  linear version 3 y and dx (bf16 operands): each input is rounded with relative
+ *   2^-5  linear version 3 y, dx and dw (bf16 operands): each input is rounded with relative
  *         error <= u = 2^-8, so each product x_k w_k with <= 2u + u^2; with random signs the
  *         error of y = sum_k is about u sqrt(2/3) sqrt(sum (x_k w_k)^2) <= 0.82 u rms(y),
  *         and 2^-5 = 8u leaves ~10 such standard deviations for the largest of all outputs
- *         (a wrong element is off by O(1)). Its dw and db are version 2's (checked at 1e-4
- *         at version 2, held to the same 2^-5 at version 3).
+ *         (a wrong element is off by O(1)). Its db is version 2's (checked at 1e-4 at
+ *         version 2, held to the same 2^-5 at version 3).
  * A case is built once (fresh random inputs from the context's stream), run on the CPU
  * and twice on the GPU (second run on a fresh copy of the inputs: bitwise determinism). */
 #include "tests/gpu/gpu_parity.h"
