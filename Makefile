@@ -62,7 +62,7 @@ MAIN_SRCS = $(wildcard train/ldm_*.c sample/ldm_*.c bench/ldm_*.c data/ldm_*.c)
 LIB_SRCS  = $(filter-out $(MAIN_SRCS), $(wildcard core/*.c kernels/*.c kernels/cpu/*.c autograd/*.c \
               models/*.c data/*.c train/*.c sample/*.c bench/*.c bench/ops/*.c))
 # tests/test_emu.c tests the emulator itself (fixtures tests/emu/*.cu): CUDA=emu builds only.
-TEST_SRCS = $(if $(filter emu,$(CUDA)),$(wildcard tests/test_*.c),$(filter-out tests/test_emu.c,$(wildcard tests/test_*.c)))
+TEST_SRCS = $(if $(filter emu,$(CUDA)),$(wildcard tests/test_*.c),$(filter-out tests/test_emu.c tests/test_tc.c,$(wildcard tests/test_*.c)))
 TEST_UTIL = $(wildcard tests/util/*.c)
 
 OBJ      = $(BUILD)/obj
@@ -184,11 +184,13 @@ tests-build: $(TESTS)
 .PHONY: tests-build
 
 # The emulator suites link core (minus the files that use libpng/libjpeg), kernels and the op
-# table (bench/ops); test_emu also the fixtures tests/emu/*.cu (bad and good kernels).
+# table (bench/ops); test_emu also the fixtures tests/emu/*.cu (bad and good kernels), test_tc
+# the tensor-core instruction kernels tests/tc/*.cu.
 GPU_LIB_OBJS  = $(patsubst %.c,$(OBJ)/%.o,$(shell grep -L -E '<(png|jpeglib)\.h>' $(wildcard core/*.c)) \
                   $(wildcard kernels/*.c kernels/cpu/*.c bench/ops/*.c)) $(CU_SRCS:%.cu=$(OBJ)/%.cu.o) $(EMU_OBJS)
-EMU_TEST_BINS = $(BUILD)/tests/test_gpu $(BUILD)/tests/test_emu
+EMU_TEST_BINS = $(BUILD)/tests/test_gpu $(BUILD)/tests/test_emu $(BUILD)/tests/test_tc
 EMU_FIXTURES  = $(patsubst %.cu,$(OBJ)/%.cu.o,$(wildcard tests/emu/*.cu))
+TC_KERNELS    = $(patsubst %.cu,$(OBJ)/%.cu.o,$(wildcard tests/tc/*.cu))
 ifeq ($(CUDA),emu)
 $(BUILD)/libldm-kernels.a: $(GPU_LIB_OBJS)
 	@rm -f $@
@@ -199,6 +201,10 @@ $(BUILD)/tests/test_gpu: $(OBJ)/tests/test_gpu.o $(BUILD)/libldm-kernels.a
 $(BUILD)/tests/test_emu: $(OBJ)/tests/test_emu.o $(EMU_FIXTURES) $(BUILD)/libldm-kernels.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(EMU_FIXTURES) $(BUILD)/libldm-kernels.a $(filter-out -lpng -ljpeg -lz,$(LDLIBS)) -lcriterion -o $@
+# test_tc: the tensor-core PTX layer (kernels/cuda/mma.cuh) through tests/tc/*.cu
+$(BUILD)/tests/test_tc: $(OBJ)/tests/test_tc.o $(TC_KERNELS) $(BUILD)/libldm-kernels.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $< $(TC_KERNELS) $(BUILD)/libldm-kernels.a $(filter-out -lpng -ljpeg -lz,$(LDLIBS)) -lcriterion -o $@
 endif
 emu-tests-build: $(EMU_TEST_BINS)
 .PHONY: emu-tests-build

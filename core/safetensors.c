@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/bf16.h"
 #include "core/error.h"
 #include "core/json.h"
 
@@ -325,25 +326,76 @@ static void file_shape_str(const StEntry *e, char *buf, size_t n) {
     if (off < n) snprintf(buf + off, n - off, ")");
 }
 
-int st_read_f32(const SafeTensors *st, const char *name, Tensor *dst) {
-    if (!st || !st->path || !name) return ldm_error("safetensors", "st_read_f32: missing file or name (NULL)");
-    if (!dst || !dst->data) return st_fail(st->path, "tensor '%s': no destination tensor", name);
-    if (dst->dtype != DT_F32) return st_fail(st->path, "tensor '%s': destination %s is not fp32", name, tshape(dst));
+/* The entry for `name` if it exists, is F32 or BF16 (or exactly `want` when given) and has
+ * dst's shape; NULL + error otherwise. */
+static const StEntry *entry_for(const SafeTensors *st, const char *name, const Tensor *dst, const char *fn,
+                                const char *want) {
+    if (!st || !st->path || !name) {
+        ldm_error("safetensors", "%s: missing file or name (NULL)", fn);
+        return NULL;
+    }
+    if (!dst || !dst->data) {
+        st_fail(st->path, "tensor '%s': no destination tensor", name);
+        return NULL;
+    }
     const StEntry *e = st_find(st, name);
-    if (!e) return st_fail(st->path, "no tensor named '%s'", name);
-    if (strcmp(e->dtype, "F32"))
-        return st_fail(st->path, "tensor '%s' is %s, expected F32", name, e->dtype);
+    if (!e) {
+        st_fail(st->path, "no tensor named '%s'", name);
+        return NULL;
+    }
+    if (want ? strcmp(e->dtype, want) != 0 : (strcmp(e->dtype, "F32") && strcmp(e->dtype, "BF16"))) {
+        st_fail(st->path, "tensor '%s' is %s, expected %s", name, e->dtype, want ? want : "F32 or BF16");
+        return NULL;
+    }
     char fs[160];
     file_shape_str(e, fs, sizeof fs);
-    if (e->ndim != dst->ndim)
-        return st_fail(st->path, "tensor '%s' has shape %s in the file but the destination is %s: rank %d vs %d",
-                       name, fs, tshape(dst), e->ndim, dst->ndim);
+    if (e->ndim != dst->ndim) {
+        st_fail(st->path, "tensor '%s' has shape %s in the file but the destination is %s: rank %d vs %d", name, fs,
+                tshape(dst), e->ndim, dst->ndim);
+        return NULL;
+    }
     for (int d = 0; d < e->ndim; d++)
-        if (e->shape[d] != dst->shape[d])
-            return st_fail(st->path,
-                           "tensor '%s' has shape %s in the file but the destination is %s: dim %d is %lld vs %d",
-                           name, fs, tshape(dst), d, (long long)e->shape[d], dst->shape[d]);
+        if (e->shape[d] != dst->shape[d]) {
+            st_fail(st->path, "tensor '%s' has shape %s in the file but the destination is %s: dim %d is %lld vs %d",
+                    name, fs, tshape(dst), d, (long long)e->shape[d], dst->shape[d]);
+            return NULL;
+        }
+    return e;
+}
+
+int st_read_f32(const SafeTensors *st, const char *name, Tensor *dst) {
+    if (dst && dst->data && dst->dtype != DT_F32 && st && st->path && name)
+        return st_fail(st->path, "tensor '%s': destination %s is not fp32", name, tshape(dst));
+    const StEntry *e = entry_for(st, name, dst, "st_read_f32", "F32");
+    if (!e) return -1;
     return dev_memcpy(dst->data, dst->device, st->data + e->begin, DEV_CPU, (size_t)(e->end - e->begin));
+}
+
+int st_read(const SafeTensors *st, const char *name, Tensor *dst) {
+    const StEntry *e = entry_for(st, name, dst, "st_read", NULL);
+    if (!e) return -1;
+    const DType file_dt = strcmp(e->dtype, "BF16") ? DT_F32 : DT_BF16;
+    const uint8_t *bytes = st->data + e->begin;
+    if (file_dt == dst->dtype) return dev_memcpy(dst->data, dst->device, bytes, DEV_CPU, (size_t)(e->end - e->begin));
+    /* convert on the host: fp32 <-> bf16 (the buffer may be unaligned: copy out first) */
+    const size_t n = (size_t)st_numel(e);
+    float *f = malloc(n * sizeof(float) + 1);
+    bf16_t *h = malloc(n * sizeof(bf16_t) + 1);
+    int rc = -1;
+    if (!f || !h) {
+        st_fail(st->path, "tensor '%s': out of memory converting %s", name, e->dtype);
+    } else if (file_dt == DT_BF16) { /* BF16 -> fp32 destination: exact */
+        memcpy(h, bytes, n * sizeof(bf16_t));
+        ldm_bf16_to_f32_n(h, f, n);
+        rc = tensor_from_host(dst, f);
+    } else { /* F32 -> bf16 destination: round to nearest even */
+        memcpy(f, bytes, n * sizeof(float));
+        ldm_f32_to_bf16_n(f, h, n);
+        rc = tensor_from_host_raw(dst, h);
+    }
+    free(f);
+    free(h);
+    return rc;
 }
 
 // ---------------------------------------------------------------------------
@@ -354,7 +406,8 @@ typedef struct {
     int ndim;
     int shape[TENSOR_MAX_DIMS];
     size_t numel;
-    float *data; /* (numel) host copy */
+    DType dtype;
+    void *data; /* (numel) host copy of the stored bytes */
 } StItem;
 
 struct StWriter {
@@ -398,7 +451,8 @@ int st_writer_add(StWriter *w, const char *name, const Tensor *t) {
     if (!name[0] || !strcmp(name, "__metadata__"))
         return ldm_error("safetensors", "writer: '%s' cannot be a tensor name", name);
     if (!t || !t->data) return ldm_error("safetensors", "writer: tensor '%s' is missing or has no storage", name);
-    if (t->dtype != DT_F32) return ldm_error("safetensors", "writer: tensor '%s' %s is not fp32", name, tshape(t));
+    if (t->dtype != DT_F32 && t->dtype != DT_BF16)
+        return ldm_error("safetensors", "writer: tensor '%s' %s has an unknown dtype", name, tshape(t));
     for (int k = 0; k < w->n; k++)
         if (!strcmp(w->items[k].name, name)) return ldm_error("safetensors", "writer: duplicate tensor name '%s'", name);
     if (w->n == w->cap) {
@@ -412,9 +466,10 @@ int st_writer_add(StWriter *w, const char *name, const Tensor *t) {
     it.ndim = t->ndim;
     memcpy(it.shape, t->shape, sizeof it.shape);
     it.numel = t->numel;
+    it.dtype = t->dtype;
     it.name = dup_str(name);
-    it.data = malloc(t->numel * sizeof(float));
-    if (!it.name || !it.data || tensor_to_host(t, it.data)) {
+    it.data = malloc(tensor_bytes(t) + 1);
+    if (!it.name || !it.data || tensor_to_host_raw(t, it.data)) {
         if (!it.name || !it.data) ldm_error("safetensors", "writer: out of memory for tensor '%s' %s", name, tshape(t));
         free(it.name);
         free(it.data);
@@ -524,12 +579,12 @@ static int build_header(const StWriter *w, Buf *b) {
         if (!first) puts_(b, ",");
         first = 0;
         put_json_string(b, it->name);
-        puts_(b, ":{\"dtype\":\"F32\",\"shape\":[");
+        puts_(b, it->dtype == DT_BF16 ? ":{\"dtype\":\"BF16\",\"shape\":[" : ":{\"dtype\":\"F32\",\"shape\":[");
         for (int d = 0; d < it->ndim; d++) {
             snprintf(num, sizeof num, d ? ",%d" : "%d", it->shape[d]);
             puts_(b, num);
         }
-        uint64_t end = off + (uint64_t)it->numel * sizeof(float);
+        uint64_t end = off + (uint64_t)it->numel * dtype_bytes(it->dtype);
         snprintf(num, sizeof num, "],\"data_offsets\":[%llu,%llu]}", (unsigned long long)off, (unsigned long long)end);
         puts_(b, num);
         off = end;
@@ -597,7 +652,7 @@ int st_writer_save(const StWriter *w, const char *path) {
     uint8_t len8[8];
     for (int k = 0; k < 8; k++) len8[k] = (uint8_t)((uint64_t)h.len >> (8 * k));
     int ok = !write_all(fd, len8, 8) && !write_all(fd, h.s, h.len);
-    for (int k = 0; ok && k < w->n; k++) ok = !write_all(fd, w->items[k].data, w->items[k].numel * sizeof(float));
+    for (int k = 0; ok && k < w->n; k++) ok = !write_all(fd, w->items[k].data, w->items[k].numel * dtype_bytes(w->items[k].dtype));
     if (!ok || fsync(fd)) {
         st_fail(path, "writing %s failed: %s", tmp, strerror(errno));
         close(fd);

@@ -10,7 +10,7 @@
  *
  * Reading treats the file as untrusted: every malformed header (lengths, JSON, fields,
  * dtypes, shapes, offsets, coverage, duplicate names) is an error naming the file, the
- * problem and the tensor. Writing produces F32 tensors, the header padded so the buffer
+ * problem and the tensor. Writing produces F32 and BF16 tensors (as the tensor's dtype), the header padded so the buffer
  * starts 8-byte aligned (as the reference implementation does), and is atomic: PATH.tmp is
  * written, flushed, fsync'ed and renamed over PATH, and the directory fsync'ed; on any
  * failure the temporary file is removed and an existing PATH is left as it was.
@@ -61,6 +61,10 @@ uint64_t st_numel(const StEntry *e);
 /* Copies tensor `name` into dst (any device). The entry must be F32 with exactly dst's
  * shape; otherwise -1 naming the tensor and the first mismatch. */
 int st_read_f32(const SafeTensors *st, const char *name, Tensor *dst);
+/* The same for an F32 or BF16 entry into a DT_F32 or DT_BF16 tensor: the bytes as they are
+ * when the dtypes match, else converted (BF16 -> fp32 exactly, F32 -> bf16 rounded to nearest
+ * even). */
+int st_read(const SafeTensors *st, const char *name, Tensor *dst);
 
 // ---------------------------------------------------------------------------
 // writer
@@ -68,7 +72,7 @@ int st_read_f32(const SafeTensors *st, const char *name, Tensor *dst);
 typedef struct StWriter StWriter;
 
 StWriter *st_writer_new(void);
-/* Snapshots t (any device, F32) to host memory under `name`: the tensor may change or be
+/* Snapshots t (any device, F32 or BF16, written as such) to host memory under `name`: the tensor may change or be
  * freed afterwards. Names must be non-empty UTF-8, unique, and not "__metadata__". */
 int st_writer_add(StWriter *w, const char *name, const Tensor *t);
 /* A __metadata__ entry; keys unique, both UTF-8. */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/bf16.h"
 #include "core/error.h"
 
 static int check_shape(int ndim, const int *shape, size_t *numel) {
@@ -27,6 +28,14 @@ static Tensor *tensor_struct(Arena *arena) {
 }
 
 Tensor *tensor_new(Arena *arena, Device dev, int ndim, const int *shape) {
+    return tensor_new_dtype(arena, dev, DT_F32, ndim, shape);
+}
+
+Tensor *tensor_new_dtype(Arena *arena, Device dev, DType dt, int ndim, const int *shape) {
+    if (dt != DT_F32 && dt != DT_BF16) {
+        ldm_error("tensor", "unknown dtype %d", (int)dt);
+        return NULL;
+    }
     size_t numel;
     if (check_shape(ndim, shape, &numel)) return NULL;
     if (arena) dev = arena->device;
@@ -36,9 +45,9 @@ Tensor *tensor_new(Arena *arena, Device dev, int ndim, const int *shape) {
     memcpy(t->shape, shape, (size_t)ndim * sizeof(int));
     t->numel = numel;
     t->device = dev;
-    t->dtype = DT_F32;
+    t->dtype = dt;
     t->on_heap = arena == NULL;
-    t->data = arena ? arena_alloc(arena, numel * sizeof(float)) : dev_malloc(dev, numel * sizeof(float));
+    t->data = arena ? arena_alloc(arena, tensor_bytes(t)) : dev_malloc(dev, tensor_bytes(t));
     if (!t->data) {
         if (!arena) free(t);
         return NULL;
@@ -66,7 +75,7 @@ Tensor *tensor_new4(Arena *a, Device dev, int d0, int d1, int d2, int d3) {
 
 Tensor *tensor_like(Arena *arena, const Tensor *x) {
     if (!x) return NULL;
-    return tensor_new(arena, x->device, x->ndim, x->shape);
+    return tensor_new_dtype(arena, x->device, x->dtype, x->ndim, x->shape);
 }
 
 Tensor *tensor_param(Device dev, int ndim, const int *shape, const char *name) {
@@ -133,19 +142,60 @@ int tensor_ensure_grad(Tensor *t, Arena *arena) {
     return dev_memset0(t->device, t->grad, tensor_bytes(t));
 }
 
-int tensor_to_host(const Tensor *t, float *dst) { return dev_memcpy(dst, DEV_CPU, t->data, t->device, tensor_bytes(t)); }
+int tensor_to_host_raw(const Tensor *t, void *dst) {
+    return dev_memcpy(dst, DEV_CPU, t->data, t->device, tensor_bytes(t));
+}
+
+int tensor_from_host_raw(Tensor *t, const void *src) {
+    return dev_memcpy(t->data, t->device, src, DEV_CPU, tensor_bytes(t));
+}
+
+int tensor_to_host(const Tensor *t, float *dst) {
+    if (t->dtype == DT_F32) return tensor_to_host_raw(t, dst);
+    if (t->device == DEV_CPU) {
+        ldm_bf16_to_f32_n((const bf16_t *)t->data, dst, t->numel);
+        return 0;
+    }
+    bf16_t *tmp = malloc(tensor_bytes(t) ? tensor_bytes(t) : 1);
+    if (!tmp) return ldm_error("tensor", "out of host memory for %s", tshape(t));
+    int rc = tensor_to_host_raw(t, tmp);
+    if (!rc) ldm_bf16_to_f32_n(tmp, dst, t->numel);
+    free(tmp);
+    return rc;
+}
 
 int tensor_from_host(Tensor *t, const float *src) {
-    return dev_memcpy(t->data, t->device, src, DEV_CPU, tensor_bytes(t));
+    if (t->dtype == DT_F32) return tensor_from_host_raw(t, src);
+    if (t->device == DEV_CPU) {
+        ldm_f32_to_bf16_n(src, (bf16_t *)t->data, t->numel);
+        return 0;
+    }
+    bf16_t *tmp = malloc(tensor_bytes(t) ? tensor_bytes(t) : 1);
+    if (!tmp) return ldm_error("tensor", "out of host memory for %s", tshape(t));
+    ldm_f32_to_bf16_n(src, tmp, t->numel);
+    int rc = tensor_from_host_raw(t, tmp);
+    free(tmp);
+    return rc;
 }
 
 int tensor_copy(Tensor *dst, const Tensor *src) {
     if (dst->numel != src->numel)
         return ldm_error("tensor_copy", "element counts differ: %s vs %s", tshape(dst), tshape(src));
-    return dev_memcpy(dst->data, dst->device, src->data, src->device, tensor_bytes(src));
+    if (dst->dtype == src->dtype)
+        return dev_memcpy(dst->data, dst->device, src->data, src->device, tensor_bytes(src));
+    float *tmp = malloc(src->numel * sizeof(float) + 1);
+    if (!tmp) return ldm_error("tensor_copy", "out of host memory for %s", tshape(src));
+    int rc = tensor_to_host(src, tmp);
+    if (!rc) rc = tensor_from_host(dst, tmp);
+    free(tmp);
+    return rc;
 }
 
-size_t tensor_bytes(const Tensor *t) { return t->numel * sizeof(float); }
+size_t dtype_bytes(DType dt) { return dt == DT_BF16 ? sizeof(bf16_t) : sizeof(float); }
+
+const char *dtype_name(DType dt) { return dt == DT_BF16 ? "bf16" : "f32"; }
+
+size_t tensor_bytes(const Tensor *t) { return t->numel * dtype_bytes(t->dtype); }
 
 bool tensor_same_shape(const Tensor *a, const Tensor *b) {
     if (a->ndim != b->ndim) return false;

@@ -1,9 +1,13 @@
-/* core/tensor.h — the minimal tensor: a shape, fp32 storage on one device, and an
- * optional gradient buffer of the same shape.
+/* core/tensor.h — the minimal tensor: a shape, fp32 or bf16 storage on one device, and
+ * an optional gradient buffer of the same shape and dtype.
  *
  * Layout is row-major over `shape`; activations are NHWC (N, H, W, C), so the same
  * buffer is also (N, L = H*W, C) tokens. Conv weights are (K, R, S, C), linear weights
- * (out, in). `dtype` is always DT_F32 today; it is checked so bf16 can come later.
+ * (out, in). `dtype` is DT_F32 (4 bytes an element) or DT_BF16 (2 bytes: the raw bf16_t bits
+ * of core/bf16.h, behind the same `float *data` pointer: cast it to bf16_t * to read them).
+ * Kernels take DT_F32 unless they say otherwise (kernel_common.h checks it).
+ * tensor_to_host / tensor_from_host always speak fp32 and convert a bf16 tensor (exactly on
+ * the way out, rounding to nearest even on the way in); the _raw copies move the bytes.
  *
  * Two owners:
  *   - arena tensors (tensor_new with an Arena): struct and storage in the per-step
@@ -26,8 +30,8 @@
 typedef enum { DT_F32 = 0, DT_BF16 = 1 } DType;
 
 typedef struct Tensor {
-    float *data;                 /* numel values on `device` */
-    float *grad;                 /* NULL, or numel values on `device` */
+    float *data;                 /* numel values of `dtype` on `device` (bf16: bf16_t bits) */
+    float *grad;                 /* NULL, or numel values of `dtype` on `device` */
     int ndim;
     int shape[TENSOR_MAX_DIMS];
     size_t numel;
@@ -42,13 +46,15 @@ typedef struct Tensor {
  * arena == NULL, from the heap on `dev`. Storage uninitialised. NULL + error on failure
  * (bad shape, out of memory). */
 Tensor *tensor_new(Arena *arena, Device dev, int ndim, const int *shape);
+/* The same with an element type (tensor_new is DT_F32). */
+Tensor *tensor_new_dtype(Arena *arena, Device dev, DType dt, int ndim, const int *shape);
 Tensor *tensor_zeros(Arena *arena, Device dev, int ndim, const int *shape);
 /* Shorthands for the common ranks. */
 Tensor *tensor_new1(Arena *a, Device dev, int d0);
 Tensor *tensor_new2(Arena *a, Device dev, int d0, int d1);
 Tensor *tensor_new3(Arena *a, Device dev, int d0, int d1, int d2);
 Tensor *tensor_new4(Arena *a, Device dev, int d0, int d1, int d2, int d3);
-/* A new tensor with x's shape and device. */
+/* A new tensor with x's shape, dtype and device. */
 Tensor *tensor_like(Arena *arena, const Tensor *x);
 /* Heap parameter with a zeroed gradient, requires_grad = true. */
 Tensor *tensor_param(Device dev, int ndim, const int *shape, const char *name);
@@ -67,12 +73,20 @@ int tensor_zero_grad(Tensor *t);
 /* Ensure t->grad exists (allocated from `arena` for arena tensors, zeroed). */
 int tensor_ensure_grad(Tensor *t, Arena *arena);
 
-/* Copies between a tensor and a host float array of numel elements. */
+/* Copies between a tensor and a host float array of numel elements (a bf16 tensor is
+ * widened exactly / rounded to nearest even). */
 int tensor_to_host(const Tensor *t, float *dst);
 int tensor_from_host(Tensor *t, const float *src);
-int tensor_copy(Tensor *dst, const Tensor *src);  /* same numel; any devices */
+/* Copies of the stored bytes (tensor_bytes(t) of them) to / from host memory. */
+int tensor_to_host_raw(const Tensor *t, void *dst);
+int tensor_from_host_raw(Tensor *t, const void *src);
+/* Same numel; any devices; any dtypes (a dtype change converts through the host: for
+ * tests and checkpoints, not for the step loop). */
+int tensor_copy(Tensor *dst, const Tensor *src);
 
-size_t tensor_bytes(const Tensor *t);
+size_t dtype_bytes(DType dt);       /* 4 or 2 */
+const char *dtype_name(DType dt);   /* "f32", "bf16" */
+size_t tensor_bytes(const Tensor *t); /* numel * dtype_bytes */
 bool tensor_same_shape(const Tensor *a, const Tensor *b);
 /* "(2, 8, 8, 64)"; writes into buf and returns it. */
 const char *tensor_shape_str(const Tensor *t, char *buf, size_t n);

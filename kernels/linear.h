@@ -15,6 +15,10 @@ int linear_backward_cpu(const Tensor *x, const Tensor *w, const Tensor *dy, Tens
 #ifdef LDM_CUDA
 int linear_forward_cuda(const Tensor *x, const Tensor *w, const Tensor *b, Tensor *y);
 int linear_backward_cuda(const Tensor *x, const Tensor *w, const Tensor *dy, Tensor *dx, Tensor *dw, Tensor *db);
+/* version 3 forward, dx and dw: bf16 tensor cores (kernels/cuda/linear_tc.cu) */
+int linear_forward_tc_cuda(const Tensor *x, const Tensor *w, const Tensor *b, Tensor *y);
+int linear_dx_tc_cuda(const Tensor *w, const Tensor *dy, Tensor *dx);
+int linear_dw_tc_cuda(const Tensor *x, const Tensor *dy, Tensor *dw);
 #endif
 
 #endif

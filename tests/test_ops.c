@@ -26,6 +26,12 @@ Test(op_table, every_row_is_complete) {
             cr_assert(ps->tol >= 0 && ps->tol <= 1e-3, "%s.%s tolerance %g", op->name, ps->name, ps->tol);
         }
         if (op->grad_tol > 0) cr_assert(op->grad_why && op->grad_eps > 0, "%s: gradient tolerance needs a reason", op->name);
+        const int tc = op_tc_version(op);
+        if (tc) /* a tensor-core bound: for a version that exists, with a reason; the fp32 versions keep theirs */
+            for (int p = 0; p < op->npasses; p++)
+                cr_assert(tc <= op->versions && op_tolerance(op, p, tc) > op->pass[p].tol &&
+                          op_tolerance(op, p, tc) <= 0.05 && op_tolerance_why(op, p, tc)[0] &&
+                          op_tolerance(op, p, tc - 1) == op->pass[p].tol, "%s: tensor-core tolerance", op->name);
         for (int set = 0; set < 2; set++) {
             const int n = op->shapes((OpShapeSet)set, cases, OP_MAX_CASES);
             cr_assert_gt(n, 0, "%s: no shapes", op->name);

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/bf16.h"
 #include "core/error.h"
 #include "core/json.h"
 #include "core/safetensors.h"
@@ -731,4 +732,60 @@ Test(safetensors, random_mutations_load_or_fail_cleanly) {
     cr_expect_gt(failed, 1000, "%d failed", failed);
     free(m);
     free(valid);
+}
+
+/* BF16: written as "BF16" with 2 bytes an element (little-endian bits), read back bit-exact
+ * into a bf16 tensor, widened exactly into an fp32 one; an F32 entry read into a bf16 tensor
+ * rounds to nearest even; st_read_f32 still refuses BF16. */
+Test(safetensors, bf16_round_trip) {
+    make_dir();
+    Tensor *src = tensor_new_dtype(NULL, DEV_CPU, DT_BF16, 2, (int[]){2, 3});
+    const uint16_t bits[6] = {0x3f80u, 0xc000u, 0x0001u, 0x7f80u, 0x7fc1u, 0x8000u};
+    memcpy(src->data, bits, sizeof bits);
+    Tensor *f32 = tu_data(1, (int[]){4}, 5, -3, 3);
+    f32->data[0] = ldm_bits_f32(0x3f808000u); /* a tie: 0x3f80 */
+    f32->data[1] = ldm_bits_f32(0x3f818000u); /* a tie: 0x3f82 */
+    StWriter *w = st_writer_new();
+    cr_assert_eq(st_writer_add(w, "h", src), 0, "%s", ldm_last_error());
+    cr_assert_eq(st_writer_add(w, "f", f32), 0, "%s", ldm_last_error());
+    const char *path = in_dir("bf16.safetensors");
+    cr_assert_eq(st_writer_save(w, path), 0, "%s", ldm_last_error());
+    size_t len;
+    uint8_t *raw = read_all(path, &len);
+    cr_assert(raw);
+    uint64_t hl = 0;
+    for (int i = 7; i >= 0; i--) hl = hl << 8 | raw[i];
+    cr_expect(memmem(raw + 8, hl, "\"h\":{\"dtype\":\"BF16\",\"shape\":[2,3],\"data_offsets\":[0,12]}", 53) != NULL,
+              "header: %.*s", (int)hl, (const char *)raw + 8);
+    cr_expect_eq(len, 8 + hl + 12 + 16);
+    cr_expect_eq(raw[8 + hl], 0x80, "bf16 bits not little-endian");
+    cr_expect_eq(raw[8 + hl + 1], 0x3f);
+    free(raw);
+
+    SafeTensors st;
+    cr_assert_eq(st_load(path, &st), 0, "%s", ldm_last_error());
+    cr_expect_str_eq(st_find(&st, "h")->dtype, "BF16");
+    cr_expect_eq(st_find(&st, "h")->dtype_size, 2);
+    Tensor *h = tensor_new_dtype(NULL, DEV_CPU, DT_BF16, 2, (int[]){2, 3});
+    cr_assert_eq(st_read(&st, "h", h), 0, "%s", ldm_last_error());
+    cr_expect_eq(memcmp(h->data, bits, sizeof bits), 0, "bf16 bits differ after the round trip");
+    Tensor *hf = tensor_new2(NULL, DEV_CPU, 2, 3);
+    cr_assert_eq(st_read(&st, "h", hf), 0, "%s", ldm_last_error());
+    for (int i = 0; i < 6; i++)
+        if (i != 4) cr_expect_eq(hf->data[i], ldm_bf16_to_f32(bits[i]), "widened element %d", i);
+    cr_expect(isnan(hf->data[4]));
+    Tensor *fh = tensor_new_dtype(NULL, DEV_CPU, DT_BF16, 1, (int[]){4});
+    cr_assert_eq(st_read(&st, "f", fh), 0, "%s", ldm_last_error());
+    const uint16_t *g = (const uint16_t *)fh->data;
+    cr_expect_eq(g[0], 0x3f80u);
+    cr_expect_eq(g[1], 0x3f82u);
+    for (int i = 2; i < 4; i++) cr_expect_eq(g[i], ldm_f32_to_bf16(f32->data[i]));
+    cr_expect_neq(st_read_f32(&st, "h", hf), 0, "st_read_f32 accepted a BF16 entry");
+    cr_expect(msg_has("BF16"), "%s", ldm_last_error());
+    Tensor *wrong = tensor_new_dtype(NULL, DEV_CPU, DT_BF16, 2, (int[]){3, 2});
+    cr_expect_neq(st_read(&st, "h", wrong), 0, "shape mismatch accepted");
+    st_free(&st);
+    tensor_free(src), tensor_free(f32), tensor_free(h), tensor_free(hf), tensor_free(fh), tensor_free(wrong);
+    st_writer_free(w);
+    remove_dir();
 }

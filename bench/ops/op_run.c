@@ -203,6 +203,7 @@ static float *download(const Tensor *t) {
 int op_parity(OpRun *r, const OpCase *c, int pass, int version, Device dev, double *err_out) {
     const OpDef *op = c->op;
     const OpPass *ps = &op->pass[pass];
+    const double tol = op_tolerance(op, pass, version);
     HostSet h, ref;
     OpSet d1, d2;
     memset(&d1, 0, sizeof d1);
@@ -260,14 +261,14 @@ int op_parity(OpRun *r, const OpCase *c, int pass, int version, Device dev, doub
                     ok = false;
                 }
             double e = op_err(got, h.h[i]->data, n);
-            double ratio = ps->tol > 0 ? e / ps->tol : (e > 0 ? INFINITY : 0);
+            double ratio = tol > 0 ? e / tol : (e > 0 ? INFINITY : 0);
             if (ratio > worst_ratio) {
                 worst_ratio = ratio;
                 worst = e;
                 worst_name = c->a[i].name;
             }
             if (ok && ratio > 1) {
-                snprintf(why, sizeof why, "%s: error %.3g over tolerance %.3g", c->a[i].name, e, ps->tol);
+                snprintf(why, sizeof why, "%s: error %.3g over tolerance %.3g", c->a[i].name, e, tol);
                 ok = false;
             }
         } else if (memcmp(got, ref.h[i]->data, n * sizeof(float)) != 0) {

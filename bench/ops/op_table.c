@@ -39,6 +39,13 @@
 
 #define TOL_EW 1e-5
 #define TOL_RED 1e-4
+/* Tensor cores (version 3): bf16 operands, fp32 accumulation. Each input is rounded with
+ * relative error <= u = 2^-8, so each product with <= 2u + u^2; with random signs the error
+ * of a sum is about u sqrt(2/3) sqrt(sum of squared products) <= 0.82 u rms(y), and
+ * 2^-5 = 8u leaves ~10 such standard deviations for the largest of all outputs (a wrong
+ * element is off by O(1)). linear's db stays version 2's, held to the same bound. */
+#define TOL_BF16_MMA 0.03125
+#define WHY_BF16_MMA "bf16 operands (u = 2^-8), fp32 accumulation: ~0.82 u rms(y) per output, 8u = 2^-5 bound"
 #define WHY_EW "fp32 element-wise: a few roundings per element, expf/rsqrtf within a few ulp"
 #define WHY_RED "a reduction summed in another order on the device: ~sqrt(n) ulp, x10 margin"
 #define WHY_MM "fp32 dot products on CUDA cores, summed in another order (tiles, split-K)"
@@ -887,7 +894,7 @@ const OpDef op_table[] = {
       {"dgrad", conv_d, B(1) | B(3), B(5), TOL_RED, WHY_MM, conv_ff},
       {"wgrad", conv_w, B(0) | B(3), B(6) | B(7), TOL_RED, WHY_MM, conv_ff}},
      conv_shapes, BK_CONV2D, 1e-3, "linear in each input: central differences exact up to rounding", 1e-2f},
-    {"linear", 2, 1, true, 2,
+    {"linear", 3, 1, true, 2,
      {P_FWD(lin_f, B(0) | B(1) | B(2), B(4), TOL_RED, WHY_MM, lin_ff),
       P_BWD(lin_b, B(0) | B(1) | B(3), B(5) | B(6) | B(7), TOL_RED, WHY_MM, lin_bf)},
      lin_shapes, BK_LINEAR, 1e-3, "linear in each input: central differences exact up to rounding", 1e-2f},
@@ -897,6 +904,35 @@ const OpDef op_table[] = {
      attn_shapes, BK_ATTENTION, 2e-3, GRAD_SMOOTH "; softmax over up to 256 keys", 1e-2f},
 };
 const int op_table_len = (int)(sizeof op_table / sizeof op_table[0]);
+
+/* The tensor-core versions and their bounds (see TOL_BF16_MMA). */
+static const struct {
+    const char *op;
+    int version;
+    double tol;
+    const char *why;
+} tc_bounds[] = {{"linear", 3, TOL_BF16_MMA, WHY_BF16_MMA}};
+
+static int tc_index(const OpDef *op) {
+    for (int i = 0; i < (int)(sizeof tc_bounds / sizeof *tc_bounds); i++)
+        if (!strcmp(tc_bounds[i].op, op->name)) return i;
+    return -1;
+}
+
+int op_tc_version(const OpDef *op) {
+    const int i = tc_index(op);
+    return i < 0 ? 0 : tc_bounds[i].version;
+}
+
+double op_tolerance(const OpDef *op, int p, int version) {
+    const int i = tc_index(op);
+    return i >= 0 && version >= tc_bounds[i].version ? tc_bounds[i].tol : op->pass[p].tol;
+}
+
+const char *op_tolerance_why(const OpDef *op, int p, int version) {
+    const int i = tc_index(op);
+    return i >= 0 && version >= tc_bounds[i].version ? tc_bounds[i].why : op->pass[p].why;
+}
 
 const OpDef *op_find(const char *name) {
     for (int i = 0; i < op_table_len; i++)

@@ -95,6 +95,13 @@ typedef struct OpDef {
     float grad_eps;                   /* finite-difference step */
 } OpDef;
 
+/* Tensor-core versions (bf16 operands, fp32 accumulation) state their own bound for every
+ * output of every pass (op_table.c's tc_bounds). The first such version of op, or 0. */
+int op_tc_version(const OpDef *op);
+/* The device-vs-CPU tolerance of pass p of op at kernel version v, and its reason. */
+double op_tolerance(const OpDef *op, int p, int version);
+const char *op_tolerance_why(const OpDef *op, int p, int version);
+
 extern const OpDef op_table[];
 extern const int op_table_len;
 

@@ -382,7 +382,8 @@ void shared_access(std::vector<Shadow> &sh, size_t off, unsigned n, bool write, 
     }
 }
 
-/* Global memory written during the launch in progress: word -> who wrote it. A word written by
+/* Global memory written during the launch in progress: half-word (2 bytes, so that bf16 elements
+ * written by neighbouring threads are not one word) -> who wrote it. A half-word written by
  * one block and read or written by another in the same launch is a race (blocks run in any
  * order, concurrently); within a block, by two threads between two barriers. */
 struct GlobalWrite {
@@ -404,7 +405,7 @@ std::string block_str(uint64_t lin) {
 void global_race_check(uintptr_t a, unsigned n, bool write, bool atomic, void *pc) {
     const uint64_t blk = g_x.bid.x + (uint64_t)g_x.grid.x * (g_x.bid.y + (uint64_t)g_x.grid.y * g_x.bid.z);
     const uint16_t me = (uint16_t)g_x.cur->lin;
-    for (uintptr_t w = a & ~(uintptr_t)3; w < a + n; w += 4) {
+    for (uintptr_t w = a & ~(uintptr_t)1; w < a + n; w += 2) {
         auto it = g_gwrites.find(w);
         if (it != g_gwrites.end()) {
             const GlobalWrite &o = it->second;
@@ -1244,3 +1245,11 @@ void __ubsan_handle_type_mismatch_v1(UbsanMismatch *d, uintptr_t ptr) {
 void __ubsan_handle_type_mismatch_v1_abort(UbsanMismatch *d, uintptr_t ptr) { __ubsan_handle_type_mismatch_v1(d, ptr); }
 
 } // extern "C"
+
+// ---------------------------------------------------------------------------------
+// for the PTX instructions of core/emu/ptx_emu.h
+
+extern "C" unsigned ldm_emu_block_gen(void) { return g_x.gen; }
+extern "C" void ldm_emu_fault(const char *what) {
+    fault(cudaErrorLaunchFailure, __builtin_return_address(0), nullptr, "%s", what);
+}

@@ -16,7 +16,10 @@
  *                     fixed-order second pass (deterministic, no atomics);
  *        db += colsum(dy): two fixed-order passes (gemm.cu).
  *      float4 global loads where the leading dimension is a multiple of 4.
- * Accuracy: fp32 FMA; differs from the CPU only by summation order.
+ *   3  forward, dx and dw on the bf16 tensor cores (mma.sync, ldmatrix, cp.async pipeline;
+ *      linear_tc.cu), inputs rounded to bf16, fp32 accumulation; db as version 2.
+ * Accuracy: fp32 FMA; differs from the CPU only by summation order (version 3: bf16 inputs,
+ * see linear_tc.cu).
  */
 extern "C" {
 #include "core/cuda_check.h"
@@ -79,8 +82,8 @@ __global__ void linear_db_naive(const float *__restrict__ dy, float *__restrict_
 static int linear_version(void) {
     const int v = kernel_version("linear");
     if (v == 0) return 2;
-    if (v == 1 || v == 2) return v;
-    return ldm_error("linear", "no CUDA version %d of linear (have 1 = naive, 2 = tiled SGEMM)", v);
+    if (v >= 1 && v <= 3) return v;
+    return ldm_error("linear", "no CUDA version %d of linear (have 1 = naive, 2 = tiled SGEMM, 3 = bf16 mma)", v);
 }
 
 extern "C" int linear_forward_cuda(const Tensor *x, const Tensor *w, const Tensor *b, Tensor *y) {
@@ -90,6 +93,7 @@ extern "C" int linear_forward_cuda(const Tensor *x, const Tensor *w, const Tenso
     const int in = tensor_cols(x), out = w->shape[0];
     const float *bias = b ? b->data : nullptr;
     if (m == 0) return 0;
+    if (v == 3) return linear_forward_tc_cuda(x, w, b, y);
     if (v == 1) {
         LDM_LAUNCH(linear_fwd_naive, lin_grid(m * out), 256)(x->data, w->data, bias, y->data, m, in, out);
         CUDA_LAUNCH_CHECK("linear_forward_naive");
@@ -126,14 +130,18 @@ extern "C" int linear_backward_cuda(const Tensor *x, const Tensor *w, const Tens
         return 0;
     }
     const bool vec_in = in % 4 == 0, vec_out = out % 4 == 0;
-    if (dx) {
+    if (dx && v == 3) {
+        if (linear_dx_tc_cuda(w, dy, dx)) return -1;
+    } else if (dx) {
         const MatK la = {dy->data, out, (int)m, out, vec_out && gemm_aligned16(dy->data)};
         const MatMN lb = {w->data, in, in, out, vec_in && gemm_aligned16(w->data)};
         const EpiRowMajor epi = {dx->data, nullptr, nullptr, 0, in, true};
         const int ktiles = (out + GEMM_BK - 1) / GEMM_BK;
         if (gemm_launch("linear_dx_sgemm", (int)m, in, ktiles, 1, ktiles, la, lb, epi)) return -1;
     }
-    if (dw) {
+    if (dw && v == 3) {
+        if (linear_dw_tc_cuda(x, dy, dw)) return -1;
+    } else if (dw) {
         const MatMN la = {dy->data, out, out, (int)m, vec_out && gemm_aligned16(dy->data)};
         const MatMN lb = {x->data, in, in, (int)m, vec_in && gemm_aligned16(x->data)};
         if (gemm_accumulate_splitk("linear_dw_sgemm", out, in, (int)((m + GEMM_BK - 1) / GEMM_BK), la, lb,
