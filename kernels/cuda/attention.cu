@@ -28,10 +28,11 @@
  *      Every sum has a fixed order: deterministic, no atomics.
  *      Head dims: templates DP = 16, 32, 64, 128; a smaller D runs in the next DP with
  *      zero padding (so D = 4, 5, 8, 48, ... work). Tiles BQ x BKV = 64 x 64, except
- *      D > 64: forward 64 x 32, backward 32 x 32. Shared memory (dynamic, opt-in > 48 KB):
- *      forward 35-80 KB, dK/dV up to 105 KB, dQ up to 91 KB. __launch_bounds__(256, 2):
- *      at most 128 registers so two blocks fit an SM (ptxas: dK/dV at D = 64 spills 24 bytes,
- *      the rest none).
+ *      D > 64: forward 64 x 32, backward 32 x 32; dK/dV streams 32 query rows from D = 64
+ *      up. Shared memory (dynamic, opt-in > 48 KB): forward 35-80 KB, dK/dV up to 76 KB,
+ *      dQ up to 91 KB. __launch_bounds__(256, 2):
+ *      at most 128 registers so two blocks fit an SM (ptxas: no spills; dK/dV at D = 64 with
+ *      64 query rows spilled 24 bytes, hence its 32).
  *      float4 global loads when C and D are multiples of 4.
  * Accuracy: fp32 with exp2f/logf; differs from the CPU by summation order and the online
  * rescaling (relative error ~1e-6 per element).
@@ -296,10 +297,13 @@ struct AttCfg {
     static constexpr int LD = DP + 4;
     static constexpr int FWD_BQ = 64, FWD_BKV = DP > 64 ? 32 : 64;
     static constexpr int BWD_BQ = DP > 64 ? 32 : 64, BWD_BKV = DP > 64 ? 32 : 64;
+    // dK/dV streams query tiles of 32 rows from D = 64 up: at 64 its 64 x 64 tile needed more
+    // than the 128 registers two blocks per SM allow (24 bytes spilled)
+    static constexpr int DKDV_BQ = DP >= 64 ? 32 : BWD_BQ;
     // forward: Q, K, V, P
     static constexpr int FWD_SMEM = (FWD_BQ + 2 * FWD_BKV) * LD + FWD_BQ * (FWD_BKV + 16);
     // dK/dV: K, V, Q, dO, P^T, dS^T, lse2, Di
-    static constexpr int DKDV_SMEM = (2 * BWD_BKV + 2 * BWD_BQ) * LD + 2 * BWD_BKV * (BWD_BQ + 4) + 2 * BWD_BQ;
+    static constexpr int DKDV_SMEM = (2 * BWD_BKV + 2 * DKDV_BQ) * LD + 2 * BWD_BKV * (DKDV_BQ + 4) + 2 * DKDV_BQ;
     // dQ: Q, dO, K, V, dS, lse2, Di
     static constexpr int DQ_SMEM = (2 * BWD_BQ + 2 * BWD_BKV) * LD + BWD_BQ * (BWD_BKV + 16) + 2 * BWD_BQ;
 };
@@ -591,7 +595,7 @@ static int att_flash_backward(const float *q, const float *k, const float *v, co
     const float sl2 = scale * ATT_LOG2E;
     if (dk || dv) {
         const size_t smem = Cfg::DKDV_SMEM * sizeof(float);
-        constexpr auto kern = attn_flash_dkdv<DP, BQ, BKV>;
+        constexpr auto kern = attn_flash_dkdv<DP, Cfg::DKDV_BQ, BKV>;
         if (att_smem_allow((const void *)kern, smem)) return -1;
         dim3 grid((d.lk + BKV - 1) / BKV, d.b * d.heads);
         LDM_LAUNCH(kern, grid, ATT_THREADS, smem)(q, k, v, lse, di, dout, dk, dv, d, sl2, scale, vec);
