@@ -23,6 +23,8 @@ int conv2d_backward_cpu(const Tensor *x, const Tensor *w, const Tensor *dy, int 
 int conv2d_forward_cuda(const Tensor *x, const Tensor *w, const Tensor *b, int stride, int pad, Tensor *y);
 int conv2d_backward_cuda(const Tensor *x, const Tensor *w, const Tensor *dy, int stride, int pad, Tensor *dx,
                          Tensor *dw, Tensor *db);
+/* version 3 forward: bf16 tensor cores (kernels/cuda/conv2d_tc.cu) */
+int conv2d_forward_tc_cuda(const Tensor *x, const Tensor *w, const Tensor *b, int stride, int pad, Tensor *y);
 #endif
 
 #endif

@@ -25,6 +25,8 @@
  *      db       column sums of dy (N*P*Q x K), two fixed-order passes (gemm.cu).
  *   Any C, K (tiles padded with zeros), odd H/W, batch 1, stride 1/2, any pad.
  *   float4 global loads when C (A side) or K (dy side) is a multiple of 4.
+ *   3  forward on the bf16 tensor cores (mma.sync, kernels/cuda/conv2d_tc.cu: implicit GEMM on
+ *      linear v3's main loop); dgrad, wgrad and db fall back to version 2.
  * Accuracy: fp32 FMA throughout; differs from the CPU only by summation order.
  */
 #include <math.h>
@@ -387,8 +389,9 @@ struct WgradB {
 static int conv_version(void) {
     const int v = kernel_version("conv2d");
     if (v == 0) return 2;
-    if (v == 1 || v == 2) return v;
-    return ldm_error("conv2d", "no CUDA version %d of conv2d (have 1 = naive, 2 = implicit GEMM)", v);
+    if (v >= 1 && v <= 3) return v;
+    return ldm_error("conv2d", "no CUDA version %d of conv2d (have 1 = naive, 2 = implicit GEMM, 3 = tensor cores)",
+                     v);
 }
 
 static int conv_forward_v2(const float *x, const float *w, const float *b, float *y, const ConvDims &d) {
@@ -442,6 +445,7 @@ extern "C" int conv2d_forward_cuda(const Tensor *x, const Tensor *w, const Tenso
         CUDA_LAUNCH_CHECK("conv2d_forward_naive");
         return 0;
     }
+    if (v == 3) return conv2d_forward_tc_cuda(x, w, b, stride, pad, y);
     return conv_forward_v2(x->data, w->data, bias, y->data, d);
 }
 
@@ -466,6 +470,7 @@ extern "C" int conv2d_backward_cuda(const Tensor *x, const Tensor *w, const Tens
         }
         return 0;
     }
+    /* version 3 has no backward of its own yet: version 2's */
     if (dx && conv_dgrad_v2(dy->data, w->data, dx->data, d)) return -1;
     if (dw && conv_wgrad_v2(x->data, dy->data, dw->data, d)) return -1;
     if (db && ldm_colsum_accumulate(dy->data, npq, d.k, db->data)) return -1;

@@ -39,12 +39,8 @@ extern "C" {
 }
 #include "kernels/cuda/mma.cuh"
 #include "kernels/cuda/scratch.h"
+#include "kernels/cuda/tc_tile.cuh"
 
-#define TC_BM 64
-#define TC_BN 64
-#define TC_BK 32
-#define TC_STAGES 3
-#define TC_THREADS 128
 
 // ---------------------------------------------------------------------------------
 // pass 1: fp32 (rows, k) -> bf16 (rows, kp), zero padded
@@ -64,23 +60,12 @@ static int cast_grid(long n) {
     return (int)(g < 1 ? 1 : g > 4096 ? 4096 : g);
 }
 
+void tc_cast_pad(const float *src, bf16_t *dst, long rows, int k, int kp) {
+    LDM_LAUNCH(tc_cast_pad_kernel, cast_grid(rows * kp), 256)(src, dst, rows, k, kp);
+}
+
 // ---------------------------------------------------------------------------------
 // pass 2: the mma main loop
-
-/* element offset of (row, 8-element chunk) in a swizzled 32-wide bf16 tile */
-__device__ __forceinline__ int tc_swz(int row, int chunk) { return row * TC_BK + ((chunk ^ ((row >> 1) & 3)) << 3); }
-
-/* copies tile kt of a (rows, kp) bf16 matrix, rows r0.. r0+63, into s (64 x 32, swizzled) */
-__device__ __forceinline__ void tc_load_tile(bf16_t *s, const bf16_t *g, long rows, int kp, long r0, int kt) {
-#pragma unroll
-    for (int j = 0; j < 2; j++) {
-        const int c = threadIdx.x + TC_THREADS * j, row = c >> 2, chunk = c & 3;
-        const long gr = r0 + row;
-        const int gk = kt * TC_BK + chunk * 8;
-        const bool ok = gr < rows && gk < kp;
-        cp_async_cg16(s + tc_swz(row, chunk), ok ? g + gr * kp + gk : g, ok ? 16 : 0);
-    }
-}
 
 /* element offset of (k row, 8-element n chunk) in a swizzled 32 x 64 bf16 tile */
 __device__ __forceinline__ int tc_swz_kn(int row, int chunk) { return row * TC_BN + ((chunk ^ (row & 7)) << 3); }
