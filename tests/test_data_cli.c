@@ -2,7 +2,6 @@
  * ADNI-shaped folder, preview writing a PNG, --skip-bad counting. Runs the binary built
  * beside this test (<build>/ldm-data); skipped with a message when it is not there. */
 #include <criterion/criterion.h>
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,15 +13,11 @@
 #include "tests/util/data_fixtures.h"
 #include "tests/util/testutil.h"
 
-static char *tmp, bin[4096];
+static char *tmp, bindir[4096];
 
 static void setup(void) {
     cr_assert((tmp = fx_tmpdir()));
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    cr_assert_gt(n, 0);
-    self[n] = '\0';
-    snprintf(bin, sizeof bin, "%s/../ldm-data", dirname(self)); /* <build>/tests/.. */
+    tu_build_dir(bindir, sizeof bindir);
 }
 static void teardown(void) {
     fx_rmtree(tmp);
@@ -31,17 +26,7 @@ static void teardown(void) {
 TestSuite(cli, .init = setup, .fini = teardown);
 
 /* Runs `ldm-data args`, stdout+stderr into out; returns the exit status. */
-static int run(const char *args, char *out, size_t n) {
-    if (access(bin, X_OK) != 0) TU_SKIP("%s not built; run make first", bin);
-    char cmd[8192];
-    snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin, args);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t k = fread(out, 1, n - 1, p);
-    out[k] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
+static int run(const char *args, char *out, size_t n) { return tu_run_cli(bindir, "ldm-data", args, out, n); }
 
 static void make_adni(void) {
     const char *dirs[4] = {"AD_NC/train/AD", "AD_NC/train/NC", "AD_NC/test/AD", "AD_NC/test/NC"};

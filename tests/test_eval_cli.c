@@ -10,7 +10,6 @@
  *     file named; bad flags: exit 2.
  * The binaries are the ones built beside this test (<build>/ldm-eval, ldm-train). */
 #include <criterion/criterion.h>
-#include <libgen.h>
 #include <png.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +23,7 @@
 #include "models/checkpoint.h"
 #include "sample/eval_data.h"
 #include "tests/util/data_fixtures.h"
+#include "tests/util/testutil.h"
 
 static char *tmp, bindir[4096], out[65536];
 
@@ -85,11 +85,7 @@ static void make_fixture(void) {
 
 static void setup(void) {
     cr_assert((tmp = fx_tmpdir()));
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    cr_assert_gt(n, 0);
-    self[n] = '\0';
-    snprintf(bindir, sizeof bindir, "%s/..", dirname(self));
+    tu_build_dir(bindir, sizeof bindir);
     make_fixture();
 }
 static void teardown(void) {
@@ -99,20 +95,12 @@ static void teardown(void) {
 TestSuite(eval_cli, .init = setup, .fini = teardown, .timeout = 120);
 
 static int run(const char *prog, const char *fmt, ...) {
-    char bin[4200], args[6000], cmd[12000];
-    snprintf(bin, sizeof bin, "%s/%s", bindir, prog);
-    if (access(bin, X_OK) != 0) cr_skip("%s not built; run make first", bin);
+    char args[6000];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive %s %s 2>&1", bin, args);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t k = fread(out, 1, sizeof out - 1, p);
-    out[k] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return tu_run_cli(bindir, prog, args, out, sizeof out);
 }
 
 /* The JSON report as text (core/json.h parses integers only: the report has real numbers,

@@ -12,7 +12,6 @@
  * The binaries are the ones built beside this test (<build>/ldm-train, <build>/ldm-sample);
  * the tests are skipped with a message when they are not built. */
 #include <criterion/criterion.h>
-#include <libgen.h>
 #include <math.h>
 #include <png.h>
 #include <signal.h>
@@ -65,11 +64,7 @@ static void make_fixture(void) {
 
 static void setup(void) {
     cr_assert((tmp = fx_tmpdir()));
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    cr_assert_gt(n, 0);
-    self[n] = '\0';
-    snprintf(bindir, sizeof bindir, "%s/..", dirname(self)); /* <build>/tests/.. */
+    tu_build_dir(bindir, sizeof bindir);
     make_fixture();
 }
 static void teardown(void) {
@@ -81,20 +76,12 @@ TestSuite(train_cli, .init = setup, .fini = teardown, .timeout = 120);
 /* Runs "<build>/<prog> <args>" (args printf-formatted; "%T" is not special: use the tmp
  * variable), stdout + stderr into `out`; returns the exit status. */
 static int run(const char *prog, const char *fmt, ...) {
-    char bin[4200], args[6000], cmd[12000];
-    snprintf(bin, sizeof bin, "%s/%s", bindir, prog);
-    if (access(bin, X_OK) != 0) TU_SKIP("%s not built; run make first", bin);
+    char args[6000];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive %s %s 2>&1", bin, args);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t k = fread(out, 1, sizeof out - 1, p);
-    out[k] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return tu_run_cli(bindir, prog, args, out, sizeof out);
 }
 
 static char *slurp(const char *path) {

@@ -10,7 +10,6 @@
  *   - ldm-data info names the split rule and the colour conversion; preview --channels 3.
  * The model is the tiny 16x16 `demo` of test_train_cli.c; every run is a few steps. */
 #include <criterion/criterion.h>
-#include <libgen.h>
 #include <png.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -22,6 +21,7 @@
 #include "core/error.h"
 #include "models/checkpoint.h"
 #include "tests/util/data_fixtures.h"
+#include "tests/util/testutil.h"
 
 static char *tmp, bindir[4096], out[65536];
 
@@ -61,11 +61,7 @@ static void make_classes(const char *root, const char *c0, const char *c1, const
 
 static void setup(void) {
     cr_assert((tmp = fx_tmpdir()));
-    char self[4096];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    cr_assert_gt(n, 0);
-    self[n] = '\0';
-    snprintf(bindir, sizeof bindir, "%s/..", dirname(self));
+    tu_build_dir(bindir, sizeof bindir);
 }
 static void teardown(void) {
     fx_rmtree(tmp);
@@ -75,20 +71,12 @@ TestSuite(train_own, .init = setup, .fini = teardown, .timeout = 120);
 
 /* "<build>/<prog> <args>", stdout + stderr into `out`; the exit status. */
 static int run(const char *prog, const char *fmt, ...) {
-    char bin[4200], args[6000], cmd[12000];
-    snprintf(bin, sizeof bin, "%s/%s", bindir, prog);
-    if (access(bin, X_OK) != 0) cr_skip("%s not built; run make first", bin);
+    char args[6000];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(args, sizeof args, fmt, ap);
     va_end(ap);
-    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive %s %s 2>&1", bin, args);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    size_t k = fread(out, 1, sizeof out - 1, p);
-    out[k] = '\0';
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    return tu_run_cli(bindir, prog, args, out, sizeof out);
 }
 
 static ModelConfig ck_config(const char *dir, const char *kind) {

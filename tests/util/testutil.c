@@ -1,4 +1,6 @@
 /* tests/util/testutil.c — see testutil.h. */
+#include <criterion/criterion.h>
+
 #include "tests/util/testutil.h"
 
 #include <math.h>
@@ -7,6 +9,7 @@
 #include <string.h>
 
 #include <grp.h>
+#include <libgen.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -155,4 +158,25 @@ int tu_gradcheck(TuBuildFn build, void *ctx, Tensor **in, int n_in, const TuGrad
     free(r);
     arena_destroy(a);
     return bad;
+}
+
+void tu_build_dir(char *dir, size_t n) {
+    char self[4096];
+    ssize_t k = readlink("/proc/self/exe", self, sizeof self - 1);
+    cr_assert_gt(k, 0, "readlink /proc/self/exe");
+    self[k] = '\0';
+    snprintf(dir, n, "%s/..", dirname(self)); /* <build>/tests/.. */
+}
+
+int tu_run_cli(const char *bindir, const char *prog, const char *args, char *out, size_t n) {
+    char bin[4200], cmd[16384];
+    snprintf(bin, sizeof bin, "%s/%s", bindir, prog);
+    if (access(bin, X_OK) != 0) TU_SKIP("%s not built; run make first", bin);
+    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive %s %s 2>&1", bin, args);
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p, "popen %s", bin);
+    size_t k = fread(out, 1, n - 1, p);
+    out[k] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 }

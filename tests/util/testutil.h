@@ -21,6 +21,13 @@
         fputc('\n', stderr);                                      \
         cr_skip(__VA_ARGS__);                                     \
     } while (0)
+/* The build folder of the running suite binary (<build>/tests/..), where the entry points are. */
+void tu_build_dir(char *dir, size_t n);
+/* Runs "<bindir>/<prog> <args>" (two passive OpenMP threads), its stdout and stderr into out
+ * (NUL-terminated, cut at n - 1 bytes); returns the exit status, or 128 + the signal that
+ * ended it. A prog that is not built skips the test, saying so. */
+int tu_run_cli(const char *bindir, const char *prog, const char *args, char *out, size_t n);
+
 #define TU_SKIPPED_PART(...)                                      \
     do {                                                          \
         fprintf(stderr, "SKIPPED (part of a test): " __VA_ARGS__); \
