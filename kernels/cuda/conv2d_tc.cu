@@ -94,12 +94,7 @@ conv2d_mma_kernel(const bf16_t *__restrict__ xb, const bf16_t *__restrict__ wb, 
     }
 
     float acc[2][4][4];
-#pragma unroll
-    for (int i = 0; i < 2; i++)
-#pragma unroll
-        for (int j = 0; j < 4; j++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) acc[i][j][e] = 0.0f;
+    tc_zero_acc(acc);
 
 #pragma unroll
     for (int s = 0; s < TC_STAGES - 1; s++) {
@@ -124,23 +119,10 @@ conv2d_mma_kernel(const bf16_t *__restrict__ xb, const bf16_t *__restrict__ wb, 
         for (int ks = 0; ks < TC_BK / 16; ks++) {
             uint32_t af[2][4], bfr[4][2];
 #pragma unroll
-            for (int mi = 0; mi < 2; mi++) {
-                const int row = wm * 32 + mi * 16 + (lane & 15), chunk = 2 * ks + (lane >> 4);
-                ldmatrix_x4(af[mi], a_s + tc_swz(row, chunk));
-            }
+            for (int mi = 0; mi < 2; mi++) tc_frag_a(af[mi], a_s, ks, wm, mi, lane);
 #pragma unroll
-            for (int pr = 0; pr < 2; pr++) {
-                const int i = lane >> 3;
-                const int row = wn * 32 + pr * 16 + (i >> 1) * 8 + (lane & 7), chunk = 2 * ks + (i & 1);
-                uint32_t r[4];
-                ldmatrix_x4(r, b_s + tc_swz(row, chunk));
-                bfr[2 * pr][0] = r[0], bfr[2 * pr][1] = r[1];
-                bfr[2 * pr + 1][0] = r[2], bfr[2 * pr + 1][1] = r[3];
-            }
-#pragma unroll
-            for (int mi = 0; mi < 2; mi++)
-#pragma unroll
-                for (int ni = 0; ni < 4; ni++) mma_m16n8k16_bf16(acc[mi][ni], af[mi], bfr[ni], acc[mi][ni]);
+            for (int pr = 0; pr < 2; pr++) tc_frag_b(bfr, b_s, ks, wn, pr, lane);
+            tc_mma_warp(acc, af, bfr);
         }
     }
     cp_async_wait<0>();

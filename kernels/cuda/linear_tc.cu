@@ -99,12 +99,7 @@ linear_mma_kernel(const bf16_t *__restrict__ xb, const bf16_t *__restrict__ wb, 
     const int ktiles = (kp + TC_BK - 1) / TC_BK;
 
     float acc[2][4][4];
-#pragma unroll
-    for (int i = 0; i < 2; i++)
-#pragma unroll
-        for (int j = 0; j < 4; j++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) acc[i][j][e] = 0.0f;
+    tc_zero_acc(acc);
 
 #pragma unroll
     for (int s = 0; s < TC_STAGES - 1; s++) {
@@ -138,30 +133,25 @@ linear_mma_kernel(const bf16_t *__restrict__ xb, const bf16_t *__restrict__ wb, 
                     const int i = lane >> 3, row = ks * 16 + (i >> 1) * 8 + (lane & 7);
                     const int chunk = wm * 4 + mi * 2 + (i & 1);
                     ldmatrix_x4_trans(af[mi], a_s + tc_swz_kn(row, chunk));
-                } else { /* lane l: row l % 16 of the m16 tile, k chunk 2 ks + l / 16 */
-                    const int row = wm * 32 + mi * 16 + (lane & 15), chunk = 2 * ks + (lane >> 4);
-                    ldmatrix_x4(af[mi], a_s + tc_swz(row, chunk));
+                } else {
+                    tc_frag_a(af[mi], a_s, ks, wm, mi, lane);
                 }
             }
 #pragma unroll
             for (int pr = 0; pr < 2; pr++) {
-                /* matrices (n8 tile 2pr, k lo), (2pr, k hi), (2pr+1, k lo), (2pr+1, k hi) */
-                const int i = lane >> 3;
-                uint32_t r[4];
-                if (B_KN) { /* lane supplies k row (k lo or hi) + lane % 8 of n chunk (tile) */
+                if (B_KN) { /* matrices (n8 tile 2pr, k lo), (2pr, k hi), (2pr+1, k lo), (2pr+1, k hi):
+                             * lane supplies k row (k lo or hi) + lane % 8 of n chunk (tile) */
+                    const int i = lane >> 3;
                     const int row = ks * 16 + (i & 1) * 8 + (lane & 7), chunk = wn * 4 + pr * 2 + (i >> 1);
+                    uint32_t r[4];
                     ldmatrix_x4_trans(r, b_s + tc_swz_kn(row, chunk));
-                } else { /* lane supplies n row (tile) + lane % 8 of k chunk (lo or hi) */
-                    const int row = wn * 32 + pr * 16 + (i >> 1) * 8 + (lane & 7), chunk = 2 * ks + (i & 1);
-                    ldmatrix_x4(r, b_s + tc_swz(row, chunk));
+                    bfr[2 * pr][0] = r[0], bfr[2 * pr][1] = r[1];
+                    bfr[2 * pr + 1][0] = r[2], bfr[2 * pr + 1][1] = r[3];
+                } else {
+                    tc_frag_b(bfr, b_s, ks, wn, pr, lane);
                 }
-                bfr[2 * pr][0] = r[0], bfr[2 * pr][1] = r[1];
-                bfr[2 * pr + 1][0] = r[2], bfr[2 * pr + 1][1] = r[3];
             }
-#pragma unroll
-            for (int mi = 0; mi < 2; mi++)
-#pragma unroll
-                for (int ni = 0; ni < 4; ni++) mma_m16n8k16_bf16(acc[mi][ni], af[mi], bfr[ni], acc[mi][ni]);
+            tc_mma_warp(acc, af, bfr);
         }
     }
     cp_async_wait<0>(); /* no copy outlives the block (the trailing groups are empty) */

@@ -27,6 +27,46 @@ __device__ __forceinline__ void tc_load_tile(bf16_t *s, const bf16_t *g, long ro
     }
 }
 
+/* The warp tile: warp (wm, wn) of the 2 x 2 owns rows wm*32.. of the block's 64 x 64 output
+ * and columns wn*32.., as acc[mi][ni] (mi: two m16 tiles, ni: four n8 tiles), each the 4 floats
+ * of an m16n8 accumulator fragment (mma.cuh). */
+__device__ __forceinline__ void tc_zero_acc(float (&acc)[2][4][4]) {
+#pragma unroll
+    for (int i = 0; i < 2; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) acc[i][j][e] = 0.0f;
+}
+
+/* A fragments of k-step ks from a row-major (m, k) swizzled tile: lane l supplies row l % 16
+ * of the m16 tile and k chunk 2 ks + l / 16 (ldmatrix .x4: (m lo, k lo), (m hi, k lo),
+ * (m lo, k hi), (m hi, k hi)). */
+__device__ __forceinline__ void tc_frag_a(uint32_t (&af)[4], const bf16_t *a_s, int ks, int wm, int mi, int lane) {
+    const int row = wm * 32 + mi * 16 + (lane & 15), chunk = 2 * ks + (lane >> 4);
+    ldmatrix_x4(af, a_s + tc_swz(row, chunk));
+}
+
+/* B fragments of n8 tiles 2 pr and 2 pr + 1 from a row-major (n, k) swizzled tile: lane
+ * supplies n row (i / 2) * 8 + l % 8 of the pair and k chunk lo or hi (i = l / 8). */
+__device__ __forceinline__ void tc_frag_b(uint32_t (&bfr)[4][2], const bf16_t *b_s, int ks, int wn, int pr, int lane) {
+    const int i = lane >> 3;
+    const int row = wn * 32 + pr * 16 + (i >> 1) * 8 + (lane & 7), chunk = 2 * ks + (i & 1);
+    uint32_t r[4];
+    ldmatrix_x4(r, b_s + tc_swz(row, chunk));
+    bfr[2 * pr][0] = r[0], bfr[2 * pr][1] = r[1];
+    bfr[2 * pr + 1][0] = r[2], bfr[2 * pr + 1][1] = r[3];
+}
+
+/* acc += A B over one k16 step for the warp's 2 x 4 tiles */
+__device__ __forceinline__ void tc_mma_warp(float (&acc)[2][4][4], const uint32_t (&af)[2][4],
+                                            const uint32_t (&bfr)[4][2]) {
+#pragma unroll
+    for (int mi = 0; mi < 2; mi++)
+#pragma unroll
+        for (int ni = 0; ni < 4; ni++) mma_m16n8k16_bf16(acc[mi][ni], af[mi], bfr[ni], acc[mi][ni]);
+}
+
 /* launches the cast pass: src (rows, k) fp32 -> dst (rows, kp) bf16, RNE, zero padded
  * (linear_tc.cu; the caller checks the launch) */
 void tc_cast_pad(const float *src, bf16_t *dst, long rows, int k, int kp);
