@@ -92,8 +92,7 @@ static int parse(int argc, char **argv, Args *a) {
         case 'q': a->quick = 1; break;
         case 'N': a->no_naive = 1; break;
         case 'h': usage(stdout); return 1;
-        case ':': return cli_usage_error(PROG, "option '%s' needs a value", argv[optind - 1]);
-        default: return cli_usage_error(PROG, "unknown option '%s'", argv[optind - 1]);
+        default: return cli_getopt_error(PROG, c, argv, optind);
         }
     }
     if (optind < argc) return cli_usage_error(PROG, "unexpected argument '%s'", argv[optind]);

@@ -18,6 +18,11 @@ int cli_usage_error(const char *prog, const char *fmt, ...) {
     return 2;
 }
 
+int cli_getopt_error(const char *prog, int c, char *const *argv, int optind) {
+    return c == ':' ? cli_usage_error(prog, "option '%s' needs a value", argv[optind - 1])
+                    : cli_usage_error(prog, "unknown option '%s'", argv[optind - 1]);
+}
+
 int cli_long(const char *prog, const char *flag, const char *s, long lo, long hi, long *out) {
     char *end;
     errno = 0;

@@ -18,6 +18,10 @@
  * exit status), so an argument parser can write `return cli_usage_error(...)`. */
 int cli_usage_error(const char *prog, const char *fmt, ...) LDM_PRINTF(2, 3);
 
+/* getopt_long's answer c was '?' (an unknown option) or ':' (a value missing; the option string
+ * must start with ':'): prints the usage error naming argv[optind - 1] and returns 2. */
+int cli_getopt_error(const char *prog, int c, char *const *argv, int optind);
+
 /* *out = the decimal integer s in [lo, hi]; else prints the usage error and returns 2. */
 int cli_long(const char *prog, const char *flag, const char *s, long lo, long hi, long *out);
 /* The same into an int (lo and hi must fit an int). */

@@ -113,8 +113,8 @@ static int parse_args(int argc, char **argv, EvalArgs *a) {
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return 1;
-        case '?': return cli_usage_error(PROG, "unknown option '%s'", argv[optind - 1]);
-        case ':': return cli_usage_error(PROG, "option '%s' needs a value", argv[optind - 1]);
+        case '?':
+        case ':': return cli_getopt_error(PROG, c, argv, optind);
         case O_DATA: a->data = optarg; break;
         case O_OUT: a->out = optarg; break;
         case O_PRESET: a->preset = optarg; break;

@@ -91,8 +91,8 @@ static int parse_args(int argc, char **argv, SampleArgs *a) {
     while ((c = getopt_long(argc, argv, ":h", opts, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return 1;
-        case '?': return cli_usage_error(PROG, "unknown option '%s'", argv[optind - 1]);
-        case ':': return cli_usage_error(PROG, "option '%s' needs a value", argv[optind - 1]);
+        case '?':
+        case ':': return cli_getopt_error(PROG, c, argv, optind);
         case O_UNET: a->unet = optarg; break;
         case O_VAE: a->vae = optarg; break;
         case O_OUT: a->out = optarg; break;

@@ -26,7 +26,7 @@ static void teardown(void) {
 TestSuite(cli, .init = setup, .fini = teardown);
 
 /* Runs `ldm-data args`, stdout+stderr into out; returns the exit status. */
-static int run(const char *args, char *out, size_t n) { return tu_run_cli(bindir, "ldm-data", args, out, n); }
+static int run(const char *args, char *out, size_t n) { return tu_run_cli(bindir, out, n, "ldm-data", "%s", args); }
 
 static void make_adni(void) {
     const char *dirs[4] = {"AD_NC/train/AD", "AD_NC/train/NC", "AD_NC/test/AD", "AD_NC/test/NC"};

@@ -94,14 +94,8 @@ static void teardown(void) {
 }
 TestSuite(eval_cli, .init = setup, .fini = teardown, .timeout = 120);
 
-static int run(const char *prog, const char *fmt, ...) {
-    char args[6000];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    return tu_run_cli(bindir, prog, args, out, sizeof out);
-}
+/* "<build>/<prog> <args>" (printf-formatted), stdout + stderr into `out`; the exit status. */
+#define run(prog, ...) tu_run_cli(bindir, out, sizeof out, prog, __VA_ARGS__)
 
 /* The JSON report as text (core/json.h parses integers only: the report has real numbers,
  * so the tests read values by key with strtod). */
@@ -300,7 +294,7 @@ Test(eval_cli, bad_image_folders_are_refused_naming_the_file) {
 }
 
 Test(eval_cli, usage_errors_exit_2) {
-    cr_expect_eq(run("ldm-eval", ""), 2, "%s", out);
+    cr_expect_eq(run("ldm-eval", "%s", ""), 2, "%s", out);
     cr_expect_eq(run("ldm-eval", "judge --data x"), 2, "%s", out);
     cr_expect_eq(run("ldm-eval", "samples --data x --images y"), 2, "%s", out);
     cr_expect(strstr(out, "--classifier"), "%s", out);

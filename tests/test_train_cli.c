@@ -75,14 +75,8 @@ TestSuite(train_cli, .init = setup, .fini = teardown, .timeout = 120);
 
 /* Runs "<build>/<prog> <args>" (args printf-formatted; "%T" is not special: use the tmp
  * variable), stdout + stderr into `out`; returns the exit status. */
-static int run(const char *prog, const char *fmt, ...) {
-    char args[6000];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    return tu_run_cli(bindir, prog, args, out, sizeof out);
-}
+/* "<build>/<prog> <args>" (printf-formatted), stdout + stderr into `out`; the exit status. */
+#define run(prog, ...) tu_run_cli(bindir, out, sizeof out, prog, __VA_ARGS__)
 
 static char *slurp(const char *path) {
     FILE *f = fopen(path, "rb");

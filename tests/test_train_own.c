@@ -70,14 +70,8 @@ static void teardown(void) {
 TestSuite(train_own, .init = setup, .fini = teardown, .timeout = 120);
 
 /* "<build>/<prog> <args>", stdout + stderr into `out`; the exit status. */
-static int run(const char *prog, const char *fmt, ...) {
-    char args[6000];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    return tu_run_cli(bindir, prog, args, out, sizeof out);
-}
+/* "<build>/<prog> <args>" (printf-formatted), stdout + stderr into `out`; the exit status. */
+#define run(prog, ...) tu_run_cli(bindir, out, sizeof out, prog, __VA_ARGS__)
 
 static ModelConfig ck_config(const char *dir, const char *kind) {
     char p[4400];

@@ -179,8 +179,7 @@ int train_args_parse(int argc, char **argv, TrainArgs *a) {
             train_usage(stdout);
             return 1;
         }
-        if (c == '?') return cli_usage_error(PROG, "unknown option '%s'", argv[optind - 1]);
-        if (c == ':') return cli_usage_error(PROG, "option '%s' needs a value", argv[optind - 1]);
+        if (c == '?' || c == ':') return cli_getopt_error(PROG, c, argv, optind);
         if (take(a, c, optarg, &describe)) return 2;
     }
     if (optind < argc) return cli_usage_error(PROG, "unexpected argument '%s'", argv[optind]);

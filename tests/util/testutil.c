@@ -4,6 +4,7 @@
 #include "tests/util/testutil.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -168,8 +169,12 @@ void tu_build_dir(char *dir, size_t n) {
     snprintf(dir, n, "%s/..", dirname(self)); /* <build>/tests/.. */
 }
 
-int tu_run_cli(const char *bindir, const char *prog, const char *args, char *out, size_t n) {
-    char bin[4200], cmd[16384];
+int tu_run_cli(const char *bindir, char *out, size_t n, const char *prog, const char *fmt, ...) {
+    char bin[4200], args[8192], cmd[16384];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(args, sizeof args, fmt, ap);
+    va_end(ap);
     snprintf(bin, sizeof bin, "%s/%s", bindir, prog);
     if (access(bin, X_OK) != 0) TU_SKIP("%s not built; run make first", bin);
     snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=2 OMP_WAIT_POLICY=passive %s %s 2>&1", bin, args);

@@ -23,10 +23,11 @@
     } while (0)
 /* The build folder of the running suite binary (<build>/tests/..), where the entry points are. */
 void tu_build_dir(char *dir, size_t n);
-/* Runs "<bindir>/<prog> <args>" (two passive OpenMP threads), its stdout and stderr into out
- * (NUL-terminated, cut at n - 1 bytes); returns the exit status, or 128 + the signal that
- * ended it. A prog that is not built skips the test, saying so. */
-int tu_run_cli(const char *bindir, const char *prog, const char *args, char *out, size_t n);
+/* Runs "<bindir>/<prog> <args>" (args printf-formatted; two passive OpenMP threads), its
+ * stdout and stderr into out (NUL-terminated, cut at n - 1 bytes); returns the exit status,
+ * or 128 + the signal that ended it. A prog that is not built skips the test, saying so. */
+int tu_run_cli(const char *bindir, char *out, size_t n, const char *prog, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
 
 #define TU_SKIPPED_PART(...)                                      \
     do {                                                          \
