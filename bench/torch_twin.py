@@ -420,10 +420,11 @@ class Timer:
 # ----------------------------------------------------------------------------
 # the ops of `ldm-bench kernels`, one row at a time
 
-def op_case(row, dev):
-    """A callable running the row's op and pass once on fresh random inputs, and its bytes."""
+def op_case(row, dev, dtype=torch.float32):
+    """A callable running the row's op and pass once on fresh random inputs (AdamW's parameters
+    and moments stay fp32, as autocast keeps them)."""
     d, op, p = row["dims"], row["op"], row["pass"]
-    r = lambda *s: torch.rand(*s, device=dev)
+    r = lambda *s: torch.rand(*s, device=dev, dtype=dtype)
     if op == "conv2d":
         x, w, b = r(d["n"], d["c"], d["h"], d["w"]), r(d["k"], d["c"], d["r"], d["r"]), r(d["k"])
         pad, st = d["r"] // 2, d["stride"]
@@ -467,8 +468,8 @@ def op_case(row, dev):
         f = lambda x: F.interpolate(x, scale_factor=2, mode="nearest")
         return (lambda: f(x)) if p == "fwd" else backward_of(f, [x])
     if op == "adamw":
-        prm = nn.Parameter(r(d["numel"]))
-        prm.grad = r(d["numel"])
+        prm = nn.Parameter(torch.rand(d["numel"], device=dev))
+        prm.grad = torch.rand(d["numel"], device=dev)
         opt = torch.optim.AdamW([prm], lr=1e-3, weight_decay=0.01)
         opt.step()
         return opt.step
@@ -487,20 +488,20 @@ def base_key(row):
     return f'{row["op"]}.{row["pass"]} {row["model"]} {row["shape"]}'
 
 
-def bench_kernels(kj, dev, timer, l2):
+def bench_kernels(kj, dev, timer, l2, dtype=torch.float32):
     results = {}
     seen = {}
     for row in kj["rows"]:
         key = base_key(row)
         if key in seen:  # several CUDA versions of ldm.c: one PyTorch time per shape
             continue
-        fn = op_case(row, dev)
+        fn = op_case(row, dev, dtype)
         if fn is None:
             continue
         fns = [fn]
         if dev == "cuda" and l2:
             while len(fns) < 32 and len(fns) * row["bytes"] < 2.5 * l2:
-                fns.append(op_case(row, dev))
+                fns.append(op_case(row, dev, dtype))
         with torch.no_grad() if row["pass"] == "fwd" else torch.enable_grad():
             seen[key] = timer.median(fns)
         results[key] = seen[key]
@@ -566,45 +567,63 @@ def time_parts(timer, steps, parts):
     return [statistics.median(x) for x in t]
 
 
-def bench_train(c, batch, steps, dev, timer):
-    torch.manual_seed(0)
+def bench_train(c, batch, steps, dev, timer, amp=False, compile_ok=False):
+    """Per model: {variant: {fwd, bwd, opt, peak}}; variants "eager" and, with compile_ok,
+    "compile" (torch.compile of the model). amp: the forward under autocast to bf16 (fp32
+    weights and AdamW, as ldm.c's --precision bf16)."""
     out = {}
     lat = c["image_size"] // (1 << (len(c["vae_mult"]) - 1))
     abar = schedule_abar(c, dev)
     for name in ("vae", "unet"):
-        m = (VAE(c) if name == "vae" else UNet(c)).to(dev)
-        opt = torch.optim.AdamW(m.parameters(), lr=1e-4, weight_decay=0.0)
-        st = {}
-        if dev == "cuda":
-            torch.cuda.reset_peak_memory_stats()
+        torch.manual_seed(0)
+        base = (VAE(c) if name == "vae" else UNet(c)).to(dev)
+        run = base.loss if name == "vae" else base  # the VAE's step is its loss(x, eps); the U-Net's its forward
+        variants = [("eager", run)]
+        if compile_ok and hasattr(torch, "compile"):
+            variants.append(("compile", torch.compile(run)))
+        out[name] = {}
+        for vname, m in variants:  # noqa: B007 - bound into the closures below
+            opt = torch.optim.AdamW(base.parameters(), lr=1e-4, weight_decay=0.0)
+            st = {}
+            if dev == "cuda":
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats()
 
-        def fwd():
-            if name == "vae":
-                x = torch.randn(batch, c["channels"], c["image_size"], c["image_size"], device=dev)
-                st["loss"] = m.loss(x, torch.randn(batch, c["latent_ch"], lat, lat, device=dev))
-            else:
-                z0 = torch.randn(batch, c["latent_ch"], lat, lat, device=dev)
-                noise = torch.randn_like(z0)
-                t = torch.randint(0, c["timesteps"], (batch,), device=dev)
-                a = abar[t][:, None, None, None]
-                xt = a.sqrt() * z0 + (1 - a).sqrt() * noise
-                labels = torch.arange(batch, device=dev) % max(c["num_classes"], 1)
-                st["loss"] = F.mse_loss(m(xt, t.float(), labels.float()), noise)
+            def fwd(m=m, st=st):
+                with torch.autocast(dev, dtype=torch.bfloat16, enabled=amp):
+                    if name == "vae":
+                        x = torch.randn(batch, c["channels"], c["image_size"], c["image_size"], device=dev)
+                        eps = torch.randn(batch, c["latent_ch"], lat, lat, device=dev)
+                        st["loss"] = m(x, eps)
+                    else:
+                        z0 = torch.randn(batch, c["latent_ch"], lat, lat, device=dev)
+                        noise = torch.randn_like(z0)
+                        t = torch.randint(0, c["timesteps"], (batch,), device=dev)
+                        a = abar[t][:, None, None, None]
+                        xt = a.sqrt() * z0 + (1 - a).sqrt() * noise
+                        labels = torch.arange(batch, device=dev) % max(c["num_classes"], 1)
+                        st["loss"] = F.mse_loss(m(xt, t.float(), labels.float()).float(), noise)
 
-        def bwd():
-            st["loss"].backward()
+            def bwd(st=st):
+                st["loss"].backward()
 
-        def step():
-            opt.step()
-            opt.zero_grad(set_to_none=False)
+            def step(opt=opt):
+                opt.step()
+                opt.zero_grad(set_to_none=False)
 
-        f, b, o = time_parts(timer, steps, [fwd, bwd, step])
-        peak = torch.cuda.max_memory_allocated() if dev == "cuda" else 0
-        out[name] = {"fwd": f, "bwd": b, "opt": o, "peak": peak}
+            try:
+                f, b, o = time_parts(timer, steps, [fwd, bwd, step])
+            except Exception as e:  # noqa: BLE001 - torch.compile fails in many environments; say so and go on
+                if vname == "eager":
+                    raise
+                print(f"torch.compile ({name} training): not used ({type(e).__name__}: {str(e)[:80]})")
+                continue
+            peak = torch.cuda.max_memory_allocated() if dev == "cuda" else 0
+            out[name][vname] = {"fwd": f, "bwd": b, "opt": o, "peak": peak}
     return out
 
 
-def bench_sample(c, batch, dev, timer, compile_ok):
+def bench_sample(c, batch, dev, timer, compile_ok, amp=False):
     torch.manual_seed(0)
     lat = c["image_size"] // (1 << (len(c["vae_mult"]) - 1))
     unet, vae = UNet(c).to(dev).eval(), VAE(c).to(dev).eval()
@@ -618,12 +637,12 @@ def bench_sample(c, batch, dev, timer, compile_ok):
     if compile_ok and hasattr(torch, "compile"):
         try:
             cu = torch.compile(unet)
-            with torch.no_grad():
+            with torch.no_grad(), torch.autocast(dev, dtype=torch.bfloat16, enabled=amp):
                 cu(x, t, labels)
             variants.append(("compile", cu))
         except Exception as e:  # noqa: BLE001 - torch.compile fails in many environments; say so and go on
             print(f"torch.compile: not used ({type(e).__name__}: {str(e)[:80]})")
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast(dev, dtype=torch.bfloat16, enabled=amp):
         for name, m in variants:
             res[name] = timer.median([lambda m=m: m(x, t, labels)])
         z = torch.randn(batch, c["latent_ch"], lat, lat, device=dev)
@@ -671,6 +690,8 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: the JSON's)")
     ap.add_argument("--quick", action="store_true", help="shorter timing")
     ap.add_argument("--no-compile", action="store_true", help="skip torch.compile")
+    ap.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32",
+                    help="kernels: PyTorch's inputs in this type; train/sample: bf16 = autocast (default fp32)")
     ap.add_argument("--out", help="write {rows: {key: ns}, train: ..., sample: ...} (integers)")
     a = ap.parse_args()
 
@@ -689,6 +710,9 @@ def main():
     threads = a.threads or (kj or tj or sj or {}).get("threads", 0)
     if threads:
         torch.set_num_threads(threads)
+    if a.dtype == "bf16" and dev != "cuda" and (tj or sj):
+        raise SystemExit("torch_twin: --dtype bf16 with --train/--sample needs --device cuda (CPU autocast in "
+                         "PyTorch 1.13 fails on group_norm)")
     if dev == "cuda" and not torch.cuda.is_available():
         raise SystemExit("torch_twin: --device cuda but torch sees no CUDA device")
     l2 = torch.cuda.get_device_properties(0).L2_cache_size if dev == "cuda" and hasattr(
@@ -705,36 +729,47 @@ def main():
     out = {"torch": torch.__version__, "device": dev, "numerics_ok": int(ok), "rows": {}}
 
     if kj:
-        res = bench_kernels(kj, dev, timer, l2)
+        res = bench_kernels(kj, dev, timer, l2, torch.bfloat16 if a.dtype == "bf16" else torch.float32)
         out["rows"] = {k: int(round(v * 1e9)) for k, v in res.items()}
         print_kernels(kj, res)
     if tj:
         batch = tj["batch"]
-        tr = bench_train(c, batch, 3, dev, timer)
-        print(f"\n== train step (batch {batch}): ldm.c vs PyTorch eager, ms")
-        print(f'{"model":6} {"part":5} {"ldm.c":>10} {"torch":>10} {"ratio":>7}')
+        amp = a.dtype == "bf16"
+        tr = bench_train(c, batch, 3, dev, timer, amp, compile_ok=not a.no_compile and dev == "cuda")
+        print(f"\n== train step (batch {batch}, PyTorch {'autocast bf16' if amp else 'fp32'}): ldm.c vs PyTorch, ms; "
+              f"ratio = ldm.c / PyTorch, < 1: ldm.c faster")
+        print(f'{"model":6} {"variant":8} {"part":5} {"ldm.c":>10} {"torch":>10} {"ratio":>7}')
         out["train"] = {}
-        for m, r in tr.items():
+        for m, variants in tr.items():
             lm = tj["models"][m]
-            tot_l = tot_t = 0.0
-            for part, key in (("fwd", "fwd_ns"), ("bwd", "bwd_ns"), ("opt", "opt_ns")):
-                lv, tv = lm[key] * 1e-9, r[part]
-                tot_l, tot_t = tot_l + lv, tot_t + tv
-                print(f"{m:6} {part:5} {lv * 1e3:10.2f} {tv * 1e3:10.2f} {lv / tv:7.2f}")
-            print(f"{m:6} {'step':5} {tot_l * 1e3:10.2f} {tot_t * 1e3:10.2f} {tot_l / tot_t:7.2f}   "
-                  f"images/s ldm.c {batch / tot_l:.1f}, torch {batch / tot_t:.1f}"
-                  + (f"; peak MiB ldm.c arena {lm['arena_peak_bytes'] / 2**20:.0f} + params "
-                     f"{lm['param_bytes'] / 2**20:.0f}, torch {r['peak'] / 2**20:.0f}" if dev == "cuda" else ""))
-            out["train"][m] = {p: int(r[p] * 1e9) for p in ("fwd", "bwd", "opt")}
+            for vname, r in variants.items():
+                tot_l = tot_t = 0.0
+                for part, key in (("fwd", "fwd_ns"), ("bwd", "bwd_ns"), ("opt", "opt_ns")):
+                    lv, tv = lm[key] * 1e-9, r[part]
+                    tot_l, tot_t = tot_l + lv, tot_t + tv
+                    print(f"{m:6} {vname:8} {part:5} {lv * 1e3:10.2f} {tv * 1e3:10.2f} {lv / tv:7.2f}")
+                print(f"{m:6} {vname:8} {'step':5} {tot_l * 1e3:10.2f} {tot_t * 1e3:10.2f} {tot_l / tot_t:7.2f}   "
+                      f"images/s ldm.c {batch / tot_l:.1f}, torch {batch / tot_t:.1f}"
+                      + (f"; peak MiB ldm.c arena {lm['arena_peak_bytes'] / 2**20:.0f} + params "
+                         f"{lm['param_bytes'] / 2**20:.0f} = "
+                         f"{(lm['arena_peak_bytes'] + lm['param_bytes']) / 2**20:.0f}, torch {r['peak'] / 2**20:.0f} "
+                         f"(ratio {(lm['arena_peak_bytes'] + lm['param_bytes']) / max(r['peak'], 1):.2f})"
+                         if dev == "cuda" else ""))
+                out["train"][m if vname == "eager" else f"{m}.{vname}"] = {p: int(r[p] * 1e9)
+                                                                            for p in ("fwd", "bwd", "opt")}
     if sj:
         batch = sj["batch"]
-        sr = bench_sample(c, batch, dev, timer, not a.no_compile)
+        sr = bench_sample(c, batch, dev, timer, not a.no_compile, a.dtype == "bf16")
         ls, ld = sj["step_ns"] * 1e-9, sj["decode_ns"] * 1e-9
         print(f"\n== sampling (batch {batch}, guidance {'on' if c['num_classes'] else 'off'}): ms")
         print(f'{"part":22} {"ldm.c":>10} {"torch":>10} {"ratio":>7}')
         for name in [k for k in sr if k != "decode"]:
             print(f'{"denoising step " + name:22} {ls * 1e3:10.2f} {sr[name] * 1e3:10.2f} {ls / sr[name]:7.2f}')
         print(f'{"VAE decode":22} {ld * 1e3:10.2f} {sr["decode"] * 1e3:10.2f} {ld / sr["decode"]:7.2f}')
+        n = sj["steps"]
+        for name in [k for k in sr if k != "decode"]:
+            print(f'{f"{n}-step DDIM + decode, s ({name})":22} {n * ls + ld:10.3f} {n * sr[name] + sr["decode"]:10.3f} '
+                  f'{(n * ls + ld) / (n * sr[name] + sr["decode"]):7.2f}')
         out["sample"] = {k: int(v * 1e9) for k, v in sr.items()}
     if a.out:
         with open(a.out, "w") as f:
