@@ -23,8 +23,12 @@ int conv2d_backward_cpu(const Tensor *x, const Tensor *w, const Tensor *dy, int 
 int conv2d_forward_cuda(const Tensor *x, const Tensor *w, const Tensor *b, int stride, int pad, Tensor *y);
 int conv2d_backward_cuda(const Tensor *x, const Tensor *w, const Tensor *dy, int stride, int pad, Tensor *dx,
                          Tensor *dw, Tensor *db);
-/* version 3 forward: bf16 tensor cores (kernels/cuda/conv2d_tc.cu) */
-int conv2d_forward_tc_cuda(const Tensor *x, const Tensor *w, const Tensor *b, int stride, int pad, Tensor *y);
+/* version 3: bf16 tensor cores (kernels/cuda/conv2d_tc.cu); res (N,P,Q,K) or NULL is added to y;
+ * the backward does dx and dw (db is version 2's) */
+int conv2d_forward_tc_cuda(const Tensor *x, const Tensor *w, const Tensor *b, const Tensor *res, int stride, int pad,
+                           Tensor *y);
+int conv2d_backward_tc_cuda(const Tensor *x, const Tensor *w, const Tensor *dy, int stride, int pad, Tensor *dx,
+                            Tensor *dw);
 #endif
 
 #endif

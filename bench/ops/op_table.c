@@ -44,8 +44,9 @@
  * of a sum is about u sqrt(2/3) sqrt(sum of squared products) <= 0.82 u rms(y), and
  * 2^-5 = 8u leaves ~10 such standard deviations for the largest of all outputs (a wrong
  * element is off by O(1)). linear's db stays version 2's, held to the same bound. conv2d v3
- * forward is the same sum with K = R*S*C (the bound is relative to rms(y), whatever K; padded
- * taps add exact zeros); its dgrad and wgrad are version 2's, well inside it. */
+ * is the same sum in each pass: k = R*S*C (forward), taps x K (dgrad), N*P*Q (wgrad, split-K
+ * partials added in fp32); the bound is relative to rms of the output, whatever k; padded
+ * taps add exact zeros. Its db is version 2's fp32 column sum, well inside it. */
 #define TOL_BF16_MMA 0.03125
 #define WHY_BF16_MMA "bf16 operands (u = 2^-8), fp32 accumulation: ~0.82 u rms(y) per output, 8u = 2^-5 bound"
 #define WHY_EW "fp32 element-wise: a few roundings per element, expf/rsqrtf within a few ulp"
@@ -679,10 +680,13 @@ static int conv_shapes(OpShapeSet set, OpCase *o, int m) {
                                   {1, 32, 32, 128, 4, 3, 1, 1, 1}, {1, 12, 10, 1, 8, 3, 1, 1, 1},
                                   {2, 9, 9, 4, 20, 3, 2, 1, 1},    {1, 10, 11, 16, 24, 3, 2, 1, 0},
                                   {1, 6, 5, 4, 9, 3, 1, 2, 1}};
-    /* C = 16 and 4: version 3's cp.async gather (C % 8 == 0) and its element gather */
+    /* Version 3 gathers 16 bytes by cp.async when the gathered image's channels are a multiple
+     * of 8 (forward, wgrad: C; dgrad: K), else element by element: C = 16 and 4, K = 12 and 24.
+     * (2,23,24,8) s2: odd H (stride classes of unequal size), 288 pixels = 9 k-tiles, so
+     * wgrad splits K in two, unequally. */
     static const int quick[][9] = {{1, 9, 7, 3, 5, 3, 1, 1, 1},     {2, 17, 15, 37, 70, 3, 2, 1, 1},
                                    {1, 13, 11, 33, 17, 1, 1, 0, 1}, {1, 7, 9, 16, 12, 3, 2, 1, 0},
-                                   {1, 6, 5, 4, 9, 3, 1, 2, 1}};
+                                   {1, 6, 5, 4, 9, 3, 1, 2, 1},     {2, 23, 24, 8, 24, 3, 2, 1, 1}};
     const int nquick = (int)(sizeof quick / sizeof *quick), nfull = (int)(sizeof full / sizeof *full);
     int k = 0;
     for (int i = 0; i < (set == SHAPES_QUICK ? nquick : nfull) && k < m; i++) {

@@ -25,8 +25,9 @@
  *      db       column sums of dy (N*P*Q x K), two fixed-order passes (gemm.cu).
  *   Any C, K (tiles padded with zeros), odd H/W, batch 1, stride 1/2, any pad.
  *   float4 global loads when C (A side) or K (dy side) is a multiple of 4.
- *   3  forward on the bf16 tensor cores (mma.sync, kernels/cuda/conv2d_tc.cu: implicit GEMM on
- *      linear v3's main loop); dgrad, wgrad and db fall back to version 2.
+ *   3  forward, dgrad and wgrad on the bf16 tensor cores (mma.sync, kernels/cuda/conv2d_tc.cu:
+ *      implicit GEMMs on linear v3's main loop, dgrad per stride class as above, wgrad
+ *      split-K with a fixed-order reduction); db is version 2's.
  * Accuracy: fp32 FMA throughout; differs from the CPU only by summation order.
  */
 #include <math.h>
@@ -445,7 +446,7 @@ extern "C" int conv2d_forward_cuda(const Tensor *x, const Tensor *w, const Tenso
         CUDA_LAUNCH_CHECK("conv2d_forward_naive");
         return 0;
     }
-    if (v == 3) return conv2d_forward_tc_cuda(x, w, b, stride, pad, y);
+    if (v == 3) return conv2d_forward_tc_cuda(x, w, b, NULL, stride, pad, y);
     return conv_forward_v2(x->data, w->data, bias, y->data, d);
 }
 
@@ -470,9 +471,12 @@ extern "C" int conv2d_backward_cuda(const Tensor *x, const Tensor *w, const Tens
         }
         return 0;
     }
-    /* version 3 has no backward of its own yet: version 2's */
-    if (dx && conv_dgrad_v2(dy->data, w->data, dx->data, d)) return -1;
-    if (dw && conv_wgrad_v2(x->data, dy->data, dw->data, d)) return -1;
+    if (v == 3) {
+        if (conv2d_backward_tc_cuda(x, w, dy, stride, pad, dx, dw)) return -1;
+    } else {
+        if (dx && conv_dgrad_v2(dy->data, w->data, dx->data, d)) return -1;
+        if (dw && conv_wgrad_v2(x->data, dy->data, dw->data, d)) return -1;
+    }
     if (db && ldm_colsum_accumulate(dy->data, npq, d.k, db->data)) return -1;
     return 0;
 }
