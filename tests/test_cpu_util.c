@@ -105,6 +105,7 @@ Test(cpu_util, one_thread_and_two_give_the_same_bits) {
     }
     const int saved = omp_get_max_threads();
     const double old = cpu_set_par_min(INFINITY); /* every kernel on one thread */
+    omp_set_num_threads(1);
     run_ops(x, x2, gamma, beta, dy, dy2, o[0]);
     cpu_set_par_min(0); /* every kernel threaded */
     omp_set_num_threads(2);
