@@ -7,10 +7,15 @@
  * core is busy. Below a size the second thread cannot repay that, so every CPU kernel asks
  * cpu_par(cost) in its `omp parallel ... if (...)`, where cost is the bytes the call moves (a
  * memory-bound op) or its FLOPs (a compute-bound one): one unit ~ 0.1-0.3 ns on one core.
- * Measured crossover (bench: build/tests/test_cpu_util's timing note; add and SiLU forward at
- * 2^10..2^20 elements, 1 vs 2 threads, best of 200 calls, AMD EPYC 2 cores, passive wait): 2
- * threads first win at ~256 KiB moved (add 2^14 elements: 1 thread 11 us, 2 threads 9 us;
- * at 2^13, 5 us vs 7 us). CPU_PAR_MIN_BYTES sits there.
+ * Measured crossover (`ldm-bench cpu --op threads`: add and SiLU forward, 2^10..2^20
+ * elements, one thread vs two, best of 300 interleaved calls; AMD EPYC, 2 cores shared with
+ * other jobs): with OMP_WAIT_POLICY=passive, two threads first beat one on add at 2^15
+ * elements = 384 KiB moved (13.2 vs 12.3 us; at 192 KiB 7.1 vs 9.2 us); with spinning threads
+ * (active) the crossover drops to ~16-32 KiB. CPU_PAR_MIN_BYTES = 256 KiB sits at the
+ * passive crossover, since that is how `make demo` runs: below it a region costs more than
+ * the second thread saves, above it the loss is at most a few us. (On that loaded machine,
+ * passive SiLU never gained from a second thread, even at 8 MiB: the woken thread was
+ * scheduled behind the other jobs; spinning, it ran 2x faster from 32 KiB up.)
  *
  * Scratch. cpu_scratch(slot, bytes) returns a 64-byte aligned buffer owned by the calling
  * thread, one per slot, that only grows: the first step of a run allocates, later steps of the
