@@ -6,7 +6,8 @@
  *   ldm-bench sample  [--preset P] [--device D] [--batch B] [--steps N] [--json FILE]
  *   ldm-bench numerics [--preset P] --out FILE.safetensors
  *   ldm-bench chart   --json KERNELS.json [--torch TORCH.json] --png FILE.png
- *   ldm-bench cpu     [--op gemm|conv2d|all]     CPU GEMM and conv2d, GFLOP/s
+ *   ldm-bench cpu     [--op gemm|conv2d|threads|all]  CPU GEMM and conv2d, GFLOP/s; threads: where
+ *                     a second thread starts to pay (kernels/cpu/cpu_util.h's threshold)
  *
  * Threads: OMP_NUM_THREADS. Exit status 0, 1 on a runtime error, 2 on a usage error. */
 #include <getopt.h>
@@ -43,7 +44,8 @@ static void usage(FILE *f) {
             "     --out FILE       the safetensors file to write\n"
             "  chart          PNG bars per op: %% of ceiling and ldm.c / PyTorch time\n"
             "     --json FILE      from `kernels --json`;  --torch FILE  from torch_twin.py --out;  --png FILE\n"
-            "  cpu            the CPU SGEMM (1024^3) and conv2d speed-goal shapes (--op gemm|conv2d|all)\n"
+            "  cpu            the CPU SGEMM (1024^3) and conv2d speed-goal shapes (--op gemm|conv2d|all);\n"
+            "                 --op threads: 1 thread vs all on add and SiLU, 2^10..2^20 elements\n"
             "\n"
             "common: --preset adni|oasis|demo|fashion (default demo), --device cpu|cuda (default cpu),\n"
             "        --batch B (default 8; adni/oasis 4), --json FILE (integers only: ns, bytes, FLOP),\n"
@@ -133,8 +135,8 @@ int main(int argc, char **argv) {
     if (rc) return rc == 1 ? 0 : rc;
     if (!strcmp(cmd, "cpu")) {
         const char *op = a.op ? a.op : "all";
-        if (strcmp(op, "gemm") && strcmp(op, "conv2d") && strcmp(op, "all")) {
-            fprintf(stderr, "ldm-bench cpu: unknown --op '%s' (gemm, conv2d or all)\n", op);
+        if (strcmp(op, "gemm") && strcmp(op, "conv2d") && strcmp(op, "threads") && strcmp(op, "all")) {
+            fprintf(stderr, "ldm-bench cpu: unknown --op '%s' (gemm, conv2d, threads or all)\n", op);
             return 2;
         }
         return cpu_bench_run(stdout, op) ? fail() : 0;

@@ -13,6 +13,9 @@ ldm.c, side by side with ldm-bench's JSON, plus a numerics check.
 ldm.c's parameter names as they are (conv weights KRSC -> OIHW, everything else as is) with
 a 40-line safetensors reader (json + struct; the safetensors package is not needed), runs
 the same inputs and compares with ldm.c's outputs (max |torch - ldm| / max |ldm| <= 1e-3).
+The BLAS check: PyTorch's BLAS (the libblas.so.3 it loaded, from /proc/self/maps, and a 512^3
+SGEMM's GFLOP/s) is named in every table; on the reference BLAS the twin times nothing and
+exits 3, since every GEMM ratio would flatter ldm.c (Debian: libopenblas0-pthread).
 --kernels: every row (op, pass, shape) is rebuilt in PyTorch (F.conv2d and
 aten.convolution_backward, F.group_norm + F.silu, F.layer_norm, attention as softmax(QK^T)V
 or scaled_dot_product_attention where torch has it, F.linear, F.interpolate, AdamW; backward
@@ -27,6 +30,8 @@ Activations are NCHW here (PyTorch's default), NHWC in ldm.c.
 import argparse
 import json
 import math
+import os
+import re
 import statistics
 import struct
 import sys
@@ -418,6 +423,52 @@ class Timer:
 
 
 # ----------------------------------------------------------------------------
+# the BLAS under PyTorch: ratios against a reference BLAS would flatter ldm.c
+
+BLAS_MIN_GFLOPS = 10.0  # 512^3 SGEMM, one thread: reference BLAS ~3, OpenBLAS/MKL 25+ on an AVX2 core
+
+
+def blas_info():
+    """{name, path, gflops, ok}: the BLAS library PyTorch loaded and a 512^3 SGEMM's GFLOP/s.
+    Debian's python3-torch is built with BLAS_INFO=generic: it calls whatever libblas.so.3
+    the alternatives system points at, the reference (netlib) BLAS unless an optimised one
+    (libopenblas0-pthread, libblis, MKL) is installed. ok: an optimised library and at least
+    BLAS_MIN_GFLOPS on one thread (best of 20 calls, so a loaded machine still passes)."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    a, b = torch.rand(512, 512), torch.rand(512, 512)
+    best = math.inf
+    for _ in range(20):
+        s = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - s)
+    torch.set_num_threads(saved)
+    gflops = 2 * 512 ** 3 / best * 1e-9
+    path = ""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "/" in line}
+        blas = sorted(x for x in libs if re.search(r"blas|mkl_core|blis", os.path.basename(x), re.I) and ".so" in x)
+        path = os.path.realpath(blas[0]) if blas else ""
+    except OSError:
+        pass
+    config = torch.__config__.show()
+    low = path.lower()
+    if "openblas" in low:
+        name = "OpenBLAS" + (" (pthread)" if "pthread" in low else " (openmp)" if "openmp" in low else "")
+    elif "mkl" in low or "BLAS_INFO=mkl" in config:
+        name = "MKL"
+    elif "blis" in low:
+        name = "BLIS"
+    elif path:
+        name = "reference BLAS (netlib)" if "/blas/" in low else os.path.basename(path)
+    else:
+        name = "unknown (no BLAS library in the process maps)"
+    ok = not name.startswith(("reference", "unknown")) and gflops >= BLAS_MIN_GFLOPS
+    return {"name": name, "path": path, "gflops": round(gflops, 1), "ok": int(ok)}
+
+
+# ----------------------------------------------------------------------------
 # the ops of `ldm-bench kernels`, one row at a time
 
 def op_case(row, dev, dtype=torch.float32):
@@ -508,14 +559,15 @@ def bench_kernels(kj, dev, timer, l2, dtype=torch.float32):
     return results
 
 
-def print_kernels(kj, torch_t):
+def print_kernels(kj, torch_t, blas):
     best = {}
     for row in kj["rows"]:
         k = base_key(row)
         if k not in best or row["time_ns"] < best[k]["time_ns"]:
             best[k] = row
     print(f'\n== kernels: ldm.c vs PyTorch {torch.__version__} ({kj["device"]}, preset {kj["preset"]}, '
-          f'batch {kj["batch"]}; ratio = ldm.c / PyTorch, < 1: ldm.c faster)')
+          f'batch {kj["batch"]}, {kj.get("threads", "?")} threads; PyTorch BLAS {blas}; ratio = ldm.c / PyTorch, '
+          '< 1: ldm.c faster)')
     print(f'{"op":16} {"model":5} {"shape":36} {"calls":>5} {"ldm.c ms":>10} {"torch ms":>10} {"ratio":>7}')
     groups = {}
     for k, row in best.items():
@@ -721,22 +773,31 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     print(f"torch_twin: PyTorch {torch.__version__}, {dev}, {torch.get_num_threads()} threads, preset {c['preset']}")
+    blas = blas_info()
+    print(f"torch_twin: PyTorch's BLAS: {blas['name']} ({blas['path'] or '?'}), {blas['gflops']} GFLOP/s on a 512^3 "
+          f"SGEMM, one thread")
 
     ok = True
     if a.numerics:
         print("== numerics: the same weights and inputs through ldm.c and PyTorch (on the CPU)")
         ok = check_numerics(tensors, c, "cpu")
-    out = {"torch": torch.__version__, "device": dev, "numerics_ok": int(ok), "rows": {}}
+    out = {"torch": torch.__version__, "device": dev, "numerics_ok": int(ok), "blas": blas, "rows": {}}
+    if dev == "cpu" and not blas["ok"] and (kj or tj or sj):
+        print(f"torch_twin: REFUSED: no ratios. PyTorch runs on {blas['name']} at {blas['gflops']} GFLOP/s (an "
+              f"optimised BLAS does >= {BLAS_MIN_GFLOPS:g}); every GEMM, convolution and attention comparison would "
+              "be against a crippled PyTorch. Debian: apt-get install libopenblas0-pthread (update-alternatives "
+              "--display libblas.so.3-x86_64-linux-gnu shows which libblas.so.3 is active).")
+        return 3
 
     if kj:
         res = bench_kernels(kj, dev, timer, l2, torch.bfloat16 if a.dtype == "bf16" else torch.float32)
         out["rows"] = {k: int(round(v * 1e9)) for k, v in res.items()}
-        print_kernels(kj, res)
+        print_kernels(kj, res, blas["name"])
     if tj:
         batch = tj["batch"]
         amp = a.dtype == "bf16"
         tr = bench_train(c, batch, 3, dev, timer, amp, compile_ok=not a.no_compile and dev == "cuda")
-        print(f"\n== train step (batch {batch}, PyTorch {'autocast bf16' if amp else 'fp32'}): ldm.c vs PyTorch, ms; "
+        print(f"\n== train step (batch {batch}, PyTorch {'autocast bf16' if amp else 'fp32'}): ldm.c vs PyTorch (BLAS {blas['name']}), ms; "
               f"ratio = ldm.c / PyTorch, < 1: ldm.c faster")
         print(f'{"model":6} {"variant":8} {"part":5} {"ldm.c":>10} {"torch":>10} {"ratio":>7}')
         out["train"] = {}
@@ -761,7 +822,7 @@ def main():
         batch = sj["batch"]
         sr = bench_sample(c, batch, dev, timer, not a.no_compile, a.dtype == "bf16")
         ls, ld = sj["step_ns"] * 1e-9, sj["decode_ns"] * 1e-9
-        print(f"\n== sampling (batch {batch}, guidance {'on' if c['num_classes'] else 'off'}): ms")
+        print(f"\n== sampling (batch {batch}, guidance {'on' if c['num_classes'] else 'off'}, BLAS {blas['name']}): ms")
         print(f'{"part":22} {"ldm.c":>10} {"torch":>10} {"ratio":>7}')
         for name in [k for k in sr if k != "decode"]:
             print(f'{"denoising step " + name:22} {ls * 1e3:10.2f} {sr[name] * 1e3:10.2f} {ls / sr[name]:7.2f}')
