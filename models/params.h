@@ -70,6 +70,10 @@ int ps_zero_grad(ParamSet *ps);
 int ps_clone(ParamSet *dst, const ParamSet *src, Device dev, bool with_grad, bool copy_values);
 /* dst's values = src's values; same names and shapes, in the same order. */
 int ps_copy_values(ParamSet *dst, const ParamSet *src);
+/* Exchanges the storage of a's and b's tensors (same names, shapes, device and dtype, in
+ * the same order): models holding a's tensors then compute with b's values, and a second
+ * call restores them. O(number of tensors), no copy (evaluating the EMA weights mid-run). */
+int ps_swap_values(ParamSet *a, ParamSet *b);
 /* Moves every tensor (and gradient) to `dev`; pointers held by models stay valid. */
 int ps_to_device(ParamSet *ps, Device dev);
 
