@@ -172,6 +172,8 @@ static int same_layout(const ParamSet *a, const ParamSet *b, const char *op) {
     return 0;
 }
 
+bool ps_decays(const Param *p) { return p->ndim >= 2 && p->init != PI_NORMAL; }
+
 int ps_swap_values(ParamSet *a, ParamSet *b) {
     if (a->n != b->n) return ldm_error("params", "swap: %d tensors vs %d", a->n, b->n);
     for (int i = 0; i < a->n; i++) {

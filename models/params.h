@@ -64,6 +64,13 @@ Tensor *ps_find(const ParamSet *ps, const char *name);
 const Param *ps_find_param(const ParamSet *ps, const char *name);
 
 size_t ps_count(const ParamSet *ps); /* total number of scalars */
+
+/* Whether weight decay applies to p: the weights of linear and conv layers (ndim >= 2),
+ * not biases or norm gains and shifts (1-D) nor embedding tables (PI_NORMAL). Decaying a
+ * norm's gain or a bias toward 0 only fights the normalisation; an embedding row is
+ * updated only when its class is drawn, so decay would shrink rare classes (the usual
+ * split in minGPT, timm and LDM's successors). */
+bool ps_decays(const Param *p);
 int ps_zero_grad(ParamSet *ps);
 
 /* A set with src's names and shapes on `dev`: values copied (copy_values) or zero. */
