@@ -50,7 +50,7 @@ static const Field fields[] = {
     {"vae_groups", F_INT, V, OFF(vae_groups), 0, 0, 0, NULL, "VAE GroupNorm groups"},
     {"latent_ch", F_INT, A, OFF(latent_ch), 0, 0, 0, NULL, "latent channels"},
     {"recon", F_ENUM, V, OFF(recon), 0, 0, 0, recon_names, "VAE reconstruction loss: l1 | mse"},
-    {"kl_beta", F_FLOAT, V, OFF(kl_beta), 0, 0, 0, NULL, "VAE KL weight (per element)"},
+    {"kl_beta", F_FLOAT, V, OFF(kl_beta), 0, 0, 0, NULL, "VAE KL weight per element (LDM's kl_weight below)"},
     {"unet_ch", F_INT, U, OFF(unet_ch), 0, 0, 0, NULL, "U-Net base width"},
     {"unet_mult", F_LIST, U, OFF(unet_mult), OFF(unet_levels), CFG_MAX_LEVELS, 1, NULL,
      "U-Net width multipliers, one per level"},
@@ -346,7 +346,15 @@ void cfg_describe(const ModelConfig *cfg, FILE *f) {
         char v[300];
         field_format(cfg, &fields[i], v, sizeof v);
         fprintf(f, "  %-12s = %-28s %s\n", fields[i].key, v, fields[i].help);
+        if (!strcmp(fields[i].key, "kl_beta"))
+            fprintf(f, "  %-12s = %-28.4g %s\n", "(kl_weight)", cfg_kl_weight_ldm(cfg),
+                    "kl_beta in LDM's convention: x image elements / latent elements");
     }
+}
+
+double cfg_kl_weight_ldm(const ModelConfig *cfg) {
+    const double s = cfg_latent_size(cfg);
+    return cfg->kl_beta * ((double)cfg->image_size * cfg->image_size * cfg->channels) / (s * s * cfg->latent_ch);
 }
 
 // ----------------------------------------------------------------------------

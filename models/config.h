@@ -44,7 +44,8 @@ typedef struct {
     int vae_groups;            /* GroupNorm groups */
     int latent_ch;
     ReconLoss recon;
-    float kl_beta;             /* loss = recon + kl_beta * KL, both means per element */
+    float kl_beta;             /* loss = recon + kl_beta * KL, both means per element
+                                * (cfg_kl_weight_ldm gives it in LDM's convention) */
     /* U-Net */
     int unet_ch;
     int unet_mult[CFG_MAX_LEVELS], unet_levels;
@@ -88,6 +89,14 @@ int cfg_diff(const ModelConfig *a, const ModelConfig *b, CfgScope scope, char *m
 int cfg_vae_factor(const ModelConfig *cfg);  /* 2^(vae_levels-1) */
 int cfg_latent_size(const ModelConfig *cfg); /* image_size / factor */
 bool cfg_has_attn(const ModelConfig *cfg, int resolution);
+/* kl_beta in LDM's convention. LDM (Rombach et al. 2022, the autoencoder's
+ * LPIPSWithDiscriminator) sums both terms over each image's elements:
+ *   loss_LDM = sum_pixels |x - x_hat| + kl_weight * sum_latent KL        (per image)
+ * dividing by the P = image_size^2 channels pixel elements gives ours,
+ *   loss = mean |x - x_hat| + kl_beta * mean KL,  kl_beta = kl_weight * Lz / P,
+ * Lz = latent_size^2 latent_ch. So kl_weight = kl_beta * P / Lz (x4 at factor 4 with 4
+ * latent channels on gray images; x16 at factor 8). LDM's kl-f4/f8 models use 1e-6. */
+double cfg_kl_weight_ldm(const ModelConfig *cfg);
 
 /* Class names: index from a name or a decimal index ("AD", "1"); -1 with an error naming
  * the known classes. cfg_class_name writes class i's name into buf. */

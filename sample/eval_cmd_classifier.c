@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
-#include "sample/classifier_run.h"
+#include "models/classifier_run.h"
 #include "sample/eval_commands.h"
 #include "sample/eval_data.h"
 #include "sample/eval_report.h"

@@ -360,3 +360,16 @@ Test(models_config, describe_lists_presets_and_fields) {
     printf("%s", buf);
     free(buf);
 }
+
+/* LDM sums the reconstruction over pixels and the KL over latent elements; ours are means,
+ * so LDM's kl_weight = kl_beta * pixels / latent elements. */
+Test(models_config, kl_weight_in_ldm_convention) {
+    ModelConfig c;
+    cr_assert_eq(cfg_preset(&c, "demo"), 0);   /* 64x64x1 -> 16x16x4: 4096 / 1024 */
+    cr_expect_float_eq(cfg_kl_weight_ldm(&c), 4 * (double)c.kl_beta, 1e-12);
+    cr_assert_eq(cfg_preset(&c, "adni"), 0);   /* 256x256x1 -> 32x32x4: 65536 / 4096 */
+    cr_expect_float_eq(cfg_kl_weight_ldm(&c), 16 * (double)c.kl_beta, 1e-12);
+    cr_assert_eq(cfg_set(&c, "channels", "3"), 0);
+    cr_assert_eq(cfg_set(&c, "latent_ch", "8"), 0);
+    cr_expect_float_eq(cfg_kl_weight_ldm(&c), 24 * (double)c.kl_beta, 1e-12);
+}

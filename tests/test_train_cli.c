@@ -162,7 +162,7 @@ Test(train_cli, vae_run_writes_checkpoint_csv_and_plot) {
     snprintf(csv, sizeof csv, "%s/vae.csv", dir);
     char *c = slurp(csv);
     cr_assert_not_null(c);
-    cr_expect(!strncmp(c, "step,loss,lr,val_loss,images_per_s\n", 35), "%s", c);
+    cr_expect(!strncmp(c, "step,loss,lr,val_loss,images_per_s,gen_accuracy,gen_fd\n", 55), "%s", c);
     int rows = 0;
     for (char *p = c; *p; p++) rows += *p == '\n';
     cr_expect_eq(rows, 5, "header + 4 steps:\n%s", c);
