@@ -797,8 +797,8 @@ def main():
         batch = tj["batch"]
         amp = a.dtype == "bf16"
         tr = bench_train(c, batch, 3, dev, timer, amp, compile_ok=not a.no_compile and dev == "cuda")
-        print(f"\n== train step (batch {batch}, PyTorch {'autocast bf16' if amp else 'fp32'}): ldm.c vs PyTorch (BLAS {blas['name']}), ms; "
-              f"ratio = ldm.c / PyTorch, < 1: ldm.c faster")
+        print(f"\n== train step (batch {batch}, PyTorch {'autocast bf16' if amp else 'fp32'}, BLAS {blas['name']}): "
+              f"ldm.c vs PyTorch, ms; ratio = ldm.c / PyTorch, < 1: ldm.c faster")
         print(f'{"model":6} {"variant":8} {"part":5} {"ldm.c":>10} {"torch":>10} {"ratio":>7}')
         out["train"] = {}
         for m, variants in tr.items():
