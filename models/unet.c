@@ -170,16 +170,10 @@ Tensor *unet_loss(const UNet *m, Tape *tp, const NoiseSchedule *s, Tensor *z0, T
     if (!z0 || !noise) return NULL;
     const int N = z0->shape[0];
     Tensor *ts = tensor_new1(tp->arena, z0->device, N);
-    float *host = malloc((size_t)N * sizeof(float));
-    if (!ts || !host) {
-        free(host);
-        if (ts) ldm_error("unet_loss", "out of host memory");
-        return NULL;
-    }
+    float *host = arena_alloc_host(tp->arena, (size_t)N * sizeof(float)); /* staging: no malloc in a step */
+    if (!ts || !host) return NULL;
     for (int n = 0; n < N; n++) host[n] = (float)t[n];
-    int rc = tensor_from_host(ts, host);
-    free(host);
-    if (rc) return NULL;
+    if (tensor_from_host(ts, host)) return NULL;
     Tensor *xt = schedule_q_sample(tp, s, z0, noise, t);
     return ag_mse_loss(tp, unet_forward(m, tp, xt, ts, labels), noise);
 }

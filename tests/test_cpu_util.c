@@ -61,15 +61,21 @@ Test(vec_math, exp_clamps_and_passes_nan) {
 
 Test(cpu_util, threshold_decides_at_its_value) {
     cr_expect_eq(cpu_par_min(), CPU_PAR_MIN_BYTES);
-    cr_expect(!cpu_par(CPU_PAR_MIN_BYTES - 1));
-    cr_expect(cpu_par(CPU_PAR_MIN_BYTES));
+    cr_expect(!cpu_par(CPU_PAR_MIN_BYTES), "at the threshold: one thread");
+    cr_expect(cpu_par(CPU_PAR_MIN_BYTES + 1), "above it: threads");
+    cr_expect(!cpu_par(12.0 * 32768), "an add of 32768 elements (PyTorch's grain) stays on one thread");
     double old = cpu_set_par_min(100);
     cr_expect_eq(old, CPU_PAR_MIN_BYTES);
-    cr_expect(cpu_par(100) && !cpu_par(99));
+    cr_expect(cpu_par(101) && !cpu_par(100));
     cpu_set_par_min(old);
 }
 
-enum { GN_Y, GN_MEAN, GN_RSTD, GN_DX, GN_DG, GN_DB, SILU_Y, SILU_DX, LN_Y, LN_MEAN, LN_RSTD, LN_DX, LN_DG, LN_DB, N_OUT };
+enum {
+    GN_Y, GN_MEAN, GN_RSTD, GN_DX, GN_DG, GN_DB, /* group norm */
+    SILU_Y, SILU_DX,
+    LN_Y, LN_MEAN, LN_RSTD, LN_DX, LN_DG, LN_DB, /* layer norm */
+    N_OUT
+};
 
 /* Every output of group norm (G 4, with SiLU), SiLU and layer norm, forward and backward;
  * gradients accumulate onto 0.5. x (3, 33, 31, 24) for group norm and SiLU; x2 (rows, 24). */

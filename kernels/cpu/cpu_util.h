@@ -11,11 +11,12 @@
  * elements, one thread vs two, best of 300 interleaved calls; AMD EPYC, 2 cores shared with
  * other jobs): with OMP_WAIT_POLICY=passive, two threads first beat one on add at 2^15
  * elements = 384 KiB moved (13.2 vs 12.3 us; at 192 KiB 7.1 vs 9.2 us); with spinning threads
- * (active) the crossover drops to ~16-32 KiB. CPU_PAR_MIN_BYTES = 256 KiB sits at the
- * passive crossover, since that is how `make demo` runs: below it a region costs more than
- * the second thread saves, above it the loss is at most a few us. (On that loaded machine,
- * passive SiLU never gained from a second thread, even at 8 MiB: the woken thread was
- * scheduled behind the other jobs; spinning, it ran 2x faster from 32 KiB up.)
+ * (active) the crossover drops to ~16-32 KiB. CPU_PAR_MIN_BYTES = 384 KiB is the passive
+ * crossover, since that is how `make demo` runs (PyTorch's grain, 32768 elements, is the same
+ * size for a binary op): up to it a region costs more than the second thread saves. (On that
+ * loaded machine, passive SiLU never gained from a second thread, even at 8 MiB: the woken
+ * thread was scheduled behind the other jobs; spinning, it ran 2x faster from 32 KiB up. At a
+ * load of 15 on 2 cores, two threads lost to one at every size: no threshold can fix that.)
  *
  * Scratch. cpu_scratch(slot, bytes) returns a 64-byte aligned buffer owned by the calling
  * thread, one per slot, that only grows: the first step of a run allocates, later steps of the
@@ -30,14 +31,15 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#define CPU_PAR_MIN_BYTES (256.0 * 1024)
+#define CPU_PAR_MIN_BYTES (384.0 * 1024)
 
 /* The current threshold (CPU_PAR_MIN_BYTES unless cpu_set_par_min changed it). */
 double cpu_par_min(void);
 /* Set the threshold (benchmarks measuring the crossover, tests); returns the old one. */
 double cpu_set_par_min(double cost);
-/* Whether an op of this cost (bytes moved, or FLOPs) should use more than one thread. */
-static inline bool cpu_par(double cost) { return cost >= cpu_par_min(); }
+/* Whether an op of this cost (bytes moved, or FLOPs) should use more than one thread: only
+ * above the threshold, as PyTorch's parallel_for only splits above its grain. */
+static inline bool cpu_par(double cost) { return cost > cpu_par_min(); }
 
 typedef enum {
     SCRATCH_GROUP_NORM, /* per-chunk statistics */
