@@ -27,6 +27,9 @@
 
 typedef enum { RECON_L1 = 0, RECON_MSE = 1 } ReconLoss;
 typedef enum { SCHED_LINEAR = 0, SCHED_SCALED_LINEAR = 1, SCHED_COSINE = 2 } ScheduleKind;
+/* The U-Net's attention stage (models/blocks.h): separate self- and cross-attention
+ * blocks, or LDM's spatial transformer. */
+typedef enum { ATTN_BASIC = 0, ATTN_TRANSFORMER = 1 } AttnKind;
 
 typedef struct {
     char preset[CFG_NAME_MAX];
@@ -54,6 +57,8 @@ typedef struct {
     int head_dim;              /* attention heads = channels / head_dim */
     int unet_groups;
     int ctx_tokens, ctx_dim;   /* learned class token sequence: ctx_tokens x ctx_dim per class */
+    AttnKind unet_attn;        /* the attention stage (absent from older checkpoints: basic) */
+    float unet_dropout;        /* ResBlock dropout rate in training (absent: 0) */
     /* noise schedule */
     ScheduleKind schedule;
     int timesteps;

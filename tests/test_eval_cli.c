@@ -166,6 +166,32 @@ Test(eval_cli, classifier_reports_held_out_accuracy_and_writes_its_checkpoint) {
     checkpoint_close(&ck);
 }
 
+/* The judge takes the data's class names, as ldm-train does, even when the preset has as
+ * many classes under other names (Fashion-MNIST's "T-shirt/top" vs the preset's "tshirt"):
+ * otherwise no model trained on the data would match it. */
+Test(eval_cli, classifier_takes_the_data_class_names) {
+    static const char *other[3] = {"lower", "mid", "upper"};
+    uint8_t px[256];
+    for (int c = 0; c < 3; c++)
+        for (int p = 0; p < 3; p++) {
+            blob(px, c, p, 0);
+            char rel[128];
+            snprintf(rel, sizeof rel, "named/%s/p%d_0.png", other[c], p);
+            char *path = fx_path(tmp, rel);
+            cr_assert_eq(fx_write_png(path, px, 16, 16, PNG_COLOR_TYPE_GRAY, 8, NULL, 0, 0), 0);
+            free(path);
+        }
+    int rc = run("ldm-eval", "classifier --data %s/named --group-by prefix --out %s/n.safetensors " CLS16 " --steps 2",
+                 tmp, tmp);
+    cr_assert_eq(rc, 0, "%s", out);
+    char p[4400];
+    snprintf(p, sizeof p, "%s/n.safetensors", tmp);
+    Checkpoint ck;
+    cr_assert_eq(checkpoint_open(&ck, p, "classifier", NULL), 0, "%s", ldm_last_error());
+    cr_expect_str_eq(ck.cfg.class_names, "lower,mid,upper");
+    checkpoint_close(&ck);
+}
+
 Test(eval_cli, copies_of_the_data_are_recognised_and_found_memorised) {
     train_classifier("c.safetensors", "");
     int rc = run("ldm-eval", "samples --classifier %s/c.safetensors --data %s/data --group-by prefix --images %s/copies --device cpu "

@@ -11,7 +11,7 @@
  *           guidance learns the unconditional model in the same network)
  *   loss  = || unet(sqrt(abar_t) z0 + sqrt(1 - abar_t) noise, t, label) - noise ||^2 (mean)
  *   backward, clip, AdamW; EMA of the weights with decay min(ema, (1 + step) / (10 + step))
- * eps, noise, t and the drops each take the next range of the run's Philox stream, so the
+ * eps, noise, t, the label drops and the dropout masks each take the next range of the run's Philox stream, so the
  * draws are the same on every device and after a resume. After each epoch and at the end:
  * the loss on the validation latents at fixed timesteps and noise. With --eval-every: the
  * samples of the EMA weights judged by a classifier (train/unet_eval.h), into the CSV.
@@ -315,6 +315,8 @@ int train_unet(const TrainArgs *a) {
     }
     if (a->eval_every && unet_eval_open(&ue, a, cfg, ds)) goto out;
     const uint64_t key = run.st.seed ^ TRAIN_STREAM;
+    DropoutRng drop = {key, &run.st.rng_offset}; /* dropout masks: the run's stream, after each step's other draws */
+    if (cfg->unet_dropout > 0) unet.dropout_rng = &drop;
     const long last = run_last_step(&run);
     if (!a->quiet)
         printf("unet: preset %s, %.2fM parameters, batch %d, steps %ld..%ld of %ld (%ld per epoch) on %s%s\n",
