@@ -156,6 +156,7 @@ static ConvGather im2col_of(const Tensor *x, const Tensor *w, int stride, int pa
 #define BAND_PIXELS 512
 #define WG_GROUPS 8
 #define KC_BYTES 16384 /* weights of one depth block: half of a 32 KB L1 */
+#define DIRECT_CHUNK 256 /* forward: pixels per item at least, when images are smaller */
 #define WG_CHUNK 256   /* wgrad: pixels summed per pass over the tiles (measured: 64 and 512 are slower) */
 _Static_assert(WG_CHUNK <= BAND_PIXELS, "the wgrad segment tables hold BAND_PIXELS rows");
 
@@ -278,8 +279,11 @@ static inline __attribute__((always_inline)) void lanes_tile(const int ML, const
         }
 }
 
-/* The tile shapes (lanes, vectors), each compiled with its loops unrolled. */
-#define LANE_SHAPES(X) X(6, 2) X(4, 3) X(3, 4) X(2, 6) X(1, 8) X(12, 1)
+/* The tile shapes (lanes, vectors), each compiled with its loops unrolled. 6 x 2 keeps its
+ * two B vectors in registers (15 of 16 ymm); 4 x 3 and 3 x 4 would not (GCC then reads B
+ * from memory in every FMA) and measured 20-50% slower. 1 x 8 is for a single lane
+ * (K = 1 weight gradients). */
+#define LANE_SHAPES(X) X(6, 2) X(12, 1) X(1, 8)
 #define LANE_FN(ml, nv) \
     static void lanes_##ml##_##nv(const Lanes *L) { lanes_tile(ml, nv, L); }
 LANE_SHAPES(LANE_FN)
@@ -396,13 +400,22 @@ static int conv_threads(double flop, int items) {
 static int conv_direct(const float *src, const int *src_shape, const KernelView *kv, int Ko, int R, int S, int stride,
                        int pad, const float *bias, bool accumulate, float *y, int P, int Q) {
     Slab sl = slab_of(src, src_shape, R, S, stride, pad, P, Q);
-    int SC = S * sl.C, D = R * SC, N = sl.N, items = N * sl.nband;
+    int SC = S * sl.C, D = R * SC, N = sl.N;
+    double flop = 2.0 * N * P * Q * Ko * D;
+    /* Small images go ipb to an item (their slabs side by side), so that a depth block of
+     * the weights serves more pixels while it is in L1; at least two items per thread. */
+    int nt = conv_threads(flop, N * sl.nband), ipb = 1;
+    if (sl.nband == 1 && P * Q < DIRECT_CHUNK) {
+        ipb = DIRECT_CHUNK / (P * Q);
+        if (ipb > N / (2 * nt)) ipb = N / (2 * nt) > 1 ? N / (2 * nt) : 1;
+    }
+    int items = ipb > 1 ? (N + ipb - 1) / ipb : N * sl.nband;
+    nt = conv_threads(flop, items);
     bool dot = 2 * Ko <= VW && SC >= VW;
     const LaneShape *ls = dot ? NULL : lane_shape_for(BAND_PIXELS, Ko);
     int nrp = dot ? 0 : ls->nv * VW, nkb = dot ? 0 : (Ko + nrp - 1) / nrp;
     size_t wfloats = ((size_t)(dot ? Ko : nkb * nrp) * D + 15) / 16 * 16, sfloats = slab_floats(&sl);
-    int nt = conv_threads(2.0 * N * P * Q * Ko * D, items);
-    float *buf = gemm_scratch(GEMM_SCRATCH_CONV, wfloats + nt * sfloats);
+    float *buf = gemm_scratch(GEMM_SCRATCH_CONV, wfloats + (size_t)nt * ipb * sfloats);
     if (!buf) return -1;
     float *wp = buf;
     kernel_pack(kv, Ko, D, nrp, wp);
@@ -410,8 +423,12 @@ static int conv_direct(const float *src, const int *src_shape, const KernelView 
     for (int r = 0; r < R; r++) sa[r] = (long)r * sl.Ws * sl.C;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
     for (int item = 0; item < items; item++) {
-        float *slab = buf + wfloats + (size_t)omp_get_thread_num() * sfloats;
-        int n = item / sl.nband, band = item % sl.nband, rows = slab_fill(&sl, n, band, slab), npx = rows * Q;
+        float *slab = buf + wfloats + (size_t)omp_get_thread_num() * ipb * sfloats;
+        int n = ipb > 1 ? item * ipb : item / sl.nband, band = ipb > 1 ? 0 : item % sl.nband;
+        int nimg = N - n < ipb ? N - n : ipb, rows = 0;
+        for (int i = 0; i < nimg; i++) rows = slab_fill(&sl, n + i, band, slab + i * sfloats);
+        int ppi = rows * Q, npx = nimg * ppi; /* pixels per image, in the item */
+#define PIXEL(pi) slab_pixel(&sl, slab + (size_t)((pi) / ppi) * sfloats, (pi) % ppi / Q, (pi) % Q)
         float *out = y + ((size_t)n * P + (size_t)band * sl.band) * Q * Ko;
         if (dot) {
             const float *wk[4];
@@ -425,7 +442,7 @@ static int conv_direct(const float *src, const int *src_shape, const KernelView 
                     float o[LMAX];
                     for (int i = 0; i < dp; i++) {
                         int pi = px + i < npx ? px + i : npx - 1;
-                        a[i] = slab_pixel(&sl, slab, pi / Q, pi % Q);
+                        a[i] = PIXEL(pi);
                     }
                     (dk == 1 ? dot_8_1 : dot_3_4)(a, wk, R, sa, swd, SC, o);
                     for (int i = 0; i < dp && px + i < npx; i++)
@@ -443,7 +460,8 @@ static int conv_direct(const float *src, const int *src_shape, const KernelView 
         long sb[3];
         for (int r = 0; r < R; r++) sb[r] = (long)r * SC * nrp;
         bool whole = (size_t)D * nrp * sizeof(float) <= KC_BYTES;
-        int kcd = whole ? SC : (int)(KC_BYTES / (nrp * sizeof(float)));
+        int kc_max = (int)(KC_BYTES / (nrp * sizeof(float))), pieces = (SC + kc_max - 1) / kc_max;
+        int kcd = whole ? SC : (SC + pieces - 1) / pieces; /* equal pieces */
         Lanes L = {.sb = sb, .as = 1, .bs = nrp};
         for (int kb = 0; kb < nkb; kb++) {
             L.nj = Ko - kb * nrp < nrp ? Ko - kb * nrp : nrp;
@@ -460,7 +478,7 @@ static int conv_direct(const float *src, const int *src_shape, const KernelView 
                         L.mi = npx - px < ls->ml ? npx - px : ls->ml;
                         for (int i = 0; i < ls->ml; i++) {
                             int pi = i < L.mi ? px + i : px;
-                            L.a[i] = slab_pixel(&sl, slab, pi / Q, pi % Q) + t0;
+                            L.a[i] = PIXEL(pi) + t0;
                             L.c[i] = out + (size_t)pi * Ko + kb * nrp;
                         }
                         ls->fn(&L);
@@ -468,6 +486,7 @@ static int conv_direct(const float *src, const int *src_shape, const KernelView 
                 }
         }
     }
+#undef PIXEL
     return 0;
 }
 
