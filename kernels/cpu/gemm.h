@@ -1,10 +1,11 @@
-/* kernels/cpu/gemm.h — the CPU SGEMM that every dense op goes through (linear, conv2d).
+/* kernels/cpu/gemm.h — the CPU SGEMM behind the linear layers,
+ * and what the CPU kernels share: the `vf` vector type and scratch buffers.
  *
  *   sgemm:   C = alpha * op(A) op(B) + beta * C, row-major, op(X) = X or X^T,
  *            op(A) is (M, K), op(B) is (K, N), C is (M, N).
- *   gemm_ex: the same blocked driver with its operands described by pack callbacks, so
- *            conv2d can feed im2col panels straight from an NHWC tensor (implicit GEMM: no
- *            im2col buffer larger than one packed block) and write the rows of C anywhere.
+ *   gemm_ex: the same blocked driver with its operands described by pack callbacks, so an
+ *            operand can be gathered from anywhere while it is packed and the rows of C
+ *            written anywhere.
  *
  * beta == 0 never reads C (it may hold NaN). Cost 2*M*N*K FLOP. Blocking, packing and the
  * threading are described in gemm.c.
