@@ -298,15 +298,28 @@ void gemm_fill_rows(float *y, long rows, int n, const float *b) {
 }
 
 /* Threads own blocks of 16 columns (one cache line per row), so every column is summed
- * by one thread from the first row to the last. */
+ * by one thread from the first row to the last: in float over chunks of SUM_CHUNK rows
+ * (four rows interleaved, so four vector adds are in flight), the chunks added in double.
+ * The order is fixed, whatever the thread count. */
+#define SUM_CHUNK 256
 void gemm_sum_rows(const float *dy, long rows, int n, float *db) {
     int nb = (n + 15) / 16;
 #pragma omp parallel for schedule(static) if (rows * n > 65536 && nb > 1)
     for (int blk = 0; blk < nb; blk++) {
         int j0 = blk * 16, w = imin(16, n - j0);
         double acc[16] = {0};
-        for (long r = 0; r < rows; r++)
-            for (int j = 0; j < w; j++) acc[j] += dy[r * n + j0 + j];
+        for (long r0 = 0; r0 < rows; r0 += SUM_CHUNK) {
+            long r1 = rows - r0 < SUM_CHUNK ? rows : r0 + SUM_CHUNK, r = r0;
+            float part[4][16] = {{0}};
+            if (w == 16)
+                for (; r + 4 <= r1; r += 4)
+                    for (int i = 0; i < 4; i++)
+#pragma GCC unroll 16
+                        for (int j = 0; j < 16; j++) part[i][j] += dy[(r + i) * n + j0 + j];
+            for (; r < r1; r++)
+                for (int j = 0; j < w; j++) part[0][j] += dy[r * n + j0 + j];
+            for (int j = 0; j < w; j++) acc[j] += (double)((part[0][j] + part[1][j]) + (part[2][j] + part[3][j]));
+        }
         for (int j = 0; j < w; j++) db[j0 + j] += (float)acc[j];
     }
 }
