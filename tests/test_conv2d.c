@@ -39,6 +39,11 @@ static const Case cases[] = {
 
 static int out_size(int in, int k, int s, int p) { return (in + 2 * p - k) / s + 1; }
 
+/* |got - want| / (1 + |want|) against the double loops: fp32 sums of up to 1170 products
+ * (case {2, 5, 6, 130, 20}) in an order set by the tiles; measured up to 1.0e-5 (the
+ * scalar build, VW = 1; the AVX2 build stays below 1e-5). */
+#define TOL 2e-5
+
 static double xat(const Tensor *x, int n, int h, int w, int c) {
     if (h < 0 || h >= x->shape[1] || w < 0 || w >= x->shape[2]) return 0.0;
     return x->data[(((size_t)n * x->shape[1] + h) * x->shape[2] + w) * x->shape[3] + c];
@@ -105,7 +110,7 @@ Test(conv2d, forward_matches_double_reference) {
         cr_assert_eq(conv2d_forward(x, w, b, k->stride, k->pad, y), 0, "case %zu: %s", i, ldm_last_error());
         double *ref = ref_forward(k, x, w, b);
         double e = tu_max_rel_err(y->data, ref, y->numel, 1.0, NULL);
-        cr_expect_leq(e, 1e-5, "case %zu: max rel err %g", i, e);
+        cr_expect_leq(e, TOL, "case %zu: max rel err %g", i, e);
         free(ref);
         tensor_free(x);
         tensor_free(w);
@@ -131,9 +136,9 @@ Test(conv2d, backward_accumulates_double_reference) {
         double ex = tu_max_rel_err(dx->data, rdx, dx->numel, 1.0, NULL);
         double ew = tu_max_rel_err(dw->data, rdw, dw->numel, 1.0, NULL);
         double eb = tu_max_rel_err(db->data, rdb, db->numel, 1.0, NULL);
-        cr_expect_leq(ex, 1e-5, "case %zu: dx max rel err %g", i, ex);
-        cr_expect_leq(ew, 1e-5, "case %zu: dw max rel err %g", i, ew);
-        cr_expect_leq(eb, 1e-5, "case %zu: db max rel err %g", i, eb);
+        cr_expect_leq(ex, TOL, "case %zu: dx max rel err %g", i, ex);
+        cr_expect_leq(ew, TOL, "case %zu: dw max rel err %g", i, ew);
+        cr_expect_leq(eb, TOL, "case %zu: db max rel err %g", i, eb);
         free(rdx);
         free(rdw);
         free(rdb);
@@ -156,9 +161,9 @@ Test(conv2d, backward_each_gradient_alone) {
     cr_assert_eq(conv2d_backward(x, w, dy, k->stride, k->pad, dx, NULL, NULL), 0, "%s", ldm_last_error());
     cr_assert_eq(conv2d_backward(x, w, dy, k->stride, k->pad, NULL, dw, NULL), 0, "%s", ldm_last_error());
     cr_assert_eq(conv2d_backward(x, w, dy, k->stride, k->pad, NULL, NULL, db), 0, "%s", ldm_last_error());
-    cr_expect_leq(tu_max_rel_err(dx->data, rdx, dx->numel, 1.0, NULL), 1e-5);
-    cr_expect_leq(tu_max_rel_err(dw->data, rdw, dw->numel, 1.0, NULL), 1e-5);
-    cr_expect_leq(tu_max_rel_err(db->data, rdb, db->numel, 1.0, NULL), 1e-5);
+    cr_expect_leq(tu_max_rel_err(dx->data, rdx, dx->numel, 1.0, NULL), TOL);
+    cr_expect_leq(tu_max_rel_err(dw->data, rdw, dw->numel, 1.0, NULL), TOL);
+    cr_expect_leq(tu_max_rel_err(db->data, rdb, db->numel, 1.0, NULL), TOL);
     free(rdx);
     free(rdw);
     free(rdb);
