@@ -82,9 +82,9 @@ Tensor *resblock_forward(const ResBlock *r, Tape *t, Tensor *x, Tensor *emb_silu
     } else {
         h = norm_layer_forward(&r->norm2, t, h, true);
     }
-    h = conv_layer_forward(&r->conv2, t, h);
     Tensor *s = r->has_skip ? conv_layer_forward(&r->skip, t, x) : x;
-    return ag_add(t, s, h);
+    if (!s) return NULL;
+    return ag_conv2d_res(t, h, r->conv2.w, r->conv2.b, s, r->conv2.stride, r->conv2.pad); /* conv2(h) + s */
 }
 
 // ----------------------------------------------------------------------------
