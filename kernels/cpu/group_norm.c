@@ -103,7 +103,8 @@ int group_norm_forward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *b
     const float *xd = x->data, *gm = gamma->data, *bt = beta->data;
     for (int n = 0; n < s.n_batch; n++)
         for (int ch = 0; ch < c; ch++) shift[(size_t)n * c + ch] = xd[(size_t)n * s.l * c + ch / cg * cg];
-#pragma omp parallel if (cpu_par(12.0 * (double)x->numel))
+    /* three phases, each ending at a barrier that costs about what a region's start does */
+#pragma omp parallel if (cpu_par(12.0 * (double)x->numel / 3))
     {
 #pragma omp for schedule(static)
         for (long t = 0; t < s.tasks; t++) {
@@ -216,7 +217,8 @@ int group_norm_backward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *
             av[i] = rstd->data[ng] * gm[ch];
             bv[i] = beta ? beta->data[ch] : 0.0f;
         }
-#pragma omp parallel if (cpu_par(24.0 * (double)x->numel))
+    /* three phases, each ending at a barrier (see the forward) */
+#pragma omp parallel if (cpu_par(24.0 * (double)x->numel / 3))
     {
 #pragma omp for schedule(static)
         for (long t = 0; t < s.tasks; t++) {
