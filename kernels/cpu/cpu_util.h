@@ -42,7 +42,8 @@ double cpu_set_par_min(double cost);
 static inline bool cpu_par(double cost) { return cost > cpu_par_min(); }
 
 typedef enum {
-    SCRATCH_GROUP_NORM, /* per-chunk statistics */
+    SCRATCH_GROUP_NORM,    /* per-chunk statistics */
+    SCRATCH_GROUP_NORM_GZ, /* the backward's dL/dz with the fused SiLU */
     SCRATCH_LAYER_NORM, /* per-chunk dgamma / dbeta partial sums */
     SCRATCH_ATTENTION,  /* one thread's score and accumulator tiles */
     SCRATCH_REDUCE,     /* block sums */

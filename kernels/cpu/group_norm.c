@@ -16,7 +16,8 @@
  *
  * Cost per element: forward ~6 FLOP (+ exp and ~3 FLOP with SiLU), x read twice (stats,
  * output) and y written: 12 bytes. Backward ~14 FLOP (+ 2 exp with SiLU), x and dy read twice,
- * dx read and written: 24 bytes. exp is vec_math.h's.
+ * dx read and written: 24 bytes (+ 4 with SiLU: dL/dz kept between the passes, so exp runs
+ * once). exp is vec_math.h's.
  *
  * OpenMP over tasks (n, chunk of GN_CHUNK positions), in one parallel region: chunk sums,
  * then per-(n, group) statistics, then the elementwise pass. Every sum has a fixed order that
@@ -102,7 +103,8 @@ int group_norm_forward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *b
     const float *xd = x->data, *gm = gamma->data, *bt = beta->data;
     for (int n = 0; n < s.n_batch; n++)
         for (int ch = 0; ch < c; ch++) shift[(size_t)n * c + ch] = xd[(size_t)n * s.l * c + ch / cg * cg];
-#pragma omp parallel if (cpu_par(12.0 * (double)x->numel))
+    /* three phases, each ending at a barrier that costs about what a region's start does */
+#pragma omp parallel if (cpu_par(12.0 * (double)x->numel / 3))
     {
 #pragma omp for schedule(static)
         for (long t = 0; t < s.tasks; t++) {
@@ -200,6 +202,11 @@ int group_norm_backward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *
     double *tot = part + (size_t)s.tasks * 2 * c;
     float *muv = (float *)(tot + 2 * nc), *rv = muv + nc, *av = rv + nc, *bv = av + nc, *c1v = bv + nc,
           *c2v = c1v + nc;
+    /* With the fused SiLU, the first pass keeps dL/dz (N, L, C) for the dx pass: a 4-byte
+     * store and load per element instead of a second exp and divide. */
+    float *gzs = silu && dx ? cpu_scratch(SCRATCH_GROUP_NORM_GZ, x->numel * sizeof(float), "group_norm_backward")
+                            : NULL;
+    if (silu && dx && !gzs) return -1;
     const float *gm = gamma->data;
     for (int n = 0; n < s.n_batch; n++)
         for (int ch = 0; ch < c; ch++) {
@@ -210,7 +217,8 @@ int group_norm_backward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *
             av[i] = rstd->data[ng] * gm[ch];
             bv[i] = beta ? beta->data[ch] : 0.0f;
         }
-#pragma omp parallel if (cpu_par(24.0 * (double)x->numel))
+    /* three phases, each ending at a barrier (see the forward) */
+#pragma omp parallel if (cpu_par(24.0 * (double)x->numel / 3))
     {
 #pragma omp for schedule(static)
         for (long t = 0; t < s.tasks; t++) {
@@ -229,6 +237,7 @@ int group_norm_backward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *
                     vf gz = grad_z_v(&w, p * c + j, vmu, vr, va, vb, &xh);
                     sgx = vf_fma(gz, xh, sgx);
                     sg = vf_add(sg, gz);
+                    if (gzs) vf_store(gzs + off + p * c + j, gz);
                 }
                 float la[VW], lb[VW];
                 vf_store(la, sgx);
@@ -241,6 +250,7 @@ int group_norm_backward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *
                     float gz = grad_z_s(&w, p * c + j, j, &xh);
                     sgx = fma_s(gz, xh, sgx);
                     sg += gz;
+                    if (gzs) gzs[off + p * c + j] = gz;
                 }
                 pgx[j] = sgx, pg[j] = sg;
             }
@@ -272,7 +282,9 @@ int group_norm_backward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *
                 long p0, p1;
                 chunk_of(&s, t, &n, &p0, &p1);
                 const size_t off = (size_t)n * s.l * c, o = (size_t)n * c;
-                const GnRow w = {x->data + off, dy->data + off, muv + o, rv + o, av + o, bv + o, silu};
+                /* the kept dL/dz stands in for dy, with no SiLU left to apply */
+                const GnRow w = {x->data + off, gzs ? gzs + off : dy->data + off, muv + o, rv + o, av + o, bv + o,
+                                 false};
                 const float *c1 = c1v + o, *c2 = c2v + o;
                 float *dxp = dx->data + off;
                 int j = 0;
