@@ -258,7 +258,7 @@ DEMO_UNET_STEPS ?= 2400
 DEMO_UNET_LR    ?= 1e-3
 DEMO_SAMPLE     ?= --label all --n 8 --steps 50 --sampler ddim --guidance 3 --seed 0
 DEMO_SPLIT      ?= --group-by image
-DEMO_CLS_STEPS  ?= 150
+DEMO_CLS_STEPS  ?= 100
 DEMO_EVAL       ?= --n 16 --steps 25 --sampler ddim --guidance 3 --seed 0
 # OpenMP threads sleep instead of spinning between the many small parallel regions: on a
 # machine shared with other work, spinning threads slow each other down many times over.
