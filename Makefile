@@ -3,7 +3,8 @@
 #   make            build/libldm.a and the entry points in build/
 #   make test       every Criterion suite (installs missing Debian packages when root)
 #   make asan       the CPU suites under AddressSanitizer + UBSan
-#   make demo       the main job: train and sample on real MRI (see README)
+#   make demo       the main job: train and sample on real MRI, then judge it with ldm-eval (see README)
+#   make fashion    Fashion-MNIST end to end on the CPU (<= 60 min): judge, VAE, U-Net, samples, ldm-eval
 #   make bench      kernel, training and sampling benchmarks vs PyTorch (CPU; + GPU when present)
 #   make CUDA=0     CPU backend only (also what happens when nvcc is not found)
 #   make CUDA=emu   the CUDA kernels compiled by g++ against the emulator of core/emu/ (no GPU,
@@ -70,7 +71,7 @@ LIB_OBJS = $(LIB_SRCS:%.c=$(OBJ)/%.o) $(CU_SRCS:%.cu=$(OBJ)/%.cu.o) $(EMU_OBJS)
 BINS     = $(patsubst %.c,$(BUILD)/%,$(subst ldm_,ldm-,$(notdir $(MAIN_SRCS))))
 TESTS    = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test asan demo clean gpu-check gpu-build fuzz bench
+.PHONY: all deps test asan demo fashion clean gpu-check gpu-build fuzz bench
 .SECONDARY:
 all: banner $(BUILD)/libldm.a $(BINS)
 
@@ -238,11 +239,27 @@ BENCH_PY     ?= $(firstword $(foreach p,python3 /usr/bin/python3,$(shell $(p) -c
 bench: all
 	@BUILD="$(BUILD)" PRESET="$(BENCH_PRESET)" FLAGS="$(BENCH_FLAGS)" PY="$(BENCH_PY)" bash bench/run_bench.sh
 
+# ldm-eval's summary of a run, from the JSON reports of `ldm-eval samples` ($1) and `ldm-eval vae` ($2):
+# accuracy, FD beside the real-vs-real floor and the FD of the VAE's own reconstructions.
+# (a shell function: `eval_summary samples.json vae.json`)
+EVAL_SUMMARY = eval_summary() { \
+	  num() { sed -n "$$1" "$$2" | grep -o "\"$$3\": [-0-9.e+]*" | head -1 | sed 's/.*: //'; }; \
+	  acc=$$(num '/"overall"/,$$p' $$1 accuracy); racc=$$(num '/"overall"/,$$p' $$1 real_accuracy); \
+	  fd=$$(num '/"overall"/,$$p' $$1 fd); fl=$$(num '/"overall"/,$$p' $$1 fd_floor); \
+	  mem=$$(num '/"overall"/,$$p' $$1 memorisation_share); \
+	  rfd=$$(num '1,$$p' $$2 fd_reconstruction); psnr=$$(num '1,$$p' $$2 psnr); \
+	  awk -v a="$$acc" -v r="$$racc" -v f="$$fd" -v l="$$fl" -v m="$$mem" -v v="$$rfd" -v p="$$psnr" 'BEGIN { \
+	    printf "ldm-eval summary: samples %.1f%% correct (real held-out %.1f%%); FD %.3g = %.1fx the real-vs-real floor %.3g; VAE reconstructions FD %.3g, PSNR %.2f dB; memorised %.1f%%\n", \
+	      100 * a, 100 * r, f, (l > 0 ? f / l : 0), l, v, p, 100 * m }'; }
+
 # The demo: the `demo` preset (64x64, 3 classes) on axial slices of the Colin27 brain that
 # Debian's mricron-data ships; classes are the inferior, middle and superior thirds of the
-# brain. VAE, then U-Net, then a grid of samples per class, into $(DEMO_DIR). Sized to
-# finish within 15 minutes on 2 CPU cores; uses the GPU when there is one. Re-running
-# resumes an interrupted run (a finished stage is skipped).
+# brain. VAE, then U-Net, then a grid of samples per class, into $(DEMO_DIR); then ldm-eval:
+# a classifier on the three slabs, the VAE on held-out slices, the samples. `--group-by
+# image` makes each slice its own group, so a tenth of the slices (17) are held out of
+# every training run and judged there. Sized to finish within 15 minutes on 2 CPU cores;
+# uses the GPU when there is one. Re-running resumes an interrupted run (a finished stage
+# is skipped).
 DEMO_DIR        ?= out/demo
 DEMO_DATA       ?= /usr/share/mricron/templates/ch2.nii.gz
 DEMO_BATCH      ?= 16
@@ -250,6 +267,9 @@ DEMO_VAE_STEPS  ?= 400
 DEMO_UNET_STEPS ?= 2400
 DEMO_UNET_LR    ?= 1e-3
 DEMO_SAMPLE     ?= --label all --n 8 --steps 50 --sampler ddim --guidance 3 --seed 0
+DEMO_SPLIT      ?= --group-by image
+DEMO_CLS_STEPS  ?= 100
+DEMO_EVAL       ?= --n 16 --steps 25 --sampler ddim --guidance 3 --seed 0
 # OpenMP threads sleep instead of spinning between the many small parallel regions: on a
 # machine shared with other work, spinning threads slow each other down many times over.
 DEMO_ENV        ?= OMP_WAIT_POLICY=passive
@@ -269,21 +289,90 @@ demo: deps all
 	 echo "== make demo: real slices -> $(DEMO_DIR)/real.png"; \
 	 $(BUILD)/ldm-data preview $(DEMO_DATA) --out $(DEMO_DIR)/real.png --count 24 --cols 8 --size 64 >/dev/null; \
 	 echo "== make demo: VAE ($(DEMO_VAE_STEPS) steps of $(DEMO_BATCH))"; \
-	 $(DEMO_ENV) $(BUILD)/ldm-train vae --preset demo --data $(DEMO_DATA) --out $(DEMO_DIR) \
+	 $(DEMO_ENV) $(BUILD)/ldm-train vae --preset demo --data $(DEMO_DATA) $(DEMO_SPLIT) --out $(DEMO_DIR) \
 	   --steps $(DEMO_VAE_STEPS) --batch $(DEMO_BATCH) --ckpt-every 100 --log-every 20 $$(resume vae); \
 	 echo "== make demo: U-Net ($(DEMO_UNET_STEPS) steps of $(DEMO_BATCH), peak lr $(DEMO_UNET_LR))"; \
-	 $(DEMO_ENV) $(BUILD)/ldm-train unet --preset demo --data $(DEMO_DATA) --vae $(DEMO_DIR)/vae.safetensors \
+	 $(DEMO_ENV) $(BUILD)/ldm-train unet --preset demo --data $(DEMO_DATA) $(DEMO_SPLIT) --vae $(DEMO_DIR)/vae.safetensors \
 	   --out $(DEMO_DIR) --steps $(DEMO_UNET_STEPS) --batch $(DEMO_BATCH) --lr $(DEMO_UNET_LR) --ckpt-every 200 \
 	   --log-every 50 $$(resume unet); \
 	 echo "== make demo: sampling"; \
 	 $(DEMO_ENV) $(BUILD)/ldm-sample --unet $(DEMO_DIR)/unet.safetensors --vae $(DEMO_DIR)/vae.safetensors \
 	   $(DEMO_SAMPLE) --out $(DEMO_DIR)/samples.png --strip $(DEMO_DIR)/denoising.png; \
+	 echo "== make demo: ldm-eval (a classifier on the three slabs, the VAE and the samples on held-out slices)"; \
+	 [ -f $(DEMO_DIR)/classifier.safetensors ] || $(DEMO_ENV) $(BUILD)/ldm-eval classifier --data $(DEMO_DATA) $(DEMO_SPLIT) \
+	   --preset demo --out $(DEMO_DIR)/classifier.safetensors --steps $(DEMO_CLS_STEPS) --quiet; \
+	 $(DEMO_ENV) $(BUILD)/ldm-eval vae --vae $(DEMO_DIR)/vae.safetensors --data $(DEMO_DATA) $(DEMO_SPLIT) \
+	   --classifier $(DEMO_DIR)/classifier.safetensors --json $(DEMO_DIR)/eval_vae.json; \
+	 $(DEMO_ENV) $(BUILD)/ldm-eval samples --classifier $(DEMO_DIR)/classifier.safetensors --data $(DEMO_DATA) $(DEMO_SPLIT) \
+	   --unet $(DEMO_DIR)/unet.safetensors --vae $(DEMO_DIR)/vae.safetensors $(DEMO_EVAL) --quiet \
+	   --json $(DEMO_DIR)/eval_samples.json --plot $(DEMO_DIR)/embedding.png; \
+	 $(EVAL_SUMMARY); eval_summary $(DEMO_DIR)/eval_samples.json $(DEMO_DIR)/eval_vae.json; \
 	 end=$$(date +%s); \
 	 echo "make demo: done in $$(( (end - start) / 60 )) min $$(( (end - start) % 60 )) s. Look at:"; \
 	 echo "  $(DEMO_DIR)/samples.png     generated slices, one row per class (inferior, middle, superior)"; \
 	 echo "  $(DEMO_DIR)/real.png        real slices of the same brain, for comparison"; \
 	 echo "  $(DEMO_DIR)/denoising.png   the U-Net's guess of the clean slice along the way"; \
-	 echo "  $(DEMO_DIR)/vae_loss.png $(DEMO_DIR)/unet_loss.png   the loss curves"
+	 echo "  $(DEMO_DIR)/vae_loss.png $(DEMO_DIR)/unet_loss.png   the loss curves"; \
+	 echo "  $(DEMO_DIR)/embedding.png   real and generated slices in the classifier's feature space (PCA)"
+
+
+# Fashion-MNIST: the `fashion` preset (28x28 on a 32x32 canvas, 10 classes) from Debian's
+# dataset-fashion-mnist. The judge first (ldm-eval classifier), then the VAE and the U-Net
+# (--eval-every logs the judge's verdict on EMA samples while it trains), a grid, and
+# ldm-eval on the held-out images (the t10k set and the validation tenth): accuracy per
+# class, FD beside the real-vs-real floor and beside the VAE's own reconstructions. Sized
+# for 60 minutes on 2 CPU cores; FASHION_*_STEPS shorten it (a smoke run: see the README).
+# Re-running resumes (a finished stage is skipped).
+FASHION_DIR        ?= out/fashion
+FASHION_DATA       ?= /usr/share/datasets/fashion-mnist
+FASHION_BATCH      ?= 32
+FASHION_CLS_STEPS  ?= 600
+FASHION_VAE_STEPS  ?= 1000
+FASHION_UNET_STEPS ?= 4000
+FASHION_UNET_LR    ?= 1e-3
+FASHION_EVAL_EVERY ?= 1000
+FASHION_EVAL_N     ?= 16
+FASHION_SAMPLE     ?= --label all --n 10 --steps 50 --sampler ddim --guidance 3 --seed 0
+FASHION_EVAL       ?= --n 50 --steps 25 --sampler ddim --guidance 3 --seed 0 --max-real 1000
+fashion: deps all
+	@if [ ! -f $(FASHION_DATA)/train-images-idx3-ubyte.gz ]; then \
+	   if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	     echo "make fashion: installing dataset-fashion-mnist"; \
+	     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq dataset-fashion-mnist >/dev/null || exit 1; \
+	   else \
+	     echo "make fashion: the data is $(FASHION_DATA) from dataset-fashion-mnist. Run:  sudo apt-get install -y dataset-fashion-mnist"; \
+	     exit 1; \
+	   fi; \
+	 fi
+	@mkdir -p $(FASHION_DIR)
+	@start=$$(date +%s); set -e; \
+	 resume() { [ -f $(FASHION_DIR)/$$1.safetensors ] && echo "--resume $(FASHION_DIR)/$$1.safetensors" || true; }; \
+	 echo "== make fashion: the judge (ldm-eval classifier, $(FASHION_CLS_STEPS) steps)"; \
+	 [ -f $(FASHION_DIR)/classifier.safetensors ] || $(DEMO_ENV) $(BUILD)/ldm-eval classifier --data $(FASHION_DATA) \
+	   --preset fashion --out $(FASHION_DIR)/classifier.safetensors --steps $(FASHION_CLS_STEPS) --json $(FASHION_DIR)/classifier.json; \
+	 echo "== make fashion: VAE ($(FASHION_VAE_STEPS) steps of $(FASHION_BATCH))"; \
+	 $(DEMO_ENV) $(BUILD)/ldm-train vae --preset fashion --data $(FASHION_DATA) --out $(FASHION_DIR) \
+	   --steps $(FASHION_VAE_STEPS) --batch $(FASHION_BATCH) --ckpt-every 250 --log-every 50 $$(resume vae); \
+	 echo "== make fashion: U-Net ($(FASHION_UNET_STEPS) steps of $(FASHION_BATCH), peak lr $(FASHION_UNET_LR))"; \
+	 $(DEMO_ENV) $(BUILD)/ldm-train unet --preset fashion --data $(FASHION_DATA) --vae $(FASHION_DIR)/vae.safetensors \
+	   --out $(FASHION_DIR) --steps $(FASHION_UNET_STEPS) --batch $(FASHION_BATCH) --lr $(FASHION_UNET_LR) --ckpt-every 500 \
+	   --log-every 50 --eval-every $(FASHION_EVAL_EVERY) --eval-n $(FASHION_EVAL_N) --classifier $(FASHION_DIR)/classifier.safetensors $$(resume unet); \
+	 echo "== make fashion: sampling"; \
+	 $(DEMO_ENV) $(BUILD)/ldm-sample --unet $(FASHION_DIR)/unet.safetensors --vae $(FASHION_DIR)/vae.safetensors \
+	   $(FASHION_SAMPLE) --out $(FASHION_DIR)/samples.png; \
+	 echo "== make fashion: ldm-eval (held-out images)"; \
+	 $(DEMO_ENV) $(BUILD)/ldm-eval vae --vae $(FASHION_DIR)/vae.safetensors --data $(FASHION_DATA) --max-real 1000 \
+	   --classifier $(FASHION_DIR)/classifier.safetensors --json $(FASHION_DIR)/eval_vae.json; \
+	 $(DEMO_ENV) $(BUILD)/ldm-eval samples --classifier $(FASHION_DIR)/classifier.safetensors --data $(FASHION_DATA) \
+	   --unet $(FASHION_DIR)/unet.safetensors --vae $(FASHION_DIR)/vae.safetensors $(FASHION_EVAL) --quiet \
+	   --json $(FASHION_DIR)/eval_samples.json --plot $(FASHION_DIR)/embedding.png; \
+	 $(EVAL_SUMMARY); eval_summary $(FASHION_DIR)/eval_samples.json $(FASHION_DIR)/eval_vae.json; \
+	 end=$$(date +%s); \
+	 echo "make fashion: done in $$(( (end - start) / 60 )) min $$(( (end - start) % 60 )) s. Look at:"; \
+	 echo "  $(FASHION_DIR)/samples.png     generated images, one row per class"; \
+	 echo "  $(FASHION_DIR)/unet_loss.png   the loss, and the judge's accuracy and FD along the run"; \
+	 echo "  $(FASHION_DIR)/embedding.png   real and generated images in the classifier's feature space (PCA)"
+.PHONY: fashion
 
 clean:
 	rm -rf build build-asan
