@@ -36,7 +36,7 @@
  *      float4 global loads when C and D are multiples of 4.
  *   3  flash attention on bf16 tensor cores (mma.sync), FlashAttention-2's structure:
  *      kernels/cuda/attention_tc.cu. Same lse, so any backward version takes any forward's.
- *      Backward: version 2's kernels (for now). D <= 128.
+ *      D <= 128.
  * Accuracy: fp32 with exp2f/logf; differs from the CPU by summation order and the online
  * rescaling (relative error ~1e-6 per element).
  */
@@ -645,6 +645,7 @@ extern "C" int attention_backward_cuda(const Tensor *q, const Tensor *k, const T
     const int ver = att_version(d);
     if (ver < 0) return -1;
     if (d.lq == 0 || d.b == 0 || (!dq && !dk && !dv)) return 0;
+    if (ver == 3) return attention_backward_tc_cuda(q, k, v, o, lse, dout, heads, scale, dq, dk, dv);
     float *gq = dq ? dq->data : nullptr, *gk = dk ? dk->data : nullptr, *gv = dv ? dv->data : nullptr;
 
     const long rows = (long)d.b * d.lq * d.heads;

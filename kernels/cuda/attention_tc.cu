@@ -33,7 +33,8 @@
  *           lse = m ln 2 + log l.
  *   backward
  *     prep  one warp per (b, head, row < Lq rounded up to 64): lse2 = lse log2 e and
- *           Di = sum_d dO O (fp32 inputs), padded rows lse2 = +inf, Di = 0 (so P = 0 there).
+ *           Di = sum_d bf16(dO) bf16(O) (the rounding that matches dP's, see the kernel),
+ *           padded rows lse2 = +inf, Di = 0 (so P = 0 there).
  *     dK/dV grid (ceil(Lk / 64), B heads), 4 warps; warp w owns keys 16w..16w+15. K and V stay
  *           in shared memory; tiles of BQ query rows of Q, dO, lse2 and Di stream through the
  *           2-stage pipeline. Per tile: S^T = K Q^T and dP^T = V dO^T (16 x BQ per warp),
@@ -289,6 +290,258 @@ __global__ void __launch_bounds__(AT_THREADS)
 }
 
 // ---------------------------------------------------------------------------------
+// backward
+
+/* lse2 (B heads, Lqp) = lse log2 e, Di (B heads, Lqp) = sum_d bf16(dO) bf16(O); rows past Lq:
+ * +inf, 0. One warp per (b, head, row < Lqp). Di must match the dP it is subtracted from
+ * (Di = sum_j P_ij dP_ij exactly): dP is formed from bf16 dO and V, so Di from bf16 dO and O.
+ * When one key holds a row's whole weight, O = V_j and dP_ij - Di cancels to ~0 as it should;
+ * from fp32 O it would leave ~u |dP| (dS = 0 turned into bf16 noise, dK off by ~u |dP| |Q|). */
+__global__ void attn_tc_prep(const float *__restrict__ o, const float *__restrict__ dout,
+                             const float *__restrict__ lse, float *__restrict__ lse2, float *__restrict__ di,
+                             AtDims d) {
+    const long w = blockIdx.x * (long)(blockDim.x >> 5) + (threadIdx.x >> 5);
+    const int lane = threadIdx.x & 31;
+    if (w >= (long)d.b * d.heads * d.lqp) return; /* whole warps */
+    const long bh = w / d.lqp;
+    const int i = (int)(w - bh * d.lqp);
+    float s = 0.0f;
+    if (i < d.lq) {
+        const long b = bh / d.heads, h = bh - b * d.heads, base = (b * d.lq + i) * d.c + h * d.d;
+        for (int c = lane; c < d.d; c += 32) s = fmaf(ldm_round_bf16(dout[base + c]), ldm_round_bf16(o[base + c]), s);
+    }
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) s += __shfl_xor_sync(0xffffffffu, s, off);
+    if (lane == 0) {
+        lse2[w] = i < d.lq ? lse[bh * d.lq + i] * AT_LOG2E : INFINITY;
+        di[w] = s;
+    }
+}
+
+/* lse2 and Di of query rows q0 .. q0+BQ-1 (inside the padded Lqp: no bounds to check) */
+template <int BQ>
+__device__ __forceinline__ void at_load_stats(float *sL, float *sD, const float *lb, const float *db, int q0) {
+    const int i = threadIdx.x;
+    if (i < BQ / 4) cp_async_cg16(sL + 4 * i, lb + q0 + 4 * i);
+    else if (i < BQ / 2) cp_async_cg16(sD + 4 * (i - BQ / 4), db + q0 + 4 * (i - BQ / 4));
+}
+
+/* grid (ceil(Lk / 64), B heads): dK, dV of 64 keys; query tiles of BQ rows streamed. */
+template <int DP, int BQ>
+__global__ void __launch_bounds__(AT_THREADS)
+    attn_tc_dkdv(const bf16_t *__restrict__ qh, const bf16_t *__restrict__ kh, const bf16_t *__restrict__ vh,
+                 const bf16_t *__restrict__ gh, const float *__restrict__ lse2, const float *__restrict__ dis,
+                 float *__restrict__ dk, float *__restrict__ dv, AtDims d, float sl2, float scale) {
+    constexpr int BKV = AT_ROWS, NT = BQ / 8, KS = DP / 16, DT = DP / 8;
+    LDM_DYNAMIC_SHARED(int4, at_smem);
+    bf16_t *sK = reinterpret_cast<bf16_t *>(at_smem); // (BKV, DP)
+    bf16_t *sV = sK + BKV * DP;                       // (BKV, DP)
+    bf16_t *sQ = sV + BKV * DP;                       // [2] (BQ, DP)
+    bf16_t *sG = sQ + 2 * BQ * DP;                    // [2] (BQ, DP) dO
+    float *sL = reinterpret_cast<float *>(sG + 2 * BQ * DP); // [2] (BQ) lse2
+    float *sD = sL + 2 * BQ;                                 // [2] (BQ) Di
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+    const int bh = blockIdx.y, kv0 = blockIdx.x * BKV;
+    const bf16_t *qb = qh + (long)bh * d.lq * DP, *gb = gh + (long)bh * d.lq * DP;
+    const float *lb = lse2 + (long)bh * d.lqp, *db = dis + (long)bh * d.lqp;
+    at_load_tile<DP, BKV>(sK, kh + (long)bh * d.lk * DP, kv0, d.lk);
+    at_load_tile<DP, BKV>(sV, vh + (long)bh * d.lk * DP, kv0, d.lk);
+    at_load_tile<DP, BQ>(sQ, qb, 0, d.lq);
+    at_load_tile<DP, BQ>(sG, gb, 0, d.lq);
+    at_load_stats<BQ>(sL, sD, lb, db, 0);
+    cp_async_commit();
+
+    float adk[DT][4], adv[DT][4];
+    at_zero(adk);
+    at_zero(adv);
+    const int ntiles = (d.lq + BQ - 1) / BQ;
+    for (int it = 0; it < ntiles; it++) {
+        cp_async_wait<0>();
+        __syncthreads();
+        if (it + 1 < ntiles) {
+            const int st = (it + 1) & 1, q0 = (it + 1) * BQ;
+            at_load_tile<DP, BQ>(sQ + st * BQ * DP, qb, q0, d.lq);
+            at_load_tile<DP, BQ>(sG + st * BQ * DP, gb, q0, d.lq);
+            at_load_stats<BQ>(sL + st * BQ, sD + st * BQ, lb, db, q0);
+        }
+        cp_async_commit();
+        const bf16_t *cQ = sQ + (it & 1) * BQ * DP, *cG = sG + (it & 1) * BQ * DP;
+        const float *cL = sL + (it & 1) * BQ, *cD = sD + (it & 1) * BQ;
+
+        /* S^T = K Q^T, dP^T = V dO^T: s[nt][e] is key 16 warp + g + 8 (e >> 1), query 8 nt + 2t + (e & 1) */
+        float s[NT][4], dp[NT][4];
+        at_zero(s);
+        at_zero(dp);
+#pragma unroll
+        for (int ks = 0; ks < KS; ks++) {
+            uint32_t ka[4], va[4];
+            at_frag_a<DP>(ka, sK, warp * 16, ks, lane);
+            at_frag_a<DP>(va, sV, warp * 16, ks, lane);
+#pragma unroll
+            for (int np = 0; np < NT / 2; np++) {
+                uint32_t qf[2][2], gf[2][2];
+                at_frag_b_nk<DP>(qf, cQ, np * 16, ks, lane);
+                at_frag_b_nk<DP>(gf, cG, np * 16, ks, lane);
+                mma_m16n8k16_bf16(s[2 * np], ka, qf[0], s[2 * np]);
+                mma_m16n8k16_bf16(s[2 * np + 1], ka, qf[1], s[2 * np + 1]);
+                mma_m16n8k16_bf16(dp[2 * np], va, gf[0], dp[2 * np]);
+                mma_m16n8k16_bf16(dp[2 * np + 1], va, gf[1], dp[2 * np + 1]);
+            }
+        }
+        /* P^T = 2^(S^T sl2 - lse2) (0 for padded queries: lse2 = +inf), dS^T = P^T (dP^T - Di) */
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int col = nt * 8 + 2 * t + (e & 1);
+                const float p = exp2f(s[nt][e] * sl2 - cL[col]);
+                s[nt][e] = p;
+                dp[nt][e] = p * (dp[nt][e] - cD[col]);
+            }
+        /* dV += P^T dO, dK += dS^T Q over this tile's queries (k = query) */
+#pragma unroll
+        for (int kk = 0; kk < NT / 2; kk++) {
+            uint32_t pa[4], sa[4];
+            at_c_to_a(pa, s[2 * kk], s[2 * kk + 1]);
+            at_c_to_a(sa, dp[2 * kk], dp[2 * kk + 1]);
+#pragma unroll
+            for (int dn = 0; dn < DT / 2; dn++) {
+                uint32_t gf[2][2], qf[2][2];
+                at_frag_b_kn<DP>(gf, cG, kk * 16, dn, lane);
+                at_frag_b_kn<DP>(qf, cQ, kk * 16, dn, lane);
+                mma_m16n8k16_bf16(adv[2 * dn], pa, gf[0], adv[2 * dn]);
+                mma_m16n8k16_bf16(adv[2 * dn + 1], pa, gf[1], adv[2 * dn + 1]);
+                mma_m16n8k16_bf16(adk[2 * dn], sa, qf[0], adk[2 * dn]);
+                mma_m16n8k16_bf16(adk[2 * dn + 1], sa, qf[1], adk[2 * dn + 1]);
+            }
+        }
+    }
+
+    const int b = bh / d.heads, h = bh - b * d.heads;
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int key = kv0 + warp * 16 + g + 8 * r;
+        if (key >= d.lk) continue;
+        const long row = ((long)b * d.lk + key) * d.c + (long)h * d.d;
+#pragma unroll
+        for (int dt = 0; dt < DT; dt++)
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const int col = dt * 8 + 2 * t + e;
+                if (col >= d.d) continue;
+                if (dv) dv[row + col] += adv[dt][2 * r + e];
+                if (dk) dk[row + col] += scale * adk[dt][2 * r + e];
+            }
+    }
+}
+
+/* grid (ceil(Lq / 64), B heads): dQ of 64 query rows; key tiles of BKV rows streamed. */
+template <int DP, int BKV>
+__global__ void __launch_bounds__(AT_THREADS)
+    attn_tc_dq(const bf16_t *__restrict__ qh, const bf16_t *__restrict__ kh, const bf16_t *__restrict__ vh,
+               const bf16_t *__restrict__ gh, const float *__restrict__ lse2, const float *__restrict__ dis,
+               float *__restrict__ dq, AtDims d, float sl2, float scale) {
+    constexpr int BQ = AT_ROWS, NT = BKV / 8, KS = DP / 16, DT = DP / 8;
+    LDM_DYNAMIC_SHARED(int4, at_smem);
+    bf16_t *sQ = reinterpret_cast<bf16_t *>(at_smem); // (BQ, DP)
+    bf16_t *sG = sQ + BQ * DP;                        // (BQ, DP) dO
+    bf16_t *sK = sG + BQ * DP;                        // [2] (BKV, DP)
+    bf16_t *sV = sK + 2 * BKV * DP;                   // [2] (BKV, DP)
+    const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, g = lane >> 2, t = lane & 3;
+    const int bh = blockIdx.y, q0 = blockIdx.x * BQ;
+    const bf16_t *kb = kh + (long)bh * d.lk * DP, *vb = vh + (long)bh * d.lk * DP;
+    at_load_tile<DP, BQ>(sQ, qh + (long)bh * d.lq * DP, q0, d.lq);
+    at_load_tile<DP, BQ>(sG, gh + (long)bh * d.lq * DP, q0, d.lq);
+    at_load_tile<DP, BKV>(sK, kb, 0, d.lk);
+    at_load_tile<DP, BKV>(sV, vb, 0, d.lk);
+    cp_async_commit();
+    float l2[2], di[2]; /* rows 16 warp + g and + 8 (padded: inside Lqp) */
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const long i = (long)bh * d.lqp + q0 + warp * 16 + g + 8 * r;
+        l2[r] = lse2[i];
+        di[r] = dis[i];
+    }
+
+    uint32_t qf[KS][4], gf[KS][4];
+    float acc[DT][4];
+    at_zero(acc);
+    const int ntiles = (d.lk + BKV - 1) / BKV;
+    for (int j = 0; j < ntiles; j++) {
+        cp_async_wait<0>();
+        __syncthreads();
+        if (j + 1 < ntiles) {
+            const int st = (j + 1) & 1;
+            at_load_tile<DP, BKV>(sK + st * BKV * DP, kb, (j + 1) * BKV, d.lk);
+            at_load_tile<DP, BKV>(sV + st * BKV * DP, vb, (j + 1) * BKV, d.lk);
+        }
+        cp_async_commit();
+        if (j == 0) {
+#pragma unroll
+            for (int ks = 0; ks < KS; ks++) {
+                at_frag_a<DP>(qf[ks], sQ, warp * 16, ks, lane);
+                at_frag_a<DP>(gf[ks], sG, warp * 16, ks, lane);
+            }
+        }
+        const bf16_t *cK = sK + (j & 1) * BKV * DP, *cV = sV + (j & 1) * BKV * DP;
+
+        /* S = Q K^T, dP = dO V^T: s[nt][e] is row 16 warp + g + 8 (e >> 1), key j BKV + 8 nt + 2t + (e & 1) */
+        float s[NT][4], dp[NT][4];
+        at_zero(s);
+        at_zero(dp);
+#pragma unroll
+        for (int ks = 0; ks < KS; ks++)
+#pragma unroll
+            for (int np = 0; np < NT / 2; np++) {
+                uint32_t kf[2][2], vf[2][2];
+                at_frag_b_nk<DP>(kf, cK, np * 16, ks, lane);
+                at_frag_b_nk<DP>(vf, cV, np * 16, ks, lane);
+                mma_m16n8k16_bf16(s[2 * np], qf[ks], kf[0], s[2 * np]);
+                mma_m16n8k16_bf16(s[2 * np + 1], qf[ks], kf[1], s[2 * np + 1]);
+                mma_m16n8k16_bf16(dp[2 * np], gf[ks], vf[0], dp[2 * np]);
+                mma_m16n8k16_bf16(dp[2 * np + 1], gf[ks], vf[1], dp[2 * np + 1]);
+            }
+        /* dS = P (dP - Di), P = 2^(S sl2 - lse2), 0 for keys past Lk */
+#pragma unroll
+        for (int nt = 0; nt < NT; nt++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const int key = j * BKV + nt * 8 + 2 * t + (e & 1);
+                const float p = key < d.lk ? exp2f(s[nt][e] * sl2 - l2[e >> 1]) : 0.0f;
+                s[nt][e] = p * (dp[nt][e] - di[e >> 1]);
+            }
+        /* dQ += dS K (k = key) */
+#pragma unroll
+        for (int kk = 0; kk < NT / 2; kk++) {
+            uint32_t sa[4];
+            at_c_to_a(sa, s[2 * kk], s[2 * kk + 1]);
+#pragma unroll
+            for (int dn = 0; dn < DT / 2; dn++) {
+                uint32_t kf[2][2];
+                at_frag_b_kn<DP>(kf, cK, kk * 16, dn, lane);
+                mma_m16n8k16_bf16(acc[2 * dn], sa, kf[0], acc[2 * dn]);
+                mma_m16n8k16_bf16(acc[2 * dn + 1], sa, kf[1], acc[2 * dn + 1]);
+            }
+        }
+    }
+
+    const int b = bh / d.heads, h = bh - b * d.heads;
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        const int row = q0 + warp * 16 + g + 8 * r;
+        if (row >= d.lq) continue;
+        float *grow = dq + ((long)b * d.lq + row) * d.c + (long)h * d.d;
+#pragma unroll
+        for (int dt = 0; dt < DT; dt++)
+#pragma unroll
+            for (int e = 0; e < 2; e++) {
+                const int col = dt * 8 + 2 * t + e;
+                if (col < d.d) grow[col] += scale * acc[dt][2 * r + e];
+            }
+    }
+}
+
+// ---------------------------------------------------------------------------------
 // launchers
 
 static int at_cast_grid(long n) {
@@ -359,4 +612,59 @@ extern "C" int attention_forward_tc_cuda(const Tensor *q, const Tensor *k, const
     if (dp == 32) return at_forward<32>(qh, kh, vh, o->data, lse->data, d, scale);
     if (dp == 64) return at_forward<64>(qh, kh, vh, o->data, lse->data, d, scale);
     return at_forward<128>(qh, kh, vh, o->data, lse->data, d, scale);
+}
+
+/* tiles of the backward kernels: dK/dV's query rows, dQ's keys (the 128 dims need the registers) */
+template <int DP>
+struct AtBwd {
+    static constexpr int BQ = DP == 128 ? 32 : 64, BKV = DP == 128 ? 32 : 64;
+    static constexpr size_t DKDV_SMEM = (size_t)(2 * AT_ROWS + 4 * BQ) * DP * sizeof(bf16_t) + 4 * BQ * sizeof(float);
+    static constexpr size_t DQ_SMEM = (size_t)(2 * AT_ROWS + 4 * BKV) * DP * sizeof(bf16_t);
+};
+
+template <int DP>
+static int at_backward(const bf16_t *qh, const bf16_t *kh, const bf16_t *vh, const bf16_t *gh, const float *lse2,
+                       const float *di, float *dq, float *dk, float *dv, const AtDims &d, float scale) {
+    using Cfg = AtBwd<DP>;
+    const float sl2 = scale * AT_LOG2E;
+    if (dk || dv) {
+        constexpr auto kern = attn_tc_dkdv<DP, Cfg::BQ>;
+        if (at_smem_allow((const void *)kern, Cfg::DKDV_SMEM)) return -1;
+        const dim3 grid((unsigned)((d.lk + AT_ROWS - 1) / AT_ROWS), (unsigned)(d.b * d.heads));
+        LDM_LAUNCH(kern, grid, AT_THREADS, Cfg::DKDV_SMEM)(qh, kh, vh, gh, lse2, di, dk, dv, d, sl2, scale);
+        CUDA_LAUNCH_CHECK("attention_tc_dkdv");
+    }
+    if (dq) {
+        constexpr auto kern = attn_tc_dq<DP, Cfg::BKV>;
+        if (at_smem_allow((const void *)kern, Cfg::DQ_SMEM)) return -1;
+        const dim3 grid((unsigned)((d.lq + AT_ROWS - 1) / AT_ROWS), (unsigned)(d.b * d.heads));
+        LDM_LAUNCH(kern, grid, AT_THREADS, Cfg::DQ_SMEM)(qh, kh, vh, gh, lse2, di, dq, d, sl2, scale);
+        CUDA_LAUNCH_CHECK("attention_tc_dq");
+    }
+    return 0;
+}
+
+/* The caller (attention.cu) checked the grid limit and D <= 128; Lq > 0, B > 0, some gradient. */
+extern "C" int attention_backward_tc_cuda(const Tensor *q, const Tensor *k, const Tensor *v, const Tensor *o,
+                                          const Tensor *lse, const Tensor *dout, int heads, float scale, Tensor *dq,
+                                          Tensor *dk, Tensor *dv) {
+    const AtDims d = at_dims(q, k, heads);
+    const int dp = at_dp(d.d);
+    const size_t nq = (size_t)d.b * d.heads * d.lq * dp, nk = (size_t)d.b * d.heads * d.lk * dp;
+    const size_t nst = (size_t)d.b * d.heads * d.lqp;
+    bf16_t *qh = (bf16_t *)cuda_scratch((2 * nq + 2 * nk) * sizeof(bf16_t) + 2 * nst * sizeof(float));
+    if (!qh) return -1;
+    bf16_t *kh = qh + nq, *vh = kh + nk, *gh = vh + nk; /* multiples of 32 elements: 16-byte aligned */
+    float *lse2 = reinterpret_cast<float *>(gh + nq), *di = lse2 + nst;
+    if (at_cast("attention_tc_cast_q", q->data, qh, d.lq, d, dp) ||
+        at_cast("attention_tc_cast_k", k->data, kh, d.lk, d, dp) ||
+        at_cast("attention_tc_cast_v", v->data, vh, d.lk, d, dp) ||
+        at_cast("attention_tc_cast_dout", dout->data, gh, d.lq, d, dp))
+        return -1;
+    LDM_LAUNCH(attn_tc_prep, (unsigned)((nst + 7) / 8), 256)(o->data, dout->data, lse->data, lse2, di, d);
+    CUDA_LAUNCH_CHECK("attention_tc_prep");
+    float *gq = dq ? dq->data : nullptr, *gk = dk ? dk->data : nullptr, *gv = dv ? dv->data : nullptr;
+    if (dp == 32) return at_backward<32>(qh, kh, vh, gh, lse2, di, gq, gk, gv, d, scale);
+    if (dp == 64) return at_backward<64>(qh, kh, vh, gh, lse2, di, gq, gk, gv, d, scale);
+    return at_backward<128>(qh, kh, vh, gh, lse2, di, gq, gk, gv, d, scale);
 }
