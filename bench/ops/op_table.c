@@ -772,18 +772,21 @@ static double attn_ff(const OpCase *c) {
 static double attn_bf(const OpCase *c) { return 2.5 * attn_ff(c); }
 static int attn_shapes(OpShapeSet set, OpCase *o, int m) {
     /* B Lq Lk heads D: self-attention with L not a multiple of any block, head dims 8, 16,
-     * 32, 64, 128; cross-attention to 1, 7 and 77 tokens; a single query */
+     * 32, 64, 128; cross-attention to 1, 4, 7 and 77 tokens; a single query. One key (Lk = 1)
+     * makes dS exactly 0: bf16 backward noise shows unless Di is rounded like dP. */
     static const int full[][5] = {{2, 67, 67, 2, 32}, {1, 130, 130, 2, 64}, {2, 33, 33, 1, 128}, {1, 50, 50, 3, 8},
                                   {1, 45, 45, 2, 16}, {2, 64, 1, 2, 64},    {1, 37, 7, 4, 32},    {2, 100, 77, 2, 64},
-                                  {1, 17, 77, 1, 128}, {1, 1, 77, 2, 64},   {1, 256, 256, 1, 64}};
-    static const int quick[][5] = {{1, 67, 67, 2, 32}, {1, 37, 7, 2, 64}, {1, 17, 77, 1, 128}};
+                                  {1, 17, 77, 1, 128}, {1, 1, 77, 2, 64},   {1, 256, 256, 1, 64}, {2, 70, 4, 2, 64}};
+    static const int quick[][5] = {{1, 67, 67, 2, 32}, {1, 37, 7, 2, 64}, {1, 17, 77, 1, 128}, {1, 20, 1, 2, 64}};
+    const int nquick = (int)(sizeof quick / sizeof *quick), nfull = (int)(sizeof full / sizeof *full);
     int k = 0;
-    for (int i = 0; i < (set == SHAPES_QUICK ? 3 : 11) && k < m; i++) {
+    for (int i = 0; i < (set == SHAPES_QUICK ? nquick : nfull) && k < m; i++) {
         const int *s = set == SHAPES_QUICK ? quick[i] : full[i];
         attn_args(begin(&o[k++], row("attention"), "B %d Lq %d Lk %d heads %d D %d", s[0], s[1], s[2], s[3], s[4]),
                   s[0], s[1], s[2], s[3], s[4]);
     }
     if (k < m) attn_args(begin(&o[k++], row("attention"), "B 1 Lq 0 Lk 4 heads 2 D 4 empty"), 1, 0, 4, 2, 4);
+    if (k < m) attn_args(begin(&o[k++], row("attention"), "B 0 Lq 5 Lk 4 heads 2 D 32 empty batch"), 0, 5, 4, 2, 32);
     return k;
 }
 

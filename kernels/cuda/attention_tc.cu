@@ -52,8 +52,10 @@
  * chunks, chunk c of row r stored at c ^ (r & 7) (DP = 32: c ^ ((r >> 1) & 3), two rows per
  * 128 bytes), so the eight rows of each ldmatrix phase hit eight different bank groups:
  *   forward  Q (64, DP), K[2] (64, DP), V[2] (64, DP): 20 / 40 / 80 KB at DP = 32 / 64 / 128
- *   dK/dV    K, V (64, DP), Q[2], dO[2] (BQ, DP), lse2[2], Di[2] (BQ): 16.5 / 33 / 64.3 KB
- *   dQ       Q, dO (64, DP), K[2], V[2] (BKV, DP): 16 / 32 / 64 KB
+ *   dK/dV    K, V (64, DP), Q[2], dO[2] (BQ, DP), lse2[2], Di[2] (BQ): 25 / 49 / 64.5 KB
+ *   dQ       Q, dO (64, DP), K[2], V[2] (BKV, DP): 24 / 48 / 64 KB
+ * (above 48 KB opted in at launch). Registers (ptxas, sm_90, no spills): forward 95 / 130 /
+ * 230, dK/dV 160 / 241 / 246, dQ 120 / 168 / 236 (bench/RESULTS.md).
  * Edge tiles: rows past Lq or Lk are zero-filled by cp.async (src-size 0), which gives
  * finite scores; the forward masks those keys, the backward zeroes their P (lse2 = +inf,
  * or the key test in dQ); stores are guarded. Head dims above 128: version 1.
