@@ -777,7 +777,7 @@ static int attn_shapes(OpShapeSet set, OpCase *o, int m) {
     static const int full[][5] = {{2, 67, 67, 2, 32}, {1, 130, 130, 2, 64}, {2, 33, 33, 1, 128}, {1, 50, 50, 3, 8},
                                   {1, 45, 45, 2, 16}, {2, 64, 1, 2, 64},    {1, 37, 7, 4, 32},    {2, 100, 77, 2, 64},
                                   {1, 17, 77, 1, 128}, {1, 1, 77, 2, 64},   {1, 256, 256, 1, 64}, {2, 70, 4, 2, 64}};
-    static const int quick[][5] = {{1, 67, 67, 2, 32}, {1, 37, 7, 2, 64}, {1, 17, 77, 1, 128}, {1, 20, 1, 2, 64}};
+    static const int quick[][5] = {{1, 67, 67, 2, 32}, {1, 37, 7, 2, 64}, {1, 17, 77, 1, 128}, {1, 200, 1, 2, 64}};
     const int nquick = (int)(sizeof quick / sizeof *quick), nfull = (int)(sizeof full / sizeof *full);
     int k = 0;
     for (int i = 0; i < (set == SHAPES_QUICK ? nquick : nfull) && k < m; i++) {
