@@ -57,8 +57,10 @@
  * (above 48 KB opted in at launch). Registers (ptxas, sm_90, no spills): forward 95 / 130 /
  * 230, dK/dV 160 / 241 / 246, dQ 120 / 168 / 236 (bench/RESULTS.md).
  * Edge tiles: rows past Lq or Lk are zero-filled by cp.async (src-size 0), which gives
- * finite scores; the forward masks those keys, the backward zeroes their P (lse2 = +inf,
- * or the key test in dQ); stores are guarded. Head dims above 128: version 1.
+ * finite scores; the forward masks those keys (-inf); the backward zeroes their P (lse2 =
+ * +inf, the key test in dQ), though their zero dO and K rows would cancel them as well (the
+ * tests cannot tell these two guards from none; they keep a P of 2^(-lse2) from overflowing
+ * into inf * 0); stores are guarded. Head dims above 128: an error (version 1 takes any D).
  * Accuracy: bf16 rounding of Q, K, V, dO, P, dS (u = 2^-8 each); bound and its reasoning in
  * bench/ops/op_table.c (TOL_BF16_ATTN).
  */
