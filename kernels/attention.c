@@ -22,7 +22,8 @@ static int check_common(const char *op, const Tensor *q, const Tensor *k, const 
         return ldm_error(op, "heads = %d must be >= 1 and divide the channels C = %d of q %s", heads, c, tshape(q));
     if (!isfinite(scale)) return ldm_error(op, "scale = %g is not finite (q %s)", scale, tshape(q));
     if (kcheck_same(op, o, q, "o", "q")) return -1;
-    const int lq = (int)(q->numel / ((size_t)b * (size_t)c));
+    int lq = 1; /* the product of the middle dims (not numel / (B C): B may be 0) */
+    for (int i = 1; i < q->ndim - 1; i++) lq *= q->shape[i];
     if (kcheck_rank(op, lse, 3, "lse") || kcheck_device(op, q, lse)) return -1;
     if (lse->shape[0] != b || lse->shape[1] != heads || lse->shape[2] != lq)
         return ldm_error(op, "lse %s must be (B, heads, Lq) = (%d, %d, %d) for q %s", tshape(lse), b, heads, lq,

@@ -26,6 +26,11 @@ int attention_forward_cuda(const Tensor *q, const Tensor *k, const Tensor *v, in
                            Tensor *lse);
 int attention_backward_cuda(const Tensor *q, const Tensor *k, const Tensor *v, const Tensor *o, const Tensor *lse,
                             const Tensor *dout, int heads, float scale, Tensor *dq, Tensor *dk, Tensor *dv);
+/* version 3: bf16 tensor cores (kernels/cuda/attention_tc.cu); head dims <= 128 */
+int attention_forward_tc_cuda(const Tensor *q, const Tensor *k, const Tensor *v, int heads, float scale, Tensor *o,
+                              Tensor *lse);
+int attention_backward_tc_cuda(const Tensor *q, const Tensor *k, const Tensor *v, const Tensor *o, const Tensor *lse,
+                               const Tensor *dout, int heads, float scale, Tensor *dq, Tensor *dk, Tensor *dv);
 #endif
 
 #endif

@@ -49,6 +49,22 @@
  * taps add exact zeros. Its db is version 2's fp32 column sum, well inside it. */
 #define TOL_BF16_MMA 0.03125
 #define WHY_BF16_MMA "bf16 operands (u = 2^-8), fp32 accumulation: ~0.82 u rms(y) per output, 8u = 2^-5 bound"
+/* attention v3 (kernels/cuda/attention_tc.cu): bf16 Q, K, V, fp32 scores, softmax and sums.
+ * S = scale Q K^T then carries an absolute error ~0.82 u sigma_S (sigma_S: the rms of S, 4/3
+ * for this table's q, k uniform in [-2, 2] whatever D), which is a relative error of that size
+ * in each P_ij = exp(S_ij - lse_i); rounding P and V to bf16 adds u / sqrt(3) rms each. Every
+ * term of O = P V so carries ~1.4 u rms relative error, and where one key dominates a row
+ * nothing averages it: O's error reaches ~u of max |O|, lse's (a P-weighted mean of S's) less.
+ * Backward: dP = dO V^T errs like S; Di is formed from the same bf16 dO (and bf16 O), so
+ * dP - Di cancels where it should; dS = P (dP - Di), rounded to bf16, so carries ~2u rms, and
+ * dV = P^T dO, dK = scale dS^T Q, dQ = scale dS K are sums of such terms (with bf16 dO, Q, K).
+ * Measured on the emulator, full shapes: forward <= 1.2u, backward <= 1.5u of max |cpu| (<= 1.9u
+ * of max |grad| with zero-initialised gradients). The bound is 8u = 2^-5 (~4x margin); a wrong
+ * mask, rescale, Di or a missing cp.async wait is off by 0.05 or more. The error grows with
+ * sigma_S (q, k in [-4, 4]: ~5u), so the bound belongs to this table's input ranges. */
+#define TOL_BF16_ATTN 0.03125
+#define WHY_BF16_ATTN "bf16 Q, K, V, dO, P, dS (u = 2^-8): ~1.4-2u rms relative error per term of P V, dS K, " \
+                      "dS^T Q, P^T dO, up to ~2u of the max when few terms dominate; 8u = 2^-5 bound"
 #define WHY_EW "fp32 element-wise: a few roundings per element, expf/rsqrtf within a few ulp"
 #define WHY_RED "a reduction summed in another order on the device: ~sqrt(n) ulp, x10 margin"
 #define WHY_MM "fp32 dot products on CUDA cores, summed in another order (tiles, split-K)"
@@ -765,18 +781,21 @@ static double attn_ff(const OpCase *c) {
 static double attn_bf(const OpCase *c) { return 2.5 * attn_ff(c); }
 static int attn_shapes(OpShapeSet set, OpCase *o, int m) {
     /* B Lq Lk heads D: self-attention with L not a multiple of any block, head dims 8, 16,
-     * 32, 64, 128; cross-attention to 1, 7 and 77 tokens; a single query */
+     * 32, 64, 128; cross-attention to 1, 4, 7 and 77 tokens; a single query. One key (Lk = 1)
+     * makes dS exactly 0: bf16 backward noise shows unless Di is rounded like dP. */
     static const int full[][5] = {{2, 67, 67, 2, 32}, {1, 130, 130, 2, 64}, {2, 33, 33, 1, 128}, {1, 50, 50, 3, 8},
                                   {1, 45, 45, 2, 16}, {2, 64, 1, 2, 64},    {1, 37, 7, 4, 32},    {2, 100, 77, 2, 64},
-                                  {1, 17, 77, 1, 128}, {1, 1, 77, 2, 64},   {1, 256, 256, 1, 64}};
-    static const int quick[][5] = {{1, 67, 67, 2, 32}, {1, 37, 7, 2, 64}, {1, 17, 77, 1, 128}};
+                                  {1, 17, 77, 1, 128}, {1, 1, 77, 2, 64},   {1, 256, 256, 1, 64}, {2, 70, 4, 2, 64}};
+    static const int quick[][5] = {{1, 67, 67, 2, 32}, {1, 37, 7, 2, 64}, {1, 17, 77, 1, 128}, {1, 200, 1, 2, 64}};
+    const int nquick = (int)(sizeof quick / sizeof *quick), nfull = (int)(sizeof full / sizeof *full);
     int k = 0;
-    for (int i = 0; i < (set == SHAPES_QUICK ? 3 : 11) && k < m; i++) {
+    for (int i = 0; i < (set == SHAPES_QUICK ? nquick : nfull) && k < m; i++) {
         const int *s = set == SHAPES_QUICK ? quick[i] : full[i];
         attn_args(begin(&o[k++], row("attention"), "B %d Lq %d Lk %d heads %d D %d", s[0], s[1], s[2], s[3], s[4]),
                   s[0], s[1], s[2], s[3], s[4]);
     }
     if (k < m) attn_args(begin(&o[k++], row("attention"), "B 1 Lq 0 Lk 4 heads 2 D 4 empty"), 1, 0, 4, 2, 4);
+    if (k < m) attn_args(begin(&o[k++], row("attention"), "B 0 Lq 5 Lk 4 heads 2 D 32 empty batch"), 0, 5, 4, 2, 32);
     return k;
 }
 
@@ -914,20 +933,22 @@ const OpDef op_table[] = {
      {P_FWD(lin_f, B(0) | B(1) | B(2), B(4), TOL_RED, WHY_MM, lin_ff),
       P_BWD(lin_b, B(0) | B(1) | B(3), B(5) | B(6) | B(7), TOL_RED, WHY_MM, lin_bf)},
      lin_shapes, BK_LINEAR, 1e-3, "linear in each input: central differences exact up to rounding", 1e-2f},
-    {"attention", 2, 1, true, 2,
+    {"attention", 3, 1, true, 2,
      {P_FWD(attn_f, B(0) | B(1) | B(2), B(4) | B(5), TOL_RED, WHY_MM "; exp2f with the scale folded in", attn_ff),
       P_BWD(attn_b, B(0) | B(1) | B(2) | B(3) | B(4) | B(5), B(6) | B(7) | B(8), TOL_RED, WHY_MM, attn_bf)},
      attn_shapes, BK_ATTENTION, 2e-3, GRAD_SMOOTH "; softmax over up to 256 keys", 1e-2f},
 };
 const int op_table_len = (int)(sizeof op_table / sizeof op_table[0]);
 
-/* The tensor-core versions and their bounds (see TOL_BF16_MMA). */
+/* The tensor-core versions and their bounds (see TOL_BF16_MMA, TOL_BF16_ATTN). */
 static const struct {
     const char *op;
     int version;
     double tol;
     const char *why;
-} tc_bounds[] = {{"linear", 3, TOL_BF16_MMA, WHY_BF16_MMA}, {"conv2d", 3, TOL_BF16_MMA, WHY_BF16_MMA}};
+} tc_bounds[] = {{"linear", 3, TOL_BF16_MMA, WHY_BF16_MMA},
+                 {"conv2d", 3, TOL_BF16_MMA, WHY_BF16_MMA},
+                 {"attention", 3, TOL_BF16_ATTN, WHY_BF16_ATTN}};
 
 static int tc_index(const OpDef *op) {
     for (int i = 0; i < (int)(sizeof tc_bounds / sizeof *tc_bounds); i++)

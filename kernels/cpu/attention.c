@@ -44,8 +44,9 @@ static AttShape att_shape(const Tensor *q, const Tensor *k, int heads, float sca
     s.c = q->shape[q->ndim - 1];
     s.heads = heads;
     s.d = s.c / heads;
-    s.lq = (long)(q->numel / ((size_t)s.b * (size_t)s.c));
-    s.lk = (long)(k->numel / ((size_t)s.b * (size_t)s.c));
+    const size_t bc = (size_t)s.b * (size_t)s.c; /* 0: an empty batch, nothing to do */
+    s.lq = bc ? (long)(q->numel / bc) : 0;
+    s.lk = bc ? (long)(k->numel / bc) : 0;
     s.scale = scale;
     return s;
 }

@@ -34,6 +34,9 @@
  *      at most 128 registers so two blocks fit an SM (ptxas: no spills; dK/dV at D = 64 with
  *      64 query rows spilled 24 bytes, hence its 32).
  *      float4 global loads when C and D are multiples of 4.
+ *   3  flash attention on bf16 tensor cores (mma.sync), FlashAttention-2's structure:
+ *      kernels/cuda/attention_tc.cu. Same lse, so any backward version takes any forward's.
+ *      D <= 128.
  * Accuracy: fp32 with exp2f/logf; differs from the CPU by summation order and the online
  * rescaling (relative error ~1e-6 per element).
  */
@@ -546,11 +549,11 @@ static int att_version(const AttnDims &d) {
     const int v = kernel_version("attention");
     if (v == 0) return d.d <= 128 ? 2 : 1;
     if (v == 1) return 1;
-    if (v == 2) {
-        if (d.d > 128) return ldm_error("attention", "version 2 supports head dim <= 128, got %d", d.d);
-        return 2;
+    if (v == 2 || v == 3) {
+        if (d.d > 128) return ldm_error("attention", "version %d supports head dim <= 128, got %d", v, d.d);
+        return v;
     }
-    return ldm_error("attention", "no CUDA version %d of attention (have 1 = naive, 2 = flash)", v);
+    return ldm_error("attention", "no CUDA version %d of attention (have 1 = naive, 2 = flash, 3 = bf16 mma flash)", v);
 }
 
 /* Allow `bytes` of dynamic shared memory for `fn` (needed above 48 KB). */
@@ -626,6 +629,7 @@ extern "C" int attention_forward_cuda(const Tensor *q, const Tensor *k, const Te
         CUDA_LAUNCH_CHECK("attention_naive_forward");
         return 0;
     }
+    if (ver == 3) return attention_forward_tc_cuda(q, k, v, heads, scale, o, lse);
     const float *ptrs[3] = {q->data, k->data, v->data};
     const bool vec = att_vec(d, ptrs, 3);
     if (d.d <= 16) return att_flash_forward<16>(q->data, k->data, v->data, o->data, lse->data, d, scale, vec);
@@ -641,6 +645,7 @@ extern "C" int attention_backward_cuda(const Tensor *q, const Tensor *k, const T
     const int ver = att_version(d);
     if (ver < 0) return -1;
     if (d.lq == 0 || d.b == 0 || (!dq && !dk && !dv)) return 0;
+    if (ver == 3) return attention_backward_tc_cuda(q, k, v, o, lse, dout, heads, scale, dq, dk, dv);
     float *gq = dq ? dq->data : nullptr, *gk = dk ? dk->data : nullptr, *gv = dv ? dv->data : nullptr;
 
     const long rows = (long)d.b * d.lq * d.heads;
