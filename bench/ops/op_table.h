@@ -50,6 +50,7 @@ typedef struct {
     bool null;   /* passed as NULL (an optional argument left out) */
     int grad_of; /* ROLE_ACC: index of the input it is the gradient of; -1 none */
     int seeds;   /* ROLE_IN: index of the output whose upstream gradient it is; -1 none */
+    bool bf16;   /* stored as bf16 (filled by rounding the fp32 draw; compared as exact fp32 widenings) */
 } OpArg;
 
 struct OpDef;

@@ -5,7 +5,10 @@
  *   scale_shift forward: 2 FLOP, 8 bytes/elem (+ the (N, C) modulation, cached).
  *   scale_shift backward: dx 2 FLOP, 12 bytes/elem; dscale/dshift 2 FLOP and 8 bytes/elem,
  *     summed over the broadcast axis in double, in a fixed order (deterministic).
- * Memory-bound; OpenMP over elements (or rows) above a size where threads pay off. */
+ * Memory-bound; OpenMP over elements (or rows) above a size where threads pay off.
+ * add, mul, scale and scale_shift read and write fp32 or bf16 activations (elem.h: fp32
+ * math, one rounding per stored value); gradients are fp32. */
+#include "kernels/cpu/elem.h"
 #include "kernels/elementwise.h"
 
 #define PAR_MIN 32768
@@ -29,46 +32,40 @@ int axpy_cpu(Tensor *y, const Tensor *x, float alpha) {
 }
 
 int add_forward_cpu(const Tensor *a, const Tensor *b, Tensor *y) {
-    const float *ap = a->data, *bp = b->data;
-    float *yp = y->data;
     long n = (long)a->numel;
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
-    for (long i = 0; i < n; i++) yp[i] = ap[i] + bp[i];
+    for (long i = 0; i < n; i++) elem_set(y, i, elem_get(a, i) + elem_get(b, i));
     return 0;
 }
 
 int mul_forward_cpu(const Tensor *a, const Tensor *b, Tensor *y) {
-    const float *ap = a->data, *bp = b->data;
-    float *yp = y->data;
     long n = (long)a->numel;
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
-    for (long i = 0; i < n; i++) yp[i] = ap[i] * bp[i];
+    for (long i = 0; i < n; i++) elem_set(y, i, elem_get(a, i) * elem_get(b, i));
     return 0;
 }
 
 /* da and db may be the same buffer (y = x * x): both contributions land. */
 int mul_backward_cpu(const Tensor *a, const Tensor *b, const Tensor *dy, Tensor *da, Tensor *db) {
-    const float *ap = a->data, *bp = b->data, *g = dy->data;
+    const float *g = dy->data;
     long n = (long)a->numel;
     if (da) {
         float *d = da->data;
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
-        for (long i = 0; i < n; i++) d[i] += g[i] * bp[i];
+        for (long i = 0; i < n; i++) d[i] += g[i] * elem_get(b, i);
     }
     if (db) {
         float *d = db->data;
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
-        for (long i = 0; i < n; i++) d[i] += g[i] * ap[i];
+        for (long i = 0; i < n; i++) d[i] += g[i] * elem_get(a, i);
     }
     return 0;
 }
 
 int scale_forward_cpu(const Tensor *x, float s, Tensor *y) {
-    const float *xp = x->data;
-    float *yp = y->data;
     long n = (long)x->numel;
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
-    for (long i = 0; i < n; i++) yp[i] = s * xp[i];
+    for (long i = 0; i < n; i++) elem_set(y, i, s * elem_get(x, i));
     return 0;
 }
 
@@ -79,22 +76,15 @@ int scale_shift_forward_cpu(const Tensor *x, const Tensor *scale, const Tensor *
     if (x->numel == 0) return 0; /* an empty batch: L = rows / N would divide by zero */
     const int C = tensor_cols(x);
     const long rows = (long)tensor_rows(x), L = rows / x->shape[0];
-    const float *xp = x->data, *sc = scale ? scale->data : NULL, *sh = shift ? shift->data : NULL;
-    float *yp = y->data;
 #pragma omp parallel for schedule(static) if (x->numel > PAR_MIN)
     for (long r = 0; r < rows; r++) {
-        const long n = r / L;
-        const float *xr = xp + r * C; /* (C) */
-        float *yr = yp + r * C;       /* (C) */
-        const float *s = sc ? sc + n * C : NULL, *b = sh ? sh + n * C : NULL;
-        if (s && b)
-            for (int c = 0; c < C; c++) yr[c] = xr[c] * (1.0f + s[c]) + b[c];
-        else if (s)
-            for (int c = 0; c < C; c++) yr[c] = xr[c] * (1.0f + s[c]);
-        else if (b)
-            for (int c = 0; c < C; c++) yr[c] = xr[c] + b[c];
-        else
-            for (int c = 0; c < C; c++) yr[c] = xr[c];
+        const size_t xr = (size_t)r * C, m = (size_t)(r / L) * C; /* row r of x and y; row n of scale, shift */
+        for (int c = 0; c < C; c++) {
+            float v = elem_get(x, xr + c);
+            if (scale) v *= 1.0f + elem_get(scale, m + c);
+            if (shift) v += elem_get(shift, m + c);
+            elem_set(y, xr + c, v);
+        }
     }
     return 0;
 }
@@ -104,16 +94,14 @@ int scale_shift_backward_cpu(const Tensor *x, const Tensor *scale, const Tensor 
     if (x->numel == 0) return 0; /* an empty batch: nothing to write or accumulate */
     const int C = tensor_cols(x), N = x->shape[0];
     const long rows = (long)tensor_rows(x), L = rows / N;
-    const float *xp = x->data, *g = dy->data, *sc = scale ? scale->data : NULL;
+    const float *g = dy->data;
     if (dx) {
         float *d = dx->data;
 #pragma omp parallel for schedule(static) if (x->numel > PAR_MIN)
         for (long r = 0; r < rows; r++) {
-            const float *s = sc ? sc + (r / L) * C : NULL;
-            if (s)
-                for (int c = 0; c < C; c++) d[r * C + c] += g[r * C + c] * (1.0f + s[c]);
-            else
-                for (int c = 0; c < C; c++) d[r * C + c] += g[r * C + c];
+            const size_t m = (size_t)(r / L) * C;
+            for (int c = 0; c < C; c++)
+                d[r * C + c] += g[r * C + c] * (scale ? 1.0f + elem_get(scale, m + c) : 1.0f);
         }
     }
     if (!dscale && !dshift) return 0;
@@ -128,7 +116,7 @@ int scale_shift_backward_cpu(const Tensor *x, const Tensor *scale, const Tensor 
         for (long l = 0; l < L; l++) {
             const long off = (n * L + l) * C + c0;
             for (int c = 0; c < cn; c++) {
-                as[c] += (double)g[off + c] * xp[off + c];
+                as[c] += (double)g[off + c] * elem_get(x, off + c);
                 ab[c] += g[off + c];
             }
         }

@@ -17,10 +17,14 @@
  * OpenMP over (n, g): each task owns its group's channels of sample n. dgamma and dbeta
  * are first summed per (n, c) in double into a scratch buffer, then reduced over n in a
  * fixed order, so results do not depend on the thread count.
+ *
+ * x and y may be bf16 (elem.h): the statistics and all arithmetic stay fp32 (double for
+ * the sums), y is rounded once.
  */
 #include <math.h>
 #include <stdlib.h>
 
+#include "kernels/cpu/elem.h"
 #include "kernels/group_norm.h"
 
 // ----------------------------------------------------------------------------
@@ -36,16 +40,15 @@ int group_norm_forward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *b
 #pragma omp parallel for collapse(2) schedule(static) if (x->numel > 32768)
     for (int n = 0; n < n_batch; n++) {
         for (int g = 0; g < groups; g++) {
-            const float *xp = x->data + (size_t)n * l * c + (size_t)g * cg; /* (L, Cg) with row stride C */
-            float *yp = y->data + (size_t)n * l * c + (size_t)g * cg;
+            const size_t off = (size_t)n * l * c + (size_t)g * cg; /* group (L, Cg) with row stride C */
             double s = 0;
             for (long p = 0; p < l; p++)
-                for (int j = 0; j < cg; j++) s += xp[p * c + j];
+                for (int j = 0; j < cg; j++) s += elem_get(x, off + p * c + j);
             const double mu = s / m;
             double ss = 0;
             for (long p = 0; p < l; p++)
                 for (int j = 0; j < cg; j++) {
-                    double d = xp[p * c + j] - mu;
+                    double d = elem_get(x, off + p * c + j) - mu;
                     ss += d * d;
                 }
             /* The backward recomputes z from these rounded values; use the same ones here. */
@@ -55,8 +58,8 @@ int group_norm_forward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *b
             const float *gmg = gm + g * cg, *btg = bt + g * cg;
             for (long p = 0; p < l; p++)
                 for (int j = 0; j < cg; j++) {
-                    float z = (xp[p * c + j] - muf) * r * gmg[j] + btg[j];
-                    yp[p * c + j] = silu ? z / (1.0f + expf(-z)) : z;
+                    float z = (elem_get(x, off + p * c + j) - muf) * r * gmg[j] + btg[j];
+                    elem_set(y, off + p * c + j, silu ? z / (1.0f + expf(-z)) : z);
                 }
         }
     }
@@ -89,14 +92,14 @@ int group_norm_backward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *
     for (int n = 0; n < n_batch; n++) {
         for (int g = 0; g < groups; g++) {
             const size_t off = (size_t)n * l * c + (size_t)g * cg;
-            const float *xp = x->data + off, *dyp = dy->data + off; /* (L, Cg), row stride C */
+            const float *dyp = dy->data + off; /* (L, Cg), row stride C */
             const float mu = mean->data[n * groups + g], r = rstd->data[n * groups + g];
             const float *gmg = gm + g * cg, *btg = bt ? bt + g * cg : NULL;
             double *pgx_g = pgx + (size_t)n * c + g * cg, *pg_g = pg + (size_t)n * c + g * cg;
             for (int j = 0; j < cg; j++) pgx_g[j] = pg_g[j] = 0;
             for (long p = 0; p < l; p++)
                 for (int j = 0; j < cg; j++) {
-                    float xh = (xp[p * c + j] - mu) * r;
+                    float xh = (elem_get(x, off + p * c + j) - mu) * r;
                     float gz = grad_z(dyp[p * c + j], xh, gmg[j], btg ? btg[j] : 0.0f, silu);
                     pgx_g[j] += (double)gz * xh;
                     pg_g[j] += gz;
@@ -111,7 +114,7 @@ int group_norm_backward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *
             float *dxp = dx->data + off;
             for (long p = 0; p < l; p++)
                 for (int j = 0; j < cg; j++) {
-                    float xh = (xp[p * c + j] - mu) * r;
+                    float xh = (elem_get(x, off + p * c + j) - mu) * r;
                     float gz = grad_z(dyp[p * c + j], xh, gmg[j], btg ? btg[j] : 0.0f, silu);
                     dxp[p * c + j] += r * (gz * gmg[j] - c1 - xh * c2);
                 }
