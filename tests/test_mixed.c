@@ -27,12 +27,91 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/bf16.h"
 #include "kernels/adamw.h"
+#include "kernels/elementwise.h"
+#include "kernels/group_norm.h"
+#include "kernels/silu.h"
 #include "kernels/random.h"
 #include "models/unet.h"
 #include "tests/util/testutil.h"
 
 #define U_BF16 (1.0 / 256.0)
+
+// ----------------------------------------------------------------------------
+// the CPU's bf16 kernels are the fp32 kernels on the widened inputs, rounded once
+
+/* A bf16 heap tensor of `shape` with uniform values in [lo, hi) (rounded), and its fp32
+ * widening in *f32. */
+static Tensor *bf16_data(int nd, const int *shape, uint64_t seed, float lo, float hi, Tensor **f32) {
+    *f32 = tu_data(nd, shape, seed, lo, hi);
+    Tensor *h = tensor_new_dtype(NULL, DEV_CPU, DT_BF16, nd, shape);
+    cr_assert(h && !tensor_copy(h, *f32) && !tensor_copy(*f32, h));
+    return h;
+}
+
+/* got (bf16) holds exactly want (fp32) rounded to nearest even, bit for bit. */
+static void expect_rounded(const Tensor *got, const Tensor *want, const char *what) {
+    cr_assert_eq(got->dtype, DT_BF16);
+    const bf16_t *g = (const bf16_t *)got->data;
+    size_t bad = 0, first = 0;
+    for (size_t i = 0; i < got->numel; i++)
+        if (g[i] != ldm_f32_to_bf16(want->data[i]) && !bad++) first = i;
+    cr_expect_eq(bad, 0, "%s: %zu of %zu elements are not the rounded fp32 result (first [%zu]: %g, want %g)", what,
+                 bad, got->numel, first, ldm_bf16_to_f32(g[first]), want->data[first]);
+}
+
+static void expect_same(const Tensor *got, const Tensor *want, const char *what) {
+    cr_expect_eq(memcmp(got->data, want->data, got->numel * sizeof(float)), 0, "%s differs from fp32's", what);
+}
+
+Test(mixed, cpu_bf16_kernels_round_the_fp32_result) {
+    const int sh[4] = {2, 5, 3, 24}, mod[2] = {2, 24}; /* (N, H, W, C); (N, C) */
+    Tensor *xf, *bf, *sf, *tf, *dy = tu_data(4, sh, 55, -1, 1);
+    Tensor *x = bf16_data(4, sh, 51, -4, 4, &xf), *b = bf16_data(4, sh, 52, -2, 2, &bf);
+    Tensor *sc = bf16_data(2, mod, 53, -1, 1, &sf), *sft = bf16_data(2, mod, 54, -1, 1, &tf);
+    Tensor *y = tensor_like(NULL, x), *y32 = tensor_like(NULL, xf);
+    Tensor *d16 = tensor_zeros(NULL, DEV_CPU, 4, sh), *d32 = tensor_zeros(NULL, DEV_CPU, 4, sh);
+
+    cr_assert_eq(silu_forward(x, y) || silu_forward(xf, y32), 0, "%s", ldm_last_error());
+    expect_rounded(y, y32, "silu");
+    cr_assert_eq(silu_backward(x, dy, d16) || silu_backward(xf, dy, d32), 0, "%s", ldm_last_error());
+    expect_same(d16, d32, "silu dx");
+    cr_assert_eq(add_forward(x, b, y) || add_forward(xf, bf, y32), 0, "%s", ldm_last_error());
+    expect_rounded(y, y32, "add");
+    cr_assert_eq(mul_forward(x, b, y) || mul_forward(xf, bf, y32), 0, "%s", ldm_last_error());
+    expect_rounded(y, y32, "mul");
+    cr_assert_eq(scale_forward(x, -0.3f, y) || scale_forward(xf, -0.3f, y32), 0, "%s", ldm_last_error());
+    expect_rounded(y, y32, "scale");
+    cr_assert_eq(scale_shift_forward(x, sc, sft, y) || scale_shift_forward(xf, sf, tf, y32), 0, "%s", ldm_last_error());
+    expect_rounded(y, y32, "scale_shift");
+    Tensor *gs16 = tensor_zeros(NULL, DEV_CPU, 2, mod), *gs32 = tensor_zeros(NULL, DEV_CPU, 2, mod);
+    cr_assert_eq(scale_shift_backward(x, sc, dy, d16, gs16, NULL) || scale_shift_backward(xf, sf, dy, d32, gs32, NULL), 0,
+                 "%s", ldm_last_error());
+    expect_same(d16, d32, "scale_shift dx");
+    expect_same(gs16, gs32, "scale_shift dscale");
+
+    Tensor *gm = tu_data(1, (int[]){24}, 56, 0.5f, 1.5f), *bt = tu_data(1, (int[]){24}, 57, -0.5f, 0.5f);
+    Tensor *mu16 = tensor_new2(NULL, DEV_CPU, 2, 4), *rs16 = tensor_new2(NULL, DEV_CPU, 2, 4);
+    Tensor *mu32 = tensor_new2(NULL, DEV_CPU, 2, 4), *rs32 = tensor_new2(NULL, DEV_CPU, 2, 4);
+    for (int silu = 0; silu < 2; silu++) {
+        cr_assert_eq(group_norm_forward(x, gm, bt, 4, 1e-5f, silu, y, mu16, rs16) ||
+                         group_norm_forward(xf, gm, bt, 4, 1e-5f, silu, y32, mu32, rs32),
+                     0, "%s", ldm_last_error());
+        expect_rounded(y, y32, silu ? "group_norm + silu" : "group_norm");
+        expect_same(mu16, mu32, "group_norm mean");
+        expect_same(rs16, rs32, "group_norm rstd");
+        cr_assert_eq(group_norm_backward(x, gm, bt, mu16, rs16, dy, 4, silu, d16, NULL, NULL) ||
+                         group_norm_backward(xf, gm, bt, mu32, rs32, dy, 4, silu, d32, NULL, NULL),
+                     0, "%s", ldm_last_error());
+        expect_same(d16, d32, "group_norm dx");
+    }
+    /* the activations of one call share a dtype: a mix is refused with a message */
+    cr_expect_neq(add_forward(x, bf, y), 0);
+    cr_expect(strstr(ldm_last_error(), "bf16"), "%s", ldm_last_error());
+    Tensor *all[] = {xf, bf, sf, tf, dy, x, b, sc, sft, y, y32, d16, d32, gs16, gs32, gm, bt, mu16, rs16, mu32, rs32};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) tensor_free(all[i]);
+}
 
 /* Tape nodes whose output is stored in bf16: the roundings on any path. */
 static int bf16_nodes(const Tape *t) {
