@@ -33,6 +33,13 @@ int axpy_cpu(Tensor *y, const Tensor *x, float alpha) {
 
 int add_forward_cpu(const Tensor *a, const Tensor *b, Tensor *y) {
     long n = (long)a->numel;
+    if (a->dtype == DT_F32) { /* the plain loop, vectorised */
+        const float *ap = a->data, *bp = b->data;
+        float *yp = y->data;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        for (long i = 0; i < n; i++) yp[i] = ap[i] + bp[i];
+        return 0;
+    }
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
     for (long i = 0; i < n; i++) elem_set(y, i, elem_get(a, i) + elem_get(b, i));
     return 0;
@@ -64,6 +71,13 @@ int mul_backward_cpu(const Tensor *a, const Tensor *b, const Tensor *dy, Tensor 
 
 int scale_forward_cpu(const Tensor *x, float s, Tensor *y) {
     long n = (long)x->numel;
+    if (x->dtype == DT_F32) { /* the plain loop, vectorised */
+        const float *xp = x->data;
+        float *yp = y->data;
+#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+        for (long i = 0; i < n; i++) yp[i] = s * xp[i];
+        return 0;
+    }
 #pragma omp parallel for schedule(static) if (n > PAR_MIN)
     for (long i = 0; i < n; i++) elem_set(y, i, s * elem_get(x, i));
     return 0;
