@@ -127,7 +127,13 @@ $(BUILD)/ldm-%: $(OBJ)/data/ldm_%.o $(BUILD)/libldm.a
 
 $(BUILD)/tests/%: $(OBJ)/tests/%.o $(TEST_UTIL:%.c=$(OBJ)/%.o) $(BUILD)/libldm.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $< $(TEST_UTIL:%.c=$(OBJ)/%.o) $(BUILD)/libldm.a $(LDLIBS) -lcriterion -o $@
+	$(CC) $(CFLAGS) $< $(TEST_UTIL:%.c=$(OBJ)/%.o) $(BUILD)/libldm.a $(LDLIBS) $(TEST_LDFLAGS) -lcriterion -o $@
+
+# test_no_malloc counts the malloc-family calls of ldm.c's own code: the linker redirects them
+# to the suite's counting wrappers (tests/test_no_malloc.c says why this is sound).
+NO_MALLOC_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=posix_memalign,--wrap=free
+# (TEST_LDFLAGS, not LDLIBS: `make asan` sets LDLIBS on its command line, which would drop it.)
+$(BUILD)/tests/test_no_malloc: TEST_LDFLAGS = $(NO_MALLOC_WRAP)
 
 # build/gpu-check: device parity of the op table (tests/gpu/gpu_check.c, no Criterion).
 $(BUILD)/gpu-check: $(OBJ)/tests/gpu/gpu_check.o $(BUILD)/libldm.a
@@ -169,13 +175,17 @@ deps:
 # Then every CUDA kernel on the emulator: test_gpu (the parity checks, every op and kernel
 # version, quick shapes) and test_emu (the emulator's own fixtures), built with CUDA=emu in
 # $(BUILD)/emu and linked against core + kernels only. Needs g++, not nvcc or a GPU.
+# The suites' OpenMP threads sleep instead of spinning at barriers, as in `make demo`: on a
+# machine shared with other work, a spinning thread waits out the timeslice of a descheduled
+# partner at every parallel region (the 1000-step sampler test: 5 s passive, 60 s spinning).
+TEST_ENV ?= OMP_WAIT_POLICY=passive
 test: deps
 	@$(MAKE) --no-print-directory all tests-build
-	@fail=0; for t in $(TESTS); do echo "== $$t"; $$t --jobs 2 || fail=1; done; \
+	@fail=0; for t in $(TESTS); do echo "== $$t"; $(TEST_ENV) $$t --jobs 2 || fail=1; done; \
 	 if [ "$(CUDA)" != emu ]; then \
 	   if command -v $(EMU_CXX) >/dev/null; then \
 	     $(MAKE) --no-print-directory CUDA=emu BUILD=$(BUILD)/emu emu-tests-build || fail=1; \
-	     for t in $(EMU_TEST_BINS:$(BUILD)/%=$(BUILD)/emu/%); do echo "== $$t (CUDA emulator)"; $$t --jobs 2 || fail=1; done; \
+	     for t in $(EMU_TEST_BINS:$(BUILD)/%=$(BUILD)/emu/%); do echo "== $$t (CUDA emulator)"; $(TEST_ENV) $$t --jobs 2 || fail=1; done; \
 	   else echo "SKIPPED: the CUDA emulator suites need $(EMU_CXX)"; fi; \
 	 fi; \
 	 if [ $$fail = 0 ]; then echo "make test: all suites passed"; else echo "make test: FAILED"; exit 1; fi

@@ -28,11 +28,14 @@
 
 #include "core/error.h"
 #include "core/bf16.h"
+#include "core/philox.h"
 #include "kernels/adamw.h"
+#include "kernels/conv2d.h"
 #include "kernels/elementwise.h"
 #include "kernels/group_norm.h"
 #include "kernels/silu.h"
 #include "kernels/random.h"
+#include "models/blocks.h"
 #include "models/unet.h"
 #include "tests/util/testutil.h"
 
@@ -110,6 +113,44 @@ Test(mixed, cpu_bf16_kernels_round_the_fp32_result) {
     cr_expect_neq(add_forward(x, bf, y), 0);
     cr_expect(strstr(ldm_last_error(), "bf16"), "%s", ldm_last_error());
     Tensor *all[] = {xf, bf, sf, tf, dy, x, b, sc, sft, y, y32, d16, d32, gs16, gs32, gm, bt, mu16, rs16, mu32, rs32};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++) tensor_free(all[i]);
+}
+
+/* Under act_dtype bf16 the ResBlock's conv2 with its skip in the epilogue rounds x and w,
+ * adds b and the (widened) res to the fp32 sum and rounds once; dropout keeps bf16 and
+ * scales by 1 / (1 - p) in fp32 math (not by its bf16 rounding). */
+Test(mixed, conv2d_res_and_dropout_in_bf16) {
+    const int xs[4] = {2, 5, 5, 3}, ws[4] = {4, 3, 3, 3}, ys[4] = {2, 5, 5, 4};
+    Tensor *xf, *rf, *wr, *x = bf16_data(4, xs, 61, -2, 2, &xf), *res = bf16_data(4, ys, 62, -2, 2, &rf);
+    Tensor *w = tu_data(4, ws, 63, -0.5f, 0.5f), *b = tu_data(1, (int[]){4}, 64, -1, 1);
+    Tensor *w16 = bf16_data(4, ws, 63, -0.5f, 0.5f, &wr); /* the same draws: wr = w rounded */
+    Tensor *y32 = tensor_new_dtype(NULL, DEV_CPU, DT_F32, 4, ys);
+    Arena *a = arena_create(DEV_CPU, (size_t)16 << 20, (size_t)1 << 20);
+    cr_assert(a && y32);
+    Tape tp;
+    tape_init(&tp, a);
+    tp.act_dtype = DT_BF16;
+    Tensor *y = ag_conv2d_res(&tp, x, w, b, res, 1, 1);
+    cr_assert(y, "%s", ldm_last_error());
+    cr_assert_eq(conv2d_forward_res(xf, wr, b, rf, 1, 1, y32), 0, "%s", ldm_last_error());
+    expect_rounded(y, y32, "conv2d + res");
+
+    const float p = 0.25f, keep = 1.0f / (1.0f - p);
+    uint64_t off = 5;
+    DropoutRng rng = {9, &off};
+    Tensor *d = dropout_forward(&tp, x, p, &rng), *want = tensor_new_dtype(NULL, DEV_CPU, DT_F32, 4, xs);
+    cr_assert(d && want, "%s", ldm_last_error());
+    cr_assert_eq(off, 5 + x->numel, "the mask advances the stream by its size");
+    size_t dropped = 0;
+    for (size_t i = 0; i < x->numel; i++) {
+        const bool kept = philox_uniform(9, 5 + i) >= p;
+        want->data[i] = kept ? keep * xf->data[i] : 0.0f * xf->data[i]; /* x * 0: a signed zero */
+        dropped += !kept;
+    }
+    cr_expect(dropped > 0 && dropped < x->numel, "%zu of %zu dropped", dropped, x->numel);
+    expect_rounded(d, want, "dropout");
+    arena_destroy(a);
+    Tensor *all[] = {xf, rf, wr, x, res, w, b, w16, y32, want};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) tensor_free(all[i]);
 }
 

@@ -22,11 +22,11 @@
  * exp count), less when some of dq, dk, dv are NULL. Bytes: forward reads q once and k,
  * v once per query block (4 B Lk C ceil(Lq/BQ) x 2), writes o and lse; backward reads
  * q, o, dout, lse once and k, v once per query block, read-modify-writes dq, dk, dv.
+ * Each thread's scratch comes from cpu_scratch (cpu_util.h): no malloc once warmed up.
  */
 #include <math.h>
-#include <stdlib.h>
-
 #include "kernels/attention.h"
+#include "kernels/cpu/cpu_util.h"
 
 #define ATT_BQ 32
 #define ATT_BK 64
@@ -129,9 +129,9 @@ int attention_forward_cpu(const Tensor *q, const Tensor *k, const Tensor *v, int
     const size_t scratch = (size_t)ATT_BQ * ATT_BK + (size_t)sh.d * ATT_BK + (size_t)ATT_BQ * sh.d + 2 * ATT_BQ;
     const double work = (double)sh.b * sh.lq * sh.lk * sh.c;
     int failed = 0;
-#pragma omp parallel if (work > 65536.0)
+#pragma omp parallel if (cpu_par(4.0 * work))
     {
-        float *buf = malloc(scratch * sizeof(float));
+        float *buf = cpu_scratch(SCRATCH_ATTENTION, scratch * sizeof(float), "attention");
         if (!buf) {
 #pragma omp atomic write
             failed = 1;
@@ -143,7 +143,6 @@ int attention_forward_cpu(const Tensor *q, const Tensor *k, const Tensor *v, int
             forward_block(&sh, q->data, k->data, v->data, o->data, lse->data, (int)(bh / heads), (int)(bh % heads),
                           qblk * ATT_BQ, buf);
         }
-        free(buf);
     }
     if (failed) return ldm_error("attention", "out of host memory for scratch (q %s, k %s)", tshape(q), tshape(k));
     return 0;
@@ -228,9 +227,9 @@ int attention_backward_cpu(const Tensor *q, const Tensor *k, const Tensor *v, co
     const size_t scratch = 2 * (size_t)sh.d * ATT_BK + 2 * (size_t)ATT_BQ * ATT_BK + ATT_BQ;
     const double work = (double)sh.b * sh.lq * sh.lk * sh.c;
     int failed = 0;
-#pragma omp parallel if (work > 65536.0 && tasks > 1)
+#pragma omp parallel if (cpu_par(10.0 * work) && tasks > 1)
     {
-        float *buf = malloc(scratch * sizeof(float));
+        float *buf = cpu_scratch(SCRATCH_ATTENTION, scratch * sizeof(float), "attention_backward");
         if (!buf) {
 #pragma omp atomic write
             failed = 1;
@@ -238,7 +237,6 @@ int attention_backward_cpu(const Tensor *q, const Tensor *k, const Tensor *v, co
 #pragma omp for schedule(static)
         for (long t = 0; t < tasks; t++)
             if (buf) backward_head(&sh, &g, (int)(t / heads), (int)(t % heads), buf);
-        free(buf);
     }
     if (failed)
         return ldm_error("attention_backward", "out of host memory for scratch (q %s, k %s)", tshape(q), tshape(k));

@@ -1,173 +1,527 @@
-/* kernels/cpu/conv2d.c — 2-D convolution on the CPU as implicit GEMM (kernels/cpu/gemm.h).
+/* kernels/cpu/conv2d.c — 2-D convolution on the CPU, direct: no im2col, no packing of the
+ * activations.
  *
  *   x (N, H, W, C), w (K, R, S, C), b (K), y (N, P, Q, K);  M = N*P*Q, D = R*S*C
  *   forward  y (M, K)   = im2col(x) (M, D) * w^T (D, K) + b                  2*M*K*D FLOP
  *   dgrad    dx         += the transposed convolution of dy with w           2*M*K*D FLOP
  *   wgrad    dw (K, D)  += dy^T (K, M) * im2col(x) (M, D)                     2*M*K*D FLOP
  *   bias     db (K)     += sum over the M rows of dy                          M*K FLOP
- * Bytes moved at best: x, w, y (and dy, dx, dw) once each; the im2col matrix never exists
- * in full: the GEMM's packers gather each (MC, KC) or (KC, NC) block of it straight from
- * the NHWC tensor (a row of im2col is R*S runs of C contiguous channels), zeros for the
- * padding.
+ * Bytes moved at best: x, w, y (and dy, dx, dw) once each.
  *
- * dgrad as a gather, so that every dx element has exactly one writer: for stride s the
- * input pixels split into s*s classes (h mod s, w mod s). Within a class the taps that
- * reach it are fixed (r = (h + pad) mod s, step s) and the dy pixel a tap reads moves one
- * step per class step, so each class is a stride-1 correlation of dy with a sub-kernel of
- * w: a GEMM with M = the class's pixels, N = C, depth = taps * K. No zero FLOPs for
- * stride 2, and the classes write disjoint rows of dx.
+ * Why not the implicit GEMM (gemm.h) this file used to be: a GEMM packs every block of
+ * im2col before its micro-kernel reads it once per NR output channels; with the 16 or 32
+ * channels of the demo models that packing cost as much as the FMAs, and K = 1 or 4
+ * wasted most of each vector. Measured on the demo preset (1 thread, batch 16) the direct
+ * path takes 0.47x the implicit GEMM's time over the VAE's convolutions.
+ *
+ * Slabs. Output rows are cut into bands of about BAND_PIXELS pixels; a band's input rows,
+ * with the padding as zeros, are copied into a slab (per thread, in L2), so that tap row r
+ * of output pixel (pl, q) of the band is one run of S*C contiguous floats at
+ *   slab + ((pl*stride + r)*Ws + q*stride)*C.
+ * Images smaller than a band go several to a work item, their slabs side by side.
+ *
+ * Lanes. One register tile: acc[i][j] = sum over segments s and steps t of
+ *   a[i][sa[s] + t*as] * b[sb[s] + t*bs + j],   i < ML lanes, j < NV*VW
+ * with every a[i][.] broadcast and b read as NV vectors. Three products fit it:
+ *   forward:  lanes = output pixels, j = output channels, t = the S*C floats of a tap row
+ *             (as = 1), segments = the R tap rows, b = the weights packed (D, NV*VW) per
+ *             block of output channels (once per call), cut into depth blocks that stay
+ *             in L1 (KC_BYTES);
+ *   wgrad:    lanes = output channels (dy broadcast, as = K), j = floats of a tap row,
+ *             t = the pixels of an output row, segments = output rows (WG_CHUNK pixels
+ *             per pass over the tiles); or, when a tap row is shorter than a vector
+ *             (C = 1), lanes = taps and j = output channels;
+ *   dgrad:    a gather, so that every dx element has one writer: for stride s the input
+ *             pixels split into s*s classes (h mod s, w mod s). The taps that reach a
+ *             class are fixed (r = (h + pad) mod s, step s) and the dy pixel a tap reads
+ *             moves one step per class step, so each class is a stride-1 forward
+ *             convolution of dy with a sub-kernel of the transposed w:
+ *             w'[c, a, b, k] = w[k, rt[a], st[b], c] (stride 1: the flipped kernel,
+ *             rt[a] = R-1-a, pad R-1-pad), written to every s-th pixel of dx.
+ * Output channels fewer than half a vector (K = 1 or 4: the models' last convolutions, and
+ * the first one's dgrad) would waste most of each vector; there the vectors run along the
+ * tap row instead, each output a dot product of length D (dot_tile).
+ *
+ * Threads: work items (bands) are handed out dynamically. The weight gradient sums over
+ * all pixels: the items are cut into WG_GROUPS fixed groups, each summed into its own
+ * partial dw in item order, and the partials are added in group order, so the result does
+ * not depend on the thread count. Scratch (packed weights, slabs, partials) comes from
+ * gemm_scratch: no malloc per call.
  */
+#include <omp.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "kernels/conv2d.h"
 #include "kernels/cpu/gemm.h"
 
 // ----------------------------------------------------------------------------
-// gathering rows of an implicit im2col matrix
+// slabs and tiles
 
-/* Row m = (n*Ho + y)*Wo + x of the matrix is the concatenation over taps (a, b), a-major,
- * of the Cs channels of src at (n, y*stride + oy[a], x*stride + ox[b]); zero outside. */
-typedef struct {
-    const float *src; /* (N, Hs, Ws, Cs) */
-    int Hs, Ws, Cs;
-    int Ho, Wo;
-    int stride;
-    int nty, ntx;
-    int oy[3], ox[3];
-} ConvGather;
+#define LMAX 12       /* lanes x vectors of one tile: the 16 ymm registers less B and A */
+#define SLAB_SLACK (LMAX * VW) /* floats readable after a slab: tiles may read past a tap row's end */
+#define BAND_PIXELS 512
+#define WG_GROUPS 8
+#define KC_BYTES 16384 /* weights of one depth block: half of a 32 KB L1 */
+#define DIRECT_CHUNK 256 /* forward: pixels per item at least, when images are smaller */
+#define WG_CHUNK 256   /* wgrad: pixels summed per pass over the tiles (measured: 64 and 512 are slower) */
+_Static_assert(WG_CHUNK <= BAND_PIXELS, "the wgrad segment tables hold BAND_PIXELS rows");
 
-/* A row (an output pixel) and a column (a tap and a channel) of the gathered matrix,
- * split once per panel and then stepped, so the packers do no division per element. */
 typedef struct {
-    int img, y, x;
-} Pixel;
-typedef struct {
-    int ty, tx, c;
-} Column;
+    const float *src; /* (N, Hin, Win, C) */
+    int N, Hin, Win, C;
+    int R, S, stride, pad_h, pad_w;
+    int P, Q;    /* output size */
+    int band;    /* output rows per band */
+    int nband;   /* bands per image */
+    int Hs, Ws;  /* rows of a full band's slab, columns of every slab */
+} Slab;
 
-static Pixel pixel_of(const ConvGather *g, int m) {
-    Pixel p = {m / g->Wo / g->Ho, m / g->Wo % g->Ho, m % g->Wo};
-    return p;
+/* Output pixel (p, q) reads rows p*stride - pad_h + r, columns q*stride - pad_w + s of src. */
+static Slab slab_of(const float *src, const int *shape, int R, int S, int stride, int pad_h, int pad_w, int P, int Q) {
+    Slab s = {src, shape[0], shape[1], shape[2], shape[3], R, S, stride, pad_h, pad_w, P, Q, 0, 0, 0, 0};
+    s.band = Q >= BAND_PIXELS ? 1 : BAND_PIXELS / Q;
+    if (s.band > P) s.band = P;
+    s.nband = (P + s.band - 1) / s.band;
+    s.Hs = (s.band - 1) * stride + R;
+    s.Ws = (Q - 1) * stride + S;
+    return s;
 }
 
-static void pixel_next(const ConvGather *g, Pixel *p) {
-    if (++p->x == g->Wo) {
-        p->x = 0;
-        if (++p->y == g->Ho) p->y = 0, p->img++;
-    }
+static size_t slab_floats(const Slab *s) {
+    return ((size_t)s->Hs * s->Ws * s->C + SLAB_SLACK + 15) / 16 * 16; /* keep every slab 64-byte aligned */
 }
 
-static Column column_of(const ConvGather *g, int col) {
-    Column c = {col / g->Cs / g->ntx, col / g->Cs % g->ntx, col % g->Cs};
-    return c;
-}
+static inline int iclamp(int v, int lo, int hi) { return v < lo ? lo : v > hi ? hi : v; }
 
-/* n columns from col of row p, to dst[0], dst[ds], dst[2*ds], ... */
-static void gather_row(const ConvGather *g, Pixel p, Column col, int n, float *dst, int ds) {
-    int ty = col.ty, tx = col.tx, c = col.c;
-    while (n > 0) {
-        int sy = p.y * g->stride + g->oy[ty], sx = p.x * g->stride + g->ox[tx];
-        int run = g->Cs - c < n ? g->Cs - c : n;
-        if (sy >= 0 && sy < g->Hs && sx >= 0 && sx < g->Ws) {
-            const float *s = g->src + (((size_t)p.img * g->Hs + sy) * g->Ws + sx) * g->Cs + c;
-            if (ds == 1)
-                memcpy(dst, s, (size_t)run * sizeof(float));
-            else
-                for (int j = 0; j < run; j++) dst[(size_t)j * ds] = s[j];
-        } else {
-            for (int j = 0; j < run; j++) dst[(size_t)j * ds] = 0.0f;
+/* The slab of band `band` of image n; returns the band's output rows. */
+static int slab_fill(const Slab *s, int n, int band, float *dst) {
+    int p0 = band * s->band, rows = s->P - p0 < s->band ? s->P - p0 : s->band;
+    int hs = (rows - 1) * s->stride + s->R;
+    size_t C = s->C, rowf = (size_t)s->Ws * C;
+    int j0 = iclamp(s->pad_w, 0, s->Ws), j1 = iclamp(s->pad_w + s->Win, j0, s->Ws); /* slab columns inside x */
+    for (int i = 0; i < hs; i++) {
+        int iy = p0 * s->stride - s->pad_h + i;
+        float *d = dst + i * rowf;
+        if (iy < 0 || iy >= s->Hin || j1 == j0) {
+            memset(d, 0, rowf * sizeof(float));
+            continue;
         }
-        dst += (size_t)run * ds;
-        n -= run;
-        c = 0;
-        if (++tx == g->ntx) tx = 0, ty++;
+        memset(d, 0, j0 * C * sizeof(float));
+        memcpy(d + j0 * C, s->src + (((size_t)n * s->Hin + iy) * s->Win + (j0 - s->pad_w)) * C,
+               (j1 - j0) * C * sizeof(float));
+        memset(d + j1 * C, 0, (s->Ws - j1) * C * sizeof(float));
     }
+    memset(dst + hs * rowf, 0, SLAB_SLACK * sizeof(float));
+    return rows;
 }
 
-/* The gathered matrix as op(A): lanes are its rows, depth its columns. */
-static void pack_gather_lanes(const GemmOperand *x, int i0, int ni, int k0, int nk, int width, float *dst) {
-    const ConvGather *g = x->ctx;
-    Pixel p = pixel_of(g, i0);
-    Column col = column_of(g, k0);
-    for (int i = 0; i < ni; i++, pixel_next(g, &p)) gather_row(g, p, col, nk, dst + i, width);
-    for (int k = 0; k < nk; k++)
-        for (int i = ni; i < width; i++) dst[(size_t)k * width + i] = 0.0f;
-}
-
-/* The gathered matrix as op(B): depth is its rows, lanes its columns. */
-static void pack_gather_depth(const GemmOperand *x, int i0, int ni, int k0, int nk, int width, float *dst) {
-    const ConvGather *g = x->ctx;
-    Pixel p = pixel_of(g, k0);
-    Column col = column_of(g, i0);
-    for (int k = 0; k < nk; k++, pixel_next(g, &p)) {
-        float *d = dst + (size_t)k * width;
-        gather_row(g, p, col, ni, d, 1);
-        for (int i = ni; i < width; i++) d[i] = 0.0f;
-    }
-}
-
-static ConvGather im2col_of(const Tensor *x, const Tensor *w, int stride, int pad, int P, int Q) {
-    ConvGather g = {x->data, x->shape[1], x->shape[2], x->shape[3], P, Q, stride, w->shape[1], w->shape[2],
-                    {0}, {0}};
-    for (int r = 0; r < g.nty; r++) g.oy[r] = r - pad;
-    for (int s = 0; s < g.ntx; s++) g.ox[s] = s - pad;
-    return g;
+/* Slab pointer of output pixel (pl, q) of the band (its first tap row). */
+static inline const float *slab_pixel(const Slab *s, const float *slab, int pl, int q) {
+    return slab + ((size_t)pl * s->stride * s->Ws + (size_t)q * s->stride) * s->C;
 }
 
 // ----------------------------------------------------------------------------
-// forward
+// the register tiles
+
+typedef struct {
+    const float *a[LMAX];
+    const float *b;
+    int nseg, len;
+    const long *sa, *sb;
+    long as, bs;
+    /* store: c[i][j] (= or +=) acc[i][j] (+ bias[j]) for i < mi, j < nj; transposed:
+     * c[j][i] += acc[i][j] */
+    float *c[LMAX * VW];
+    int mi, nj;
+    const float *bias;
+    bool accumulate, transposed;
+} Lanes;
+
+static inline __attribute__((always_inline)) void lanes_tile(const int ML, const int NV, const Lanes *L) {
+    vf acc[LMAX];
+#pragma GCC unroll 12
+    for (int i = 0; i < ML * NV; i++) acc[i] = vf_set1(0.0f);
+    for (int s = 0; s < L->nseg; s++) {
+        const float *ap[LMAX];
+#pragma GCC unroll 12
+        for (int i = 0; i < ML; i++) ap[i] = L->a[i] + L->sa[s];
+        const float *bp = L->b + L->sb[s];
+        long off = 0;
+        for (int t = 0; t < L->len; t++, off += L->as, bp += L->bs) {
+            vf bv[LMAX];
+#pragma GCC unroll 12
+            for (int j = 0; j < NV; j++) bv[j] = vf_loadu(bp + j * VW);
+#pragma GCC unroll 12
+            for (int i = 0; i < ML; i++) {
+                vf av = vf_set1(ap[i][off]);
+#pragma GCC unroll 12
+                for (int j = 0; j < NV; j++) acc[i * NV + j] = vf_fma(av, bv[j], acc[i * NV + j]);
+            }
+        }
+    }
+    if (!L->transposed && L->nj == NV * VW) {
+        for (int i = 0; i < L->mi; i++)
+#pragma GCC unroll 12
+            for (int j = 0; j < NV; j++) {
+                float *p = L->c[i] + j * VW;
+                vf v = acc[i * NV + j];
+                if (L->bias) v = vf_add(v, vf_loadu(L->bias + j * VW));
+                if (L->accumulate) v = vf_add(v, vf_loadu(p));
+                vf_storeu(p, v);
+            }
+        return;
+    }
+    float t[LMAX * VW];
+#pragma GCC unroll 12
+    for (int i = 0; i < ML * NV; i++) vf_storeu(t + i * VW, acc[i]);
+    for (int i = 0; i < L->mi; i++)
+        for (int j = 0; j < L->nj; j++) {
+            float v = t[i * NV * VW + j];
+            if (L->transposed) {
+                L->c[j][i] += v;
+                continue;
+            }
+            if (L->bias) v += L->bias[j];
+            L->c[i][j] = L->accumulate ? L->c[i][j] + v : v;
+        }
+}
+
+/* The tile shapes (lanes, vectors), each compiled with its loops unrolled. 6 x 2 keeps its
+ * two B vectors in registers (15 of 16 ymm); 4 x 3 and 3 x 4 would not (GCC then reads B
+ * from memory in every FMA) and measured 20-50% slower. 1 x 8 is for a single lane
+ * (K = 1 weight gradients). */
+#define LANE_SHAPES(X) X(6, 2) X(12, 1) X(1, 8)
+#define LANE_FN(ml, nv) \
+    static void lanes_##ml##_##nv(const Lanes *L) { lanes_tile(ml, nv, L); }
+LANE_SHAPES(LANE_FN)
+typedef struct {
+    int ml, nv;
+    void (*fn)(const Lanes *);
+} LaneShape;
+#define LANE_ENTRY(ml, nv) {ml, nv, lanes_##ml##_##nv},
+static const LaneShape lane_shapes[] = {LANE_SHAPES(LANE_ENTRY)};
+
+/* The tile that takes fewest cycles on `lanes` lanes of `width` floats: the padded work,
+ * times loads per FMA where a tile issues more loads (ml + nv) than FMAs (ml*nv) can hide. */
+static const LaneShape *lane_shape_for(int lanes, int width) {
+    const LaneShape *best = NULL;
+    double best_cost = 0;
+    for (size_t k = 0; k < sizeof lane_shapes / sizeof lane_shapes[0]; k++) {
+        const LaneShape *t = &lane_shapes[k];
+        double work = (double)((lanes + t->ml - 1) / t->ml * t->ml) *
+                      ((width + t->nv * VW - 1) / (t->nv * VW) * t->nv * VW);
+        double ratio = (double)(t->ml + t->nv) / (t->ml * t->nv), cost = work * (ratio > 1 ? ratio : 1);
+        if (!best || cost < best_cost) best = t, best_cost = cost;
+    }
+    return best;
+}
+
+/* out[p][k] = sum over segments s of the dot product of a[p] + sa[s] and w[k] + sw[s],
+ * `len` floats each, p < DP, k < DK. */
+static inline __attribute__((always_inline)) void dot_tile(const int DP, const int DK, const float *const *a,
+                                                           const float *const *w, int nseg, const long *sa,
+                                                           const long *sw, int len, float *out) {
+    vf acc[LMAX];
+    float tail[LMAX] = {0};
+#pragma GCC unroll 12
+    for (int i = 0; i < DP * DK; i++) acc[i] = vf_set1(0.0f);
+    for (int s = 0; s < nseg; s++) {
+        const float *ap[LMAX], *wp[LMAX];
+#pragma GCC unroll 12
+        for (int p = 0; p < DP; p++) ap[p] = a[p] + sa[s];
+#pragma GCC unroll 12
+        for (int k = 0; k < DK; k++) wp[k] = w[k] + sw[s];
+        int t = 0;
+        for (; t + VW <= len; t += VW) {
+            vf wv[LMAX];
+#pragma GCC unroll 12
+            for (int k = 0; k < DK; k++) wv[k] = vf_loadu(wp[k] + t);
+#pragma GCC unroll 12
+            for (int p = 0; p < DP; p++) {
+                vf xv = vf_loadu(ap[p] + t);
+#pragma GCC unroll 12
+                for (int k = 0; k < DK; k++) acc[p * DK + k] = vf_fma(xv, wv[k], acc[p * DK + k]);
+            }
+        }
+        for (; t < len; t++)
+            for (int p = 0; p < DP; p++)
+                for (int k = 0; k < DK; k++) tail[p * DK + k] += ap[p][t] * wp[k][t];
+    }
+#pragma GCC unroll 12
+    for (int i = 0; i < DP * DK; i++) out[i] = vf_sum(acc[i]) + tail[i];
+}
+
+static void dot_8_1(const float *const *a, const float *const *w, int nseg, const long *sa, const long *sw, int len,
+                    float *out) {
+    dot_tile(8, 1, a, w, nseg, sa, sw, len, out);
+}
+static void dot_3_4(const float *const *a, const float *const *w, int nseg, const long *sa, const long *sw, int len,
+                    float *out) {
+    dot_tile(3, 4, a, w, nseg, sa, sw, len, out);
+}
+
+// ----------------------------------------------------------------------------
+// direct convolution (forward and dgrad)
+
+/* The kernel of a convolution as the direct path reads it: output channel o, tap row a,
+ * float t of the tap row (t = b*Ci + c). Forward: w itself. flip: the dgrad's kernel, read
+ * from w (K, R, S, C): o is w's c, the input channel is w's k, and tap (a, b) is w's tap
+ * (rt[a], st[b]) (for stride 1 the flipped kernel, rt[a] = R-1-a). */
+typedef struct {
+    const float *w;
+    int K, R, S, C; /* w's shape */
+    bool flip;
+    int nr, ns, rt[3], st[3];
+} KernelView;
+
+/* The kernel into dst as element (o, d = a*ns*Ci + t) at dst[o*D + d] (dot) or, for blocks
+ * of nrp output channels, at dst[((o / nrp)*D + d)*nrp + o % nrp], zeros past Ko. */
+static void kernel_pack(const KernelView *v, int Ko, int D, int nrp, float *dst) {
+    int blocks = nrp ? (Ko + nrp - 1) / nrp : 0;
+    if (nrp) memset(dst, 0, (size_t)blocks * nrp * D * sizeof(float));
+#define AT(o, d) dst[nrp ? ((size_t)((o) / nrp) * D + (d)) * nrp + (o) % nrp : (size_t)(o) * D + (d)]
+    if (!v->flip) {
+        for (int o = 0; o < Ko; o++)
+            for (int d = 0; d < D; d++) AT(o, d) = v->w[(size_t)o * D + d];
+        return;
+    }
+    int K = v->K;
+    for (int k = 0; k < K; k++)
+        for (int a = 0; a < v->nr; a++)
+            for (int b = 0; b < v->ns; b++) {
+                const float *src = v->w + (((size_t)k * v->R + v->rt[a]) * v->S + v->st[b]) * v->C;
+                int d = (a * v->ns + b) * K + k;
+                for (int o = 0; o < Ko; o++) AT(o, d) = src[o];
+            }
+#undef AT
+}
+
+/* Threads for `flop` of work in `items` pieces: one below ~1 MFLOP (a parallel region
+ * costs more) or inside a parallel region. */
+static int conv_threads(double flop, int items) {
+    if (omp_in_parallel() || flop < 1e6) return 1;
+    int nt = omp_get_max_threads();
+    return nt < items ? nt : items;
+}
+
+/* One direct convolution: output pixel (n, p, q), p < P, q < Q, of the convolution of src
+ * (N, Hin, Win, Ci) with the kernel kv (Ko, R, S, Ci as kernel_pack reads it) is written
+ * (accumulate: added) with the bias to y + ((n*Hy + oy + p*os)*Wy + ox + q*os)*Ko. */
+typedef struct {
+    const float *src;
+    const int *src_shape;
+    int R, S, stride, pad_h, pad_w, P, Q;
+    const KernelView *kv;
+    int Ko;
+    const float *bias;
+    bool accumulate;
+    float *y;
+    int Hy, Wy, os, oy, ox;
+} DirectConv;
+
+static inline float *out_pixel(const DirectConv *c, int n, int p, int q) {
+    return c->y + (((size_t)n * c->Hy + c->oy + (size_t)p * c->os) * c->Wy + c->ox + (size_t)q * c->os) * c->Ko;
+}
+
+static int conv_direct(const DirectConv *c) {
+    const int R = c->R, S = c->S, P = c->P, Q = c->Q, Ko = c->Ko;
+    const float *bias = c->bias;
+    const bool accumulate = c->accumulate;
+    Slab sl = slab_of(c->src, c->src_shape, R, S, c->stride, c->pad_h, c->pad_w, P, Q);
+    int SC = S * sl.C, D = R * SC, N = sl.N;
+    double flop = 2.0 * N * P * Q * Ko * D;
+    /* Small images go ipb to an item (their slabs side by side), so that a depth block of
+     * the weights serves more pixels while it is in L1; at least two items per thread. */
+    int nt = conv_threads(flop, N * sl.nband), ipb = 1;
+    if (sl.nband == 1 && P * Q < DIRECT_CHUNK) {
+        ipb = DIRECT_CHUNK / (P * Q);
+        if (ipb > N / (2 * nt)) ipb = N / (2 * nt) > 1 ? N / (2 * nt) : 1;
+    }
+    int items = ipb > 1 ? (N + ipb - 1) / ipb : N * sl.nband;
+    nt = conv_threads(flop, items);
+    bool dot = 2 * Ko <= VW && SC >= VW;
+    const LaneShape *ls = dot ? NULL : lane_shape_for(BAND_PIXELS, Ko);
+    int nrp = dot ? 0 : ls->nv * VW, nkb = dot ? 0 : (Ko + nrp - 1) / nrp;
+    size_t wfloats = ((size_t)(dot ? Ko : nkb * nrp) * D + 15) / 16 * 16, sfloats = slab_floats(&sl);
+    float *buf = gemm_scratch(GEMM_SCRATCH_CONV, wfloats + (size_t)nt * ipb * sfloats);
+    if (!buf) return -1;
+    float *wp = buf;
+    kernel_pack(c->kv, Ko, D, nrp, wp);
+    long sa[3];
+    for (int r = 0; r < R; r++) sa[r] = (long)r * sl.Ws * sl.C;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int item = 0; item < items; item++) {
+        float *slab = buf + wfloats + (size_t)omp_get_thread_num() * ipb * sfloats;
+        int n = ipb > 1 ? item * ipb : item / sl.nband, band = ipb > 1 ? 0 : item % sl.nband;
+        int nimg = N - n < ipb ? N - n : ipb, rows = 0;
+        for (int i = 0; i < nimg; i++) rows = slab_fill(&sl, n + i, band, slab + i * sfloats);
+        int ppi = rows * Q, npx = nimg * ppi; /* pixels per image, in the item */
+#define PIXEL(pi) slab_pixel(&sl, slab + (size_t)((pi) / ppi) * sfloats, (pi) % ppi / Q, (pi) % Q)
+#define OUT(pi) out_pixel(c, n + (pi) / ppi, band * sl.band + (pi) % ppi / Q, (pi) % Q)
+        if (dot) {
+            const float *wk[4];
+            long swd[3];
+            for (int r = 0; r < R; r++) swd[r] = (long)r * SC;
+            int dk = Ko == 1 ? 1 : 4, dp = Ko == 1 ? 8 : 3;
+            for (int k0 = 0; k0 < Ko; k0 += dk) {
+                for (int k = 0; k < dk; k++) wk[k] = wp + (size_t)(k0 + k < Ko ? k0 + k : Ko - 1) * D;
+                for (int px = 0; px < npx; px += dp) {
+                    const float *a[8];
+                    float o[LMAX];
+                    for (int i = 0; i < dp; i++) {
+                        int pi = px + i < npx ? px + i : npx - 1;
+                        a[i] = PIXEL(pi);
+                    }
+                    (dk == 1 ? dot_8_1 : dot_3_4)(a, wk, R, sa, swd, SC, o);
+                    for (int i = 0; i < dp && px + i < npx; i++)
+                        for (int k = 0; k < dk && k0 + k < Ko; k++) {
+                            float *yo = OUT(px + i) + k0 + k;
+                            float v = o[i * dk + k] + (bias ? bias[k0 + k] : 0.0f);
+                            *yo = accumulate ? *yo + v : v;
+                        }
+                }
+            }
+            continue;
+        }
+        /* Depth blocks whose weights stay in L1 (KC_BYTES): all R tap rows at once when
+         * they fit, else pieces of one tap row; blocks after the first accumulate. */
+        long sb[3];
+        for (int r = 0; r < R; r++) sb[r] = (long)r * SC * nrp;
+        bool whole = (size_t)D * nrp * sizeof(float) <= KC_BYTES;
+        int kc_max = (int)(KC_BYTES / (nrp * sizeof(float))), pieces = (SC + kc_max - 1) / kc_max;
+        int kcd = whole ? SC : (SC + pieces - 1) / pieces; /* equal pieces */
+        Lanes L = {.sb = sb, .as = 1, .bs = nrp};
+        for (int kb = 0; kb < nkb; kb++) {
+            L.nj = Ko - kb * nrp < nrp ? Ko - kb * nrp : nrp;
+            for (int r0 = 0; r0 < R; r0 += whole ? R : 1)
+                for (int t0 = 0; t0 < SC; t0 += kcd) {
+                    bool first = r0 == 0 && t0 == 0;
+                    L.nseg = whole ? R : 1;
+                    L.len = SC - t0 < kcd ? SC - t0 : kcd;
+                    L.sa = sa + r0;
+                    L.b = wp + ((size_t)kb * D + (size_t)r0 * SC + t0) * nrp;
+                    L.bias = bias && first ? bias + kb * nrp : NULL;
+                    L.accumulate = accumulate || !first;
+                    for (int px = 0; px < npx; px += ls->ml) {
+                        L.mi = npx - px < ls->ml ? npx - px : ls->ml;
+                        for (int i = 0; i < ls->ml; i++) {
+                            int pi = i < L.mi ? px + i : px;
+                            L.a[i] = PIXEL(pi) + t0;
+                            L.c[i] = OUT(pi) + kb * nrp;
+                        }
+                        ls->fn(&L);
+                    }
+                }
+        }
+    }
+#undef PIXEL
+#undef OUT
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// direct weight gradient
+
+static int conv_wgrad_direct(const Tensor *x, const Tensor *dy, int stride, int pad, Tensor *dw) {
+    int K = dw->shape[0], R = dw->shape[1], S = dw->shape[2], P = dy->shape[1], Q = dy->shape[2];
+    Slab sl = slab_of(x->data, x->shape, R, S, stride, pad, pad, P, Q);
+    int C = sl.C, SC = S * C, D = R * SC, items = sl.N * sl.nband, G = items < WG_GROUPS ? items : WG_GROUPS;
+    /* Vectors along the tap row, unless it is shorter than one (C = 1) and the output
+     * channels fill whole tiles (the dy rows are read nrp floats at a time). */
+    const LaneShape *ls = lane_shape_for(K, SC);
+    bool over_k = false;
+    if (SC < VW) {
+        const LaneShape *lk = lane_shape_for(D, K);
+        if (K % (lk->nv * VW) == 0) ls = lk, over_k = true;
+    }
+    /* Images smaller than a chunk are summed ipb at a time (their slabs side by side), so
+     * that a tile sums over at least WG_CHUNK pixels between loading and storing dw. */
+    int nrp = ls->nv * VW, ipb = sl.nband == 1 && P * Q < WG_CHUNK ? WG_CHUNK / (P * Q) : 1;
+    size_t pfloats = (size_t)K * D, sfloats = slab_floats(&sl);
+    int nt = conv_threads(2.0 * sl.N * P * Q * K * D, G);
+    float *buf = gemm_scratch(GEMM_SCRATCH_CONV, G * pfloats + (size_t)nt * ipb * sfloats);
+    if (!buf) return -1;
+    long sa[BAND_PIXELS], sb[BAND_PIXELS]; /* segment j: row j % band of image j / band of the block */
+    for (int j = 0; j < ipb * sl.band; j++) {
+        long dy_row = (long)j * Q * K, x_row = (long)(j / sl.band) * sfloats + (long)(j % sl.band) * stride * sl.Ws * C;
+        sa[j] = over_k ? x_row : dy_row;
+        sb[j] = over_k ? dy_row : x_row;
+    }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int g = 0; g < G; g++) {
+        float *part = buf + g * pfloats, *slab = buf + G * pfloats + (size_t)omp_get_thread_num() * ipb * sfloats;
+        memset(part, 0, pfloats * sizeof(float));
+        Lanes L = {.len = Q, .accumulate = true, .transposed = over_k};
+        L.as = over_k ? (long)stride * C : K;
+        L.bs = over_k ? K : (long)stride * C;
+        int end = (int)((long)(g + 1) * items / G);
+        for (int item = (int)((long)g * items / G); item < end; item += ipb) {
+            int n = item / sl.nband, band = item % sl.nband, nimg = end - item < ipb ? end - item : ipb, rows = 0;
+            for (int i = 0; i < nimg; i++) rows += slab_fill(&sl, n + i, band, slab + i * sfloats);
+            int chunk = Q >= WG_CHUNK ? 1 : WG_CHUNK / Q;
+            const float *dyb = dy->data + ((size_t)n * P + (size_t)band * sl.band) * Q * K;
+            /* rows s0 .. s0+chunk-1 of the block against every tile, then the next rows */
+            for (int s0 = 0; s0 < rows; s0 += chunk) {
+                L.nseg = rows - s0 < chunk ? rows - s0 : chunk;
+                L.sa = sa + s0, L.sb = sb + s0;
+                if (over_k) {
+                    for (int d0 = 0; d0 < D; d0 += ls->ml) {
+                        L.mi = D - d0 < ls->ml ? D - d0 : ls->ml;
+                        for (int i = 0; i < ls->ml; i++) {
+                            int d = i < L.mi ? d0 + i : d0;
+                            L.a[i] = slab + (size_t)(d / SC) * sl.Ws * C + d % SC;
+                        }
+                        for (int k0 = 0; k0 < K; k0 += nrp) {
+                            L.b = dyb + k0;
+                            L.nj = nrp;
+                            for (int j = 0; j < nrp; j++) L.c[j] = part + (size_t)(k0 + j) * D + d0;
+                            ls->fn(&L);
+                        }
+                    }
+                    continue;
+                }
+                for (int k0 = 0; k0 < K; k0 += ls->ml) {
+                    L.mi = K - k0 < ls->ml ? K - k0 : ls->ml;
+                    for (int i = 0; i < ls->ml; i++) L.a[i] = dyb + (i < L.mi ? k0 + i : k0);
+                    for (int r = 0; r < R; r++)
+                        for (int d0 = 0; d0 < SC; d0 += nrp) {
+                            L.b = slab + (size_t)r * sl.Ws * C + d0;
+                            L.nj = SC - d0 < nrp ? SC - d0 : nrp;
+                            for (int i = 0; i < L.mi; i++) L.c[i] = part + (size_t)(k0 + i) * D + r * SC + d0;
+                            ls->fn(&L);
+                        }
+                }
+            }
+        }
+    }
+    /* dw += the partials, in group order */
+#pragma omp parallel for schedule(static) num_threads(nt) if (pfloats * G > 65536)
+    for (size_t e = 0; e < pfloats; e++) {
+        float s = 0.0f;
+        for (int g = 0; g < G; g++) s += buf[g * pfloats + e];
+        dw->data[e] += s;
+    }
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
+// entry points
 
 int conv2d_forward_cpu(const Tensor *x, const Tensor *w, const Tensor *b, int stride, int pad, Tensor *y) {
-    int N = x->shape[0], P = y->shape[1], Q = y->shape[2], K = w->shape[0];
-    int M = N * P * Q, D = w->shape[1] * w->shape[2] * w->shape[3];
-    ConvGather g = im2col_of(x, w, stride, pad, P, Q);
-    if (b) gemm_fill_rows(y->data, M, K, b->data);
-    GemmOperand A = {pack_gather_lanes, NULL, 0, &g};
-    GemmOperand B = {gemm_pack_lane_rows, w->data, D, NULL}; /* w^T: lane k is row k of w */
-    GemmOut C = {y->data, K, NULL, NULL};
-    return gemm_ex(M, K, D, 1.0f, &A, &B, b ? 1.0f : 0.0f, &C);
-}
-
-// ----------------------------------------------------------------------------
-// backward: data gradient, one GEMM per stride class
-
-/* Depth row (tap, k) of the class's sub-kernel, lanes c: w[k, r[tap / ntx], s[tap % ntx], :]. */
-typedef struct {
-    const float *w; /* (K, R, S, C) */
-    int K, R, S, C;
-    int ntx;
-    int r[3], s[3];
-} DgradWeight;
-
-static void pack_dgrad_weight(const GemmOperand *x, int i0, int ni, int k0, int nk, int width, float *dst) {
-    const DgradWeight *dw = x->ctx;
-    for (int k = 0; k < nk; k++) {
-        int tap = (k0 + k) / dw->K, ko = (k0 + k) % dw->K;
-        const float *src = dw->w + (((size_t)ko * dw->R + dw->r[tap / dw->ntx]) * dw->S + dw->s[tap % dw->ntx]) * dw->C;
-        float *d = dst + (size_t)k * width;
-        memcpy(d, src + i0, (size_t)ni * sizeof(float));
-        for (int i = ni; i < width; i++) d[i] = 0.0f;
-    }
-}
-
-/* Row m = (n*Hc + i)*Wc + j of the class is dx[n, ph + s*i, pw + s*j, :]. */
-typedef struct {
-    float *dx; /* (N, H, W, C) */
-    int H, W, C;
-    int Hc, Wc, ph, pw, stride;
-} DgradRows;
-
-static float *dgrad_row(const GemmOut *c, int m) {
-    const DgradRows *o = c->ctx;
-    int j = m % o->Wc, t = m / o->Wc, i = t % o->Hc, n = t / o->Hc;
-    return o->dx + (((size_t)n * o->H + o->ph + o->stride * i) * o->W + o->pw + o->stride * j) * o->C;
+    int K = w->shape[0], R = w->shape[1], S = w->shape[2], P = y->shape[1], Q = y->shape[2];
+    KernelView kv = {.w = w->data, .K = K, .R = R, .S = S, .C = w->shape[3]};
+    DirectConv c = {x->data, x->shape, R, S, stride, pad, pad, P, Q, &kv, K, b ? b->data : NULL, false,
+                    y->data, P, Q, 1, 0, 0};
+    return conv_direct(&c);
 }
 
 /* Taps of a length-R kernel that reach input positions ≡ ph (mod stride): r with
- * (ph + pad - r) ≡ 0; the dy position read is then (h + pad - r) / stride = i + off. */
+ * (ph + pad - r) ≡ 0; the dy position read is then (h + pad - r) / stride = i + off.
+ * Returned by ascending off (r descending); the offs are consecutive. */
 static int class_taps(int ph, int pad, int R, int stride, int *r, int *off) {
     int n = 0;
-    for (int t = 0; t < R; t++) {
+    for (int t = R - 1; t >= 0; t--) {
         int d = ph + pad - t;
         if (((d % stride) + stride) % stride == 0) {
             r[n] = t;
@@ -177,41 +531,29 @@ static int class_taps(int ph, int pad, int R, int stride, int *r, int *off) {
     return n;
 }
 
+/* dx += the data gradient, one direct convolution per stride class (see above). */
 static int conv2d_dgrad(const Tensor *w, const Tensor *dy, int stride, int pad, Tensor *dx) {
-    int N = dx->shape[0], H = dx->shape[1], W = dx->shape[2], C = dx->shape[3];
+    int H = dx->shape[1], W = dx->shape[2], C = dx->shape[3];
     int K = w->shape[0], R = w->shape[1], S = w->shape[2];
     for (int ph = 0; ph < stride && ph < H; ph++)
         for (int pw = 0; pw < stride && pw < W; pw++) {
-            ConvGather g = {dy->data, dy->shape[1], dy->shape[2], K, (H - ph + stride - 1) / stride,
-                            (W - pw + stride - 1) / stride, 1, 0, 0, {0}, {0}};
-            DgradWeight bw = {w->data, K, R, S, C, 0, {0}, {0}};
-            g.nty = class_taps(ph, pad, R, stride, bw.r, g.oy);
-            g.ntx = bw.ntx = class_taps(pw, pad, S, stride, bw.s, g.ox);
-            if (g.nty == 0 || g.ntx == 0) continue; /* no tap reaches this class */
-            DgradRows rows = {dx->data, H, W, C, g.Ho, g.Wo, ph, pw, stride};
-            GemmOperand A = {pack_gather_lanes, NULL, 0, &g};
-            GemmOperand B = {pack_dgrad_weight, NULL, 0, &bw};
-            GemmOut out = {NULL, 0, dgrad_row, &rows};
-            if (gemm_ex(N * g.Ho * g.Wo, C, g.nty * g.ntx * K, 1.0f, &A, &B, 1.0f, &out)) return -1;
+            KernelView kv = {.w = w->data, .K = K, .R = R, .S = S, .C = C, .flip = true};
+            int offh[3], offw[3];
+            kv.nr = class_taps(ph, pad, R, stride, kv.rt, offh);
+            kv.ns = class_taps(pw, pad, S, stride, kv.st, offw);
+            if (kv.nr == 0 || kv.ns == 0) continue; /* no tap reaches this class */
+            int Hc = (H - ph + stride - 1) / stride, Wc = (W - pw + stride - 1) / stride;
+            DirectConv c = {dy->data, dy->shape, kv.nr, kv.ns, 1, -offh[0], -offw[0], Hc, Wc, &kv, C, NULL, true,
+                            dx->data, H, W, stride, ph, pw};
+            if (conv_direct(&c)) return -1;
         }
     return 0;
 }
 
-// ----------------------------------------------------------------------------
-// backward: entry point (weight gradient inline: one GEMM)
-
 int conv2d_backward_cpu(const Tensor *x, const Tensor *w, const Tensor *dy, int stride, int pad, Tensor *dx,
                         Tensor *dw, Tensor *db) {
-    int P = dy->shape[1], Q = dy->shape[2], K = w->shape[0];
-    int M = x->shape[0] * P * Q, D = w->shape[1] * w->shape[2] * w->shape[3];
-    if (db) gemm_sum_rows(dy->data, M, K, db->data);
-    if (dw) {
-        ConvGather g = im2col_of(x, w, stride, pad, P, Q);
-        GemmOperand A = {gemm_pack_depth_rows, dy->data, K, NULL}; /* dy^T: lane k, depth m at dy[m*K + k] */
-        GemmOperand B = {pack_gather_depth, NULL, 0, &g};
-        GemmOut C = {dw->data, D, NULL, NULL};
-        if (gemm_ex(K, D, M, 1.0f, &A, &B, 1.0f, &C)) return -1;
-    }
+    if (db) gemm_sum_rows(dy->data, (long)dy->shape[0] * dy->shape[1] * dy->shape[2], w->shape[0], db->data);
+    if (dw && conv_wgrad_direct(x, dy, stride, pad, dw)) return -1;
     if (dx && conv2d_dgrad(w, dy, stride, pad, dx)) return -1;
     return 0;
 }

@@ -36,47 +36,22 @@
 
 #include "core/error.h"
 
-// ----------------------------------------------------------------------------
-// vector abstraction: the micro-kernel is written once over `vf`
-
-#if defined(__AVX512F__)
-#include <immintrin.h>
-typedef __m512 vf;
-#define VW 16
+/* Register tiles: see the top of the file. */
+#if VW == 16
 #define MR 12
 #define NR 32
-static inline vf vf_load(const float *p) { return _mm512_load_ps(p); }
-static inline vf vf_loadu(const float *p) { return _mm512_loadu_ps(p); }
-static inline void vf_storeu(float *p, vf v) { _mm512_storeu_ps(p, v); }
-static inline vf vf_set1(float x) { return _mm512_set1_ps(x); }
-static inline vf vf_fma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
-static inline vf vf_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
-static inline float f_fma(float a, float b, float c) { return fmaf(a, b, c); }
-#elif defined(__AVX2__) && defined(__FMA__)
-#include <immintrin.h>
-typedef __m256 vf;
-#define VW 8
+#elif VW == 8
 #define MR 6
 #define NR 16
-static inline vf vf_load(const float *p) { return _mm256_load_ps(p); }
-static inline vf vf_loadu(const float *p) { return _mm256_loadu_ps(p); }
-static inline void vf_storeu(float *p, vf v) { _mm256_storeu_ps(p, v); }
-static inline vf vf_set1(float x) { return _mm256_set1_ps(x); }
-static inline vf vf_fma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
-static inline vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
-static inline float f_fma(float a, float b, float c) { return fmaf(a, b, c); }
 #else
-typedef float vf;
-#define VW 1
 #define MR 4
 #define NR 4
-static inline vf vf_load(const float *p) { return *p; }
-static inline vf vf_loadu(const float *p) { return *p; }
-static inline void vf_storeu(float *p, vf v) { *p = v; }
-static inline vf vf_set1(float x) { return x; }
-static inline vf vf_fma(vf a, vf b, vf c) { return a * b + c; }
-static inline vf vf_mul(vf a, vf b) { return a * b; }
+#endif
+/* The scalar rounding of the vector FMA, for edge tiles. */
+#if VW == 1
 static inline float f_fma(float a, float b, float c) { return vf_fma(a, b, c); }
+#else
+static inline float f_fma(float a, float b, float c) { return fmaf(a, b, c); }
 #endif
 
 #define NV (NR / VW)
@@ -258,7 +233,7 @@ int gemm_ex(int M, int N, int K, float alpha, const GemmOperand *a, const GemmOp
     int tm = (M + mt - 1) / mt, tn = (N + ntl - 1) / ntl;
     bool share_a = tn > 1 && size_a <= SHARED_MAX, share_b = tm > 1 && size_b <= SHARED_MAX;
     size_t floats = (size_t)nt * PACK_FLOATS + (share_a ? size_a + 16 : 0) + (share_b ? size_b : 0);
-    float *buf = aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64);
+    float *buf = gemm_scratch(GEMM_SCRATCH_PACK, floats);
     if (!buf) return ldm_error("gemm", "out of memory for %zu pack floats (M %d, N %d, K %d)", floats, M, N, K);
     float *shared = buf + (size_t)nt * PACK_FLOATS;
     if (share_a) g.sa = shared, shared += (size_a + 15) / 16 * 16; /* keep sb 64-byte aligned */
@@ -274,8 +249,25 @@ int gemm_ex(int M, int N, int K, float alpha, const GemmOperand *a, const GemmOp
             gemm_tile(&g, m0, imin(M, m0 + mt), n0, imin(N, n0 + ntl), pa, pa + MC * KC);
         }
     }
-    free(buf);
     return 0;
+}
+
+// ----------------------------------------------------------------------------
+// scratch: grow-only, per thread and slot
+
+static _Thread_local struct {
+    float *p;
+    size_t floats;
+} scratch[GEMM_SCRATCH_SLOTS];
+
+float *gemm_scratch(int slot, size_t floats) {
+    if (floats <= scratch[slot].floats) return scratch[slot].p;
+    size_t want = floats + floats / 4; /* a little headroom: the next shape may be larger */
+    float *p = aligned_alloc(64, (want * sizeof(float) + 63) / 64 * 64);
+    if (!p) return ldm_error("gemm", "out of memory for %zu scratch floats", want), NULL;
+    free(scratch[slot].p);
+    scratch[slot].p = p, scratch[slot].floats = want;
+    return p;
 }
 
 // ----------------------------------------------------------------------------
@@ -306,15 +298,28 @@ void gemm_fill_rows(float *y, long rows, int n, const float *b) {
 }
 
 /* Threads own blocks of 16 columns (one cache line per row), so every column is summed
- * by one thread from the first row to the last. */
+ * by one thread from the first row to the last: in float over chunks of SUM_CHUNK rows
+ * (four rows interleaved, so four vector adds are in flight), the chunks added in double.
+ * The order is fixed, whatever the thread count. */
+#define SUM_CHUNK 256
 void gemm_sum_rows(const float *dy, long rows, int n, float *db) {
     int nb = (n + 15) / 16;
 #pragma omp parallel for schedule(static) if (rows * n > 65536 && nb > 1)
     for (int blk = 0; blk < nb; blk++) {
         int j0 = blk * 16, w = imin(16, n - j0);
         double acc[16] = {0};
-        for (long r = 0; r < rows; r++)
-            for (int j = 0; j < w; j++) acc[j] += dy[r * n + j0 + j];
+        for (long r0 = 0; r0 < rows; r0 += SUM_CHUNK) {
+            long r1 = rows - r0 < SUM_CHUNK ? rows : r0 + SUM_CHUNK, r = r0;
+            float part[4][16] = {{0}};
+            if (w == 16)
+                for (; r + 4 <= r1; r += 4)
+                    for (int i = 0; i < 4; i++)
+#pragma GCC unroll 16
+                        for (int j = 0; j < 16; j++) part[i][j] += dy[(r + i) * n + j0 + j];
+            for (; r < r1; r++)
+                for (int j = 0; j < w; j++) part[0][j] += dy[r * n + j0 + j];
+            for (int j = 0; j < w; j++) acc[j] += (double)((part[0][j] + part[1][j]) + (part[2][j] + part[3][j]));
+        }
         for (int j = 0; j < w; j++) db[j0 + j] += (float)acc[j];
     }
 }

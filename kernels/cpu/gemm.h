@@ -1,10 +1,11 @@
-/* kernels/cpu/gemm.h — the CPU SGEMM that every dense op goes through (linear, conv2d).
+/* kernels/cpu/gemm.h — the CPU SGEMM behind the linear layers,
+ * and what the CPU kernels share: the `vf` vector type and scratch buffers.
  *
  *   sgemm:   C = alpha * op(A) op(B) + beta * C, row-major, op(X) = X or X^T,
  *            op(A) is (M, K), op(B) is (K, N), C is (M, N).
- *   gemm_ex: the same blocked driver with its operands described by pack callbacks, so
- *            conv2d can feed im2col panels straight from an NHWC tensor (implicit GEMM: no
- *            im2col buffer larger than one packed block) and write the rows of C anywhere.
+ *   gemm_ex: the same blocked driver with its operands described by pack callbacks, so an
+ *            operand can be gathered from anywhere while it is packed and the rows of C
+ *            written anywhere.
  *
  * beta == 0 never reads C (it may hold NaN). Cost 2*M*N*K FLOP. Blocking, packing and the
  * threading are described in gemm.c.
@@ -13,6 +14,7 @@
 #define LDM_KERNELS_CPU_GEMM_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef struct GemmOperand GemmOperand;
 
@@ -56,7 +58,61 @@ int sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const fl
 /* Bias helpers for the ops built on the GEMM; y and dy are (rows, n) row-major. */
 /* y[r][j] = b[j] for every row (then a GEMM with beta = 1 adds the product). */
 void gemm_fill_rows(float *y, long rows, int n, const float *b);
-/* db[j] += sum_r dy[r][j], summed in double in a fixed order, whatever the thread count. */
+/* db[j] += sum_r dy[r][j], summed in a fixed order (see gemm.c), whatever the thread count. */
 void gemm_sum_rows(const float *dy, long rows, int n, float *db);
+
+// ----------------------------------------------------------------------------
+// vectors: the micro-kernels here and in conv2d.c are written once over `vf`, VW floats
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+typedef __m512 vf;
+#define VW 16
+static inline vf vf_load(const float *p) { return _mm512_load_ps(p); }
+static inline vf vf_loadu(const float *p) { return _mm512_loadu_ps(p); }
+static inline void vf_storeu(float *p, vf v) { _mm512_storeu_ps(p, v); }
+static inline vf vf_set1(float x) { return _mm512_set1_ps(x); }
+static inline vf vf_fma(vf a, vf b, vf c) { return _mm512_fmadd_ps(a, b, c); }
+static inline vf vf_mul(vf a, vf b) { return _mm512_mul_ps(a, b); }
+static inline vf vf_add(vf a, vf b) { return _mm512_add_ps(a, b); }
+static inline float vf_sum(vf a) { return _mm512_reduce_add_ps(a); }
+#elif defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+typedef __m256 vf;
+#define VW 8
+static inline vf vf_load(const float *p) { return _mm256_load_ps(p); }
+static inline vf vf_loadu(const float *p) { return _mm256_loadu_ps(p); }
+static inline void vf_storeu(float *p, vf v) { _mm256_storeu_ps(p, v); }
+static inline vf vf_set1(float x) { return _mm256_set1_ps(x); }
+static inline vf vf_fma(vf a, vf b, vf c) { return _mm256_fmadd_ps(a, b, c); }
+static inline vf vf_mul(vf a, vf b) { return _mm256_mul_ps(a, b); }
+static inline vf vf_add(vf a, vf b) { return _mm256_add_ps(a, b); }
+static inline float vf_sum(vf a) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(s, _mm_movehdup_ps(s)));
+}
+#else
+typedef float vf;
+#define VW 1
+static inline vf vf_load(const float *p) { return *p; }
+static inline vf vf_loadu(const float *p) { return *p; }
+static inline void vf_storeu(float *p, vf v) { *p = v; }
+static inline vf vf_set1(float x) { return x; }
+static inline vf vf_fma(vf a, vf b, vf c) { return a * b + c; }
+static inline vf vf_mul(vf a, vf b) { return a * b; }
+static inline vf vf_add(vf a, vf b) { return a + b; }
+static inline float vf_sum(vf a) { return a; }
+#endif
+
+// ----------------------------------------------------------------------------
+// scratch
+
+/* A 64-byte aligned buffer of at least `floats` floats for the calling thread, one per
+ * slot: it only grows (the first steps of training size it; later calls reuse it) and is
+ * kept for the thread's life. Contents are undefined. NULL with an error when it cannot
+ * grow. A caller must not hold two pointers from one slot at once. */
+enum { GEMM_SCRATCH_PACK, GEMM_SCRATCH_CONV, GEMM_SCRATCH_SLOTS };
+float *gemm_scratch(int slot, size_t floats);
 
 #endif
