@@ -194,11 +194,12 @@ test: deps
 tests-build: $(TESTS)
 .PHONY: tests-build
 
-# The emulator suites link core (minus the files that use libpng/libjpeg), kernels and the op
-# table (bench/ops); test_emu also the fixtures tests/emu/*.cu (bad and good kernels), test_tc
+# The emulator suites link core (minus the files that use libpng/libjpeg), kernels, the op
+# table (bench/ops), autograd and models (test_gpu trains a U-Net a few steps); test_emu also the fixtures tests/emu/*.cu (bad and good kernels), test_tc
 # the tensor-core instruction kernels tests/tc/*.cu.
 GPU_LIB_OBJS  = $(patsubst %.c,$(OBJ)/%.o,$(shell grep -L -E '<(png|jpeglib)\.h>' $(wildcard core/*.c)) \
-                  $(wildcard kernels/*.c kernels/cpu/*.c bench/ops/*.c)) $(CU_SRCS:%.cu=$(OBJ)/%.cu.o) $(EMU_OBJS)
+                  $(wildcard kernels/*.c kernels/cpu/*.c bench/ops/*.c autograd/*.c models/*.c)) \
+                $(CU_SRCS:%.cu=$(OBJ)/%.cu.o) $(EMU_OBJS)
 EMU_TEST_BINS = $(BUILD)/tests/test_gpu $(BUILD)/tests/test_emu $(BUILD)/tests/test_tc
 EMU_FIXTURES  = $(patsubst %.cu,$(OBJ)/%.cu.o,$(wildcard tests/emu/*.cu))
 TC_KERNELS    = $(patsubst %.cu,$(OBJ)/%.cu.o,$(wildcard tests/tc/*.cu))

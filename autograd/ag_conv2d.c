@@ -1,6 +1,7 @@
 /* autograd/ag_conv2d.c — differentiable conv2d (kernels/conv2d.h). Inputs x, w, then
- * optionally b and res (slots 2 and 3, NULL when absent); iarg[0] = stride, iarg[1] = pad.
- * res's gradient is dy itself. */
+ * optionally b and res (slots 2 and 3, NULL when absent); iarg[0] = stride, iarg[1] = pad,
+ * iarg[2] = 1 when the operands were rounded to bf16 (tape.h, mixed precision: the
+ * backward rounds them the same way). res's gradient is dy itself. */
 #include "autograd/ops.h"
 #include "kernels/conv2d.h"
 #include "kernels/elementwise.h"
@@ -21,21 +22,35 @@ static int conv2d_bw(Tape *t, TapeNode *n) {
     if (grad_or_null(t, x, &dx, &pdx) || grad_or_null(t, w, &dw, &pdw) || grad_or_null(t, b, &db, &pdb)) return -1;
     Tensor *res = n->n_in > 3 ? n->in[3] : NULL, dres, *pdres;
     if (grad_or_null(t, res, &dres, &pdres) || (pdres && axpy(pdres, &dy, 1.0f))) return -1;
-    return conv2d_backward(x, w, &dy, n->iarg[0], n->iarg[1], pdx, pdw, pdb);
+    if (!n->iarg[2]) return conv2d_backward(x, w, &dy, n->iarg[0], n->iarg[1], pdx, pdw, pdb);
+    ArenaMark m = arena_mark(t->arena);
+    Tensor *xb = tape_bf16_operand(t, x), *wb = xb ? tape_bf16_operand(t, w) : NULL;
+    int rc = wb ? conv2d_backward(xb, wb, &dy, n->iarg[0], n->iarg[1], pdx, pdw, pdb) : -1;
+    arena_rewind(t->arena, m);
+    return rc;
 }
 
 Tensor *ag_conv2d(Tape *t, Tensor *x, Tensor *w, Tensor *b, int stride, int pad) {
     return ag_conv2d_res(t, x, w, b, NULL, stride, pad);
 }
 
+/* Mixed precision: x and w rounded to bf16, the bias and res added to the fp32 accumulator
+ * in the epilogue (res widened exactly when bf16), the sum rounded once into a bf16 y. */
 Tensor *ag_conv2d_res(Tape *t, Tensor *x, Tensor *w, Tensor *b, Tensor *res, int stride, int pad) {
     if (!x || !w) return NULL;
-    if (kcheck_rank("conv2d", x, 4, "x") || kcheck_rank("conv2d", w, 4, "weight")) return NULL;
+    if (kcheck_rank_any("conv2d", x, 4, "x") || kcheck_rank_any("conv2d", w, 4, "weight")) return NULL;
     int P = conv2d_out_size(x->shape[1], w->shape[1], stride, pad);
     int Q = conv2d_out_size(x->shape[2], w->shape[2], stride, pad);
     if (P < 1 || Q < 1) return NULL;
-    Tensor *y = tensor_new4(t->arena, x->device, x->shape[0], P, Q, w->shape[0]);
-    if (!y || conv2d_forward_res(x, w, b, res, stride, pad, y)) return NULL;
+    const bool lp = t->act_dtype == DT_BF16 || x->dtype == DT_BF16;
+    Tensor *y = tensor_new_dtype(t->arena, x->device, lp ? DT_BF16 : DT_F32, 4,
+                                 (int[]){x->shape[0], P, Q, w->shape[0]});
+    if (!y) return NULL;
+    ArenaMark m = arena_mark(t->arena);
+    Tensor *xb = lp ? tape_bf16_operand(t, x) : x, *wb = lp && xb ? tape_bf16_operand(t, w) : w;
+    Tensor *rf = res ? tape_f32(t, res) : NULL;
+    Tensor *yf = wb && (rf || !res) ? tape_f32_out(t, y) : NULL;
+    if (tape_f32_finish(t, m, yf ? conv2d_forward_res(xb, wb, b, rf, stride, pad, yf) : -1, yf, y)) return NULL;
     Tensor *in[4] = {x, w, b, res};
     int n_in = res ? 4 : b ? 3 : 2;
     if (tape_wants_grad(t, n_in, in)) {
@@ -43,6 +58,7 @@ Tensor *ag_conv2d_res(Tape *t, Tensor *x, Tensor *w, Tensor *b, Tensor *res, int
         if (!node) return NULL;
         node->iarg[0] = stride;
         node->iarg[1] = pad;
+        node->iarg[2] = lp;
     }
     return y;
 }

@@ -1,7 +1,8 @@
 /* autograd/ag_loss.c — differentiable scalar reductions and losses (kernels/reduce.h),
  * the classifier's softmax cross-entropy (kernels/cross_entropy.h), and the VAE's KL term
  * and reparameterisation (kernels/gaussian.h). Every output but the reparameterised sample
- * is a scalar of shape (1). */
+ * is a scalar of shape (1). Every kernel here is fp32: bf16 inputs are widened into arena
+ * temporaries (tape.h, mixed precision), so losses are computed and returned in fp32. */
 #include "autograd/ops.h"
 #include "kernels/cross_entropy.h"
 #include "kernels/reduce.h"
@@ -24,13 +25,16 @@ static Tensor *new_scalar(Tape *t, const Tensor *like) { return tensor_new1(t->a
 static int broadcast_bw(Tape *t, TapeNode *n) {
     Tensor dy = tensor_grad_view(n->out), g, *dx;
     if (grad_if(t, n->in[0], &g, &dx)) return -1;
-    return dx ? broadcast_scalar_backward(&dy, n->farg[0], dx) : 0;
+    return dx ? broadcast_scalar_backward(&dy, n->farg[0], dx) : 0; /* reads no activation */
 }
 
 static Tensor *reduce_op(Tape *t, Tensor *x, const char *op, bool mean) {
     if (!x) return NULL;
     Tensor *y = new_scalar(t, x);
-    if (!y || (mean ? mean_forward(x, y) : sum_forward(x, y))) return NULL;
+    if (!y) return NULL;
+    ArenaMark m = arena_mark(t->arena);
+    Tensor *xf = tape_f32(t, x);
+    if (tape_f32_finish(t, m, !xf ? -1 : mean ? mean_forward(xf, y) : sum_forward(xf, y), y, y)) return NULL;
     if (tape_wants_grad(t, 1, &x)) {
         TapeNode *n = tape_record(t, op, broadcast_bw, y, 1, &x);
         if (!n) return NULL;
@@ -45,34 +49,42 @@ Tensor *ag_mean(Tape *t, Tensor *x) { return reduce_op(t, x, "mean", true); }
 // ----------------------------------------------------------------------------
 // mse, l1
 
-static int mse_bw(Tape *t, TapeNode *n) {
+typedef int (*PairBackward)(const Tensor *a, const Tensor *b, const Tensor *dy, Tensor *da, Tensor *db);
+
+/* The backward of a loss of two activations, run on fp32 copies of them. */
+static int pair_bw(Tape *t, TapeNode *n, PairBackward fn) {
     Tensor dy = tensor_grad_view(n->out), ga, gb, *da, *db;
     if (grad_if(t, n->in[0], &ga, &da) || grad_if(t, n->in[1], &gb, &db)) return -1;
-    return mse_backward(n->in[0], n->in[1], &dy, da, db);
+    ArenaMark m = arena_mark(t->arena);
+    Tensor *a = tape_f32(t, n->in[0]), *b = a ? tape_f32(t, n->in[1]) : NULL;
+    return tape_f32_finish(t, m, b ? fn(a, b, &dy, da, db) : -1, NULL, NULL);
 }
 
-static int l1_bw(Tape *t, TapeNode *n) {
-    Tensor dy = tensor_grad_view(n->out), ga, gb, *da, *db;
-    if (grad_if(t, n->in[0], &ga, &da) || grad_if(t, n->in[1], &gb, &db)) return -1;
-    return l1_backward(n->in[0], n->in[1], &dy, da, db);
+static int mse_bw(Tape *t, TapeNode *n) { return pair_bw(t, n, mse_backward); }
+static int l1_bw(Tape *t, TapeNode *n) { return pair_bw(t, n, l1_backward); }
+static int kl_bw(Tape *t, TapeNode *n) { return pair_bw(t, n, gaussian_kl_backward); }
+
+typedef int (*PairForward)(const Tensor *a, const Tensor *b, Tensor *y);
+
+/* y (1) = fn(a, b) on fp32 copies of a and b. */
+static Tensor *pair_loss(Tape *t, Tensor *a, Tensor *b, PairForward fn, const char *op, BackwardFn bw) {
+    Tensor *in[2] = {a, b};
+    if (tape_any_null(2, in)) return NULL;
+    Tensor *y = new_scalar(t, a);
+    if (!y) return NULL;
+    ArenaMark m = arena_mark(t->arena);
+    Tensor *af = tape_f32(t, a), *bf = af ? tape_f32(t, b) : NULL;
+    if (tape_f32_finish(t, m, bf ? fn(af, bf, y) : -1, y, y)) return NULL;
+    if (tape_wants_grad(t, 2, in) && !tape_record(t, op, bw, y, 2, in)) return NULL;
+    return y;
 }
 
 Tensor *ag_mse_loss(Tape *t, Tensor *pred, Tensor *target) {
-    Tensor *in[2] = {pred, target};
-    if (tape_any_null(2, in)) return NULL;
-    Tensor *y = new_scalar(t, pred);
-    if (!y || mse_forward(pred, target, y)) return NULL;
-    if (tape_wants_grad(t, 2, in) && !tape_record(t, "mse_loss", mse_bw, y, 2, in)) return NULL;
-    return y;
+    return pair_loss(t, pred, target, mse_forward, "mse_loss", mse_bw);
 }
 
 Tensor *ag_l1_loss(Tape *t, Tensor *pred, Tensor *target) {
-    Tensor *in[2] = {pred, target};
-    if (tape_any_null(2, in)) return NULL;
-    Tensor *y = new_scalar(t, pred);
-    if (!y || l1_forward(pred, target, y)) return NULL;
-    if (tape_wants_grad(t, 2, in) && !tape_record(t, "l1_loss", l1_bw, y, 2, in)) return NULL;
-    return y;
+    return pair_loss(t, pred, target, l1_forward, "l1_loss", l1_bw);
 }
 
 // ----------------------------------------------------------------------------
@@ -81,14 +93,20 @@ Tensor *ag_l1_loss(Tape *t, Tensor *pred, Tensor *target) {
 static int ce_bw(Tape *t, TapeNode *n) {
     Tensor dy = tensor_grad_view(n->out), g, *dz;
     if (grad_if(t, n->in[0], &g, &dz)) return -1;
-    return dz ? cross_entropy_backward(n->in[0], n->in[1], &dy, dz) : 0;
+    if (!dz) return 0;
+    ArenaMark m = arena_mark(t->arena);
+    Tensor *z = tape_f32(t, n->in[0]);
+    return tape_f32_finish(t, m, z ? cross_entropy_backward(z, n->in[1], &dy, dz) : -1, NULL, NULL);
 }
 
 Tensor *ag_cross_entropy(Tape *t, Tensor *logits, Tensor *labels) {
     Tensor *in[2] = {logits, labels};
     if (tape_any_null(2, in)) return NULL;
     Tensor *y = new_scalar(t, logits);
-    if (!y || cross_entropy_forward(logits, labels, y)) return NULL;
+    if (!y) return NULL;
+    ArenaMark m = arena_mark(t->arena);
+    Tensor *z = tape_f32(t, logits);
+    if (tape_f32_finish(t, m, z ? cross_entropy_forward(z, labels, y) : -1, y, y)) return NULL;
     if (tape_wants_grad(t, 1, in) && !tape_record(t, "cross_entropy", ce_bw, y, 2, in)) return NULL;
     return y;
 }
@@ -96,33 +114,28 @@ Tensor *ag_cross_entropy(Tape *t, Tensor *logits, Tensor *labels) {
 // ----------------------------------------------------------------------------
 // VAE: KL(N(mean, e^logvar) || N(0, 1)) and z = mean + e^(logvar/2) * noise
 
-static int kl_bw(Tape *t, TapeNode *n) {
-    Tensor dy = tensor_grad_view(n->out), gm, gl, *dm, *dl;
-    if (grad_if(t, n->in[0], &gm, &dm) || grad_if(t, n->in[1], &gl, &dl)) return -1;
-    return gaussian_kl_backward(n->in[0], n->in[1], &dy, dm, dl);
-}
-
 Tensor *ag_gaussian_kl(Tape *t, Tensor *mean, Tensor *logvar) {
-    Tensor *in[2] = {mean, logvar};
-    if (tape_any_null(2, in)) return NULL;
-    Tensor *y = new_scalar(t, mean);
-    if (!y || gaussian_kl_forward(mean, logvar, y)) return NULL;
-    if (tape_wants_grad(t, 2, in) && !tape_record(t, "gaussian_kl", kl_bw, y, 2, in)) return NULL;
-    return y;
+    return pair_loss(t, mean, logvar, gaussian_kl_forward, "gaussian_kl", kl_bw);
 }
 
 /* The noise is data (drawn by the caller): it gets no gradient. */
 static int reparam_bw(Tape *t, TapeNode *n) {
     Tensor dz = tensor_grad_view(n->out), gm, gl, *dm, *dl;
     if (grad_if(t, n->in[0], &gm, &dm) || grad_if(t, n->in[1], &gl, &dl)) return -1;
-    return reparameterize_backward(n->in[1], n->in[2], &dz, dm, dl);
+    ArenaMark m = arena_mark(t->arena);
+    Tensor *lv = tape_f32(t, n->in[1]), *e = lv ? tape_f32(t, n->in[2]) : NULL;
+    return tape_f32_finish(t, m, e ? reparameterize_backward(lv, e, &dz, dm, dl) : -1, NULL, NULL);
 }
 
 Tensor *ag_reparameterize(Tape *t, Tensor *mean, Tensor *logvar, Tensor *noise) {
     Tensor *in[3] = {mean, logvar, noise};
     if (tape_any_null(3, in)) return NULL;
-    Tensor *z = tensor_like(t->arena, mean);
-    if (!z || reparameterize_forward(mean, logvar, noise, z)) return NULL;
+    Tensor *z = tensor_new_dtype(t->arena, mean->device, tape_promote(3, in), mean->ndim, mean->shape);
+    if (!z) return NULL;
+    ArenaMark m = arena_mark(t->arena);
+    Tensor *mu = tape_f32(t, mean), *lv = mu ? tape_f32(t, logvar) : NULL, *e = lv ? tape_f32(t, noise) : NULL;
+    Tensor *zf = e ? tape_f32_out(t, z) : NULL;
+    if (tape_f32_finish(t, m, zf ? reparameterize_forward(mu, lv, e, zf) : -1, zf, z)) return NULL;
     if (tape_wants_grad(t, 2, in) && !tape_record(t, "reparameterize", reparam_bw, z, 3, in)) return NULL;
     return z;
 }

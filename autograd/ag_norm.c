@@ -1,7 +1,8 @@
 /* autograd/ag_norm.c — differentiable group norm (optionally with fused SiLU) and layer
  * norm (kernels/group_norm.h, kernels/layer_norm.h). The forward's statistics (mean,
  * rstd) come from the tape's arena and are saved on the node; the backward recomputes
- * the normalised values from them instead of keeping a copy of the activations. */
+ * the normalised values from them instead of keeping a copy of the activations. The
+ * statistics are fp32 always; a bf16 x gives a bf16 y. */
 #include "autograd/ops.h"
 #include "kernels/group_norm.h"
 #include "kernels/layer_norm.h"
@@ -57,7 +58,10 @@ static int layer_norm_bw(Tape *t, TapeNode *n) {
     if (grad_or_null(t, n->in[0], &gx, &dx) || grad_or_null(t, n->in[1], &gg, &dgamma) ||
         grad_or_null(t, n->in[2], &gb, &dbeta))
         return -1;
-    return layer_norm_backward(n->in[0], n->in[1], n->saved[0], n->saved[1], &dy, dx, dgamma, dbeta);
+    ArenaMark m = arena_mark(t->arena);
+    Tensor *x = tape_f32(t, n->in[0]);
+    int rc = x ? layer_norm_backward(x, n->in[1], n->saved[0], n->saved[1], &dy, dx, dgamma, dbeta) : -1;
+    return tape_f32_finish(t, m, rc, NULL, NULL);
 }
 
 Tensor *ag_layer_norm(Tape *t, Tensor *x, Tensor *gamma, Tensor *beta, float eps) {
@@ -66,7 +70,11 @@ Tensor *ag_layer_norm(Tape *t, Tensor *x, Tensor *gamma, Tensor *beta, float eps
     Tensor *y = tensor_like(t->arena, x);
     Tensor *mean = y ? tensor_new1(t->arena, x->device, (int)tensor_rows(x)) : NULL;
     Tensor *rstd = mean ? tensor_new1(t->arena, x->device, (int)tensor_rows(x)) : NULL;
-    if (!rstd || layer_norm_forward(x, gamma, beta, eps, y, mean, rstd)) return NULL;
+    if (!rstd) return NULL;
+    ArenaMark m = arena_mark(t->arena);
+    Tensor *xf = tape_f32(t, x), *yf = xf ? tape_f32_out(t, y) : NULL;
+    if (tape_f32_finish(t, m, yf ? layer_norm_forward(xf, gamma, beta, eps, yf, mean, rstd) : -1, yf, y))
+        return NULL;
     if (tape_wants_grad(t, 3, in)) {
         TapeNode *n = tape_record(t, "layer_norm", layer_norm_bw, y, 3, in);
         if (!n) return NULL;

@@ -7,6 +7,8 @@
  * with an error naming the op and the shapes.
  *
  * Shapes follow the headers in kernels/. Activations are NHWC; token sequences are (B, L, C).
+ * Which dtype an output gets (fp32, or bf16 in mixed precision) is decided by the tape:
+ * see "mixed precision" in tape.h.
  */
 #ifndef LDM_AUTOGRAD_OPS_H
 #define LDM_AUTOGRAD_OPS_H
@@ -40,6 +42,8 @@ Tensor *ag_mul(Tape *t, Tensor *a, Tensor *b);
 Tensor *ag_scale(Tape *t, Tensor *x, float s);
 /* x (N, ..., C), scale and shift (N, C), either may be NULL: x * (1 + scale) + shift */
 Tensor *ag_scale_shift(Tape *t, Tensor *x, Tensor *scale, Tensor *shift);
+/* x converted to dtype dt (x itself when it has dt already); the gradient flows back unchanged. */
+Tensor *ag_cast(Tape *t, Tensor *x, DType dt);
 /* Same data, new shape (same numel); the gradient flows back unchanged. */
 Tensor *ag_reshape(Tape *t, Tensor *x, int ndim, const int *shape);
 /* Scalars (shape (1)). */

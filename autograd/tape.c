@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "core/error.h"
+#include "kernels/cast.h"
 #include "kernels/elementwise.h"
 
 void tape_init(Tape *t, Arena *arena) {
@@ -11,6 +12,7 @@ void tape_init(Tape *t, Arena *arena) {
     t->last = NULL;
     t->n_nodes = 0;
     t->grad_enabled = true;
+    t->act_dtype = DT_F32;
 }
 
 void tape_reset(Tape *t) {
@@ -86,4 +88,42 @@ int tape_backward(Tape *t, Tensor *out, const Tensor *dout) {
         }
     }
     return 0;
+}
+
+// ----------------------------------------------------------------------------
+// mixed precision
+
+DType tape_promote(int n, Tensor *const *in) {
+    bool any = false;
+    for (int i = 0; i < n; i++) {
+        if (!in[i]) continue;
+        if (in[i]->dtype != DT_BF16) return DT_F32;
+        any = true;
+    }
+    return any ? DT_BF16 : DT_F32;
+}
+
+Tensor *tape_f32(Tape *t, Tensor *x) {
+    if (!x || x->dtype == DT_F32) return x;
+    Tensor *y = tensor_new_dtype(t->arena, x->device, DT_F32, x->ndim, x->shape);
+    return y && !cast_tensor(x, y) ? y : NULL;
+}
+
+Tensor *tape_bf16_operand(Tape *t, Tensor *x) {
+    if (!x) return NULL;
+    if (x->dtype == DT_BF16) return tape_f32(t, x);
+    Tensor *h = tensor_new_dtype(t->arena, x->device, DT_BF16, x->ndim, x->shape);
+    if (!h || cast_tensor(x, h)) return NULL;
+    return tape_f32(t, h);
+}
+
+Tensor *tape_f32_out(Tape *t, Tensor *y) {
+    if (!y || y->dtype == DT_F32) return y;
+    return tensor_new_dtype(t->arena, y->device, DT_F32, y->ndim, y->shape);
+}
+
+int tape_f32_finish(Tape *t, ArenaMark m, int rc, Tensor *tmp, Tensor *y) {
+    if (!rc && tmp != y) rc = tmp ? cast_tensor(tmp, y) : -1;
+    arena_rewind(t->arena, m);
+    return rc ? -1 : 0;
 }

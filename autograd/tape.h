@@ -50,8 +50,10 @@ struct Tape {
     TapeNode *last;
     int n_nodes;
     bool grad_enabled;
+    DType act_dtype;    /* what conv2d, linear and attention produce (see "mixed precision") */
 };
 
+/* A tape with act_dtype = DT_F32. */
 void tape_init(Tape *t, Arena *arena);
 /* Forget every node (call together with arena_reset). */
 void tape_reset(Tape *t);
@@ -76,5 +78,34 @@ int tape_grad_of(Tape *t, Tensor *x, Tensor *g);
 /* Helpers for ag_* ops: a NULL among the inputs means an earlier op failed; the
  * new op then returns NULL without replacing that first error message. */
 bool tape_any_null(int n, Tensor *const *in);
+
+// ----------------------------------------------------------------------------
+// mixed precision (the one place that decides an activation's dtype)
+//
+// act_dtype = DT_BF16 is PyTorch's autocast: conv2d, linear and attention take their
+// operands rounded to bf16 (the weights too; accumulation and softmax stay fp32) and
+// produce bf16; every other op produces the dtype of its inputs (bf16 only when all of
+// its tensor inputs are bf16, so fp32 wins as in type promotion); losses and reductions
+// produce fp32. Gradients are always fp32. Models never name a dtype; the entry points
+// set act_dtype from --precision.
+//
+// Ops whose kernel reads and writes bf16 natively call it directly. The others run their
+// fp32 kernel on fp32 temporaries from the arena (between arena_mark and arena_rewind):
+// tape_f32 widens a bf16 input (exactly), tape_bf16_operand rounds a matmul operand to
+// bf16 values held in fp32, tape_f32_out gives an fp32 buffer for a bf16 output and
+// tape_f32_finish rounds it into the output. On the CPU this is the bf16 reference:
+// inputs rounded to bf16, fp32 arithmetic, outputs rounded once.
+
+/* DT_F32 unless every non-NULL tensor in `in` is bf16 (NULLs are skipped; none: DT_F32). */
+DType tape_promote(int n, Tensor *const *in);
+/* x itself when NULL or fp32, else an fp32 copy from the arena (NULL + error when full). */
+Tensor *tape_f32(Tape *t, Tensor *x);
+/* An fp32 tensor holding x's values rounded to bf16 (x may be either dtype); NULL in, NULL out. */
+Tensor *tape_bf16_operand(Tape *t, Tensor *x);
+/* y itself when fp32, else an uninitialised fp32 tensor of y's shape from the arena. */
+Tensor *tape_f32_out(Tape *t, Tensor *y);
+/* Rounds tmp into y when they differ (tmp came from tape_f32_out(t, y)); then rewinds the
+ * arena to `m`. rc: the kernel's result; returns -1 when rc or the rounding failed. */
+int tape_f32_finish(Tape *t, ArenaMark m, int rc, Tensor *tmp, Tensor *y);
 
 #endif

@@ -2,8 +2,8 @@
  *
  *   ldm-bench kernels [--op NAME] [--version V] [--device cpu|cuda] [--preset P]
  *                     [--batch B] [--quick] [--no-naive] [--attn-len L,...] [--json FILE]
- *   ldm-bench train   [--preset P] [--device D] [--batch B] [--steps N] [--json FILE]
- *   ldm-bench sample  [--preset P] [--device D] [--batch B] [--steps N] [--json FILE]
+ *   ldm-bench train   [--preset P] [--device D] [--batch B] [--steps N] [--precision bf16|fp32] [--json FILE]
+ *   ldm-bench sample  [--preset P] [--device D] [--batch B] [--steps N] [--precision bf16|fp32] [--json FILE]
  *   ldm-bench numerics [--preset P] --out FILE.safetensors
  *   ldm-bench chart   --json KERNELS.json [--torch TORCH.json] --png FILE.png
  *   ldm-bench cpu     [--op gemm|conv2d|threads|all]  CPU GEMM and conv2d, GFLOP/s; threads: where
@@ -49,13 +49,17 @@ static void usage(FILE *f) {
             "\n"
             "common: --preset adni|oasis|demo|fashion (default demo), --device cpu|cuda (default cpu),\n"
             "        --batch B (default 8; adni/oasis 4), --json FILE (integers only: ns, bytes, FLOP),\n"
-            "        --arena-mb M (train/sample; default 2048 cpu, 24576 cuda), -h/--help.\n"
+            "        --arena-mb M (train/sample; default 2048 cpu, 24576 cuda),\n"
+            "        --precision bf16|fp32 (train/sample: the activations, as ldm-train's; default bf16 on cuda,\n"
+            "        fp32 on cpu), -h/--help.\n"
             "Threads come from OMP_NUM_THREADS.\n");
 }
 
 typedef struct {
     const char *op, *preset, *json, *torch, *png, *out;
     Device device;
+    DType precision;
+    bool given_precision;
     int attn_lens[8], n_attn_lens;
     int version, batch, steps, quick, no_naive;
     long arena_mb;
@@ -71,6 +75,7 @@ static int parse(int argc, char **argv, Args *a) {
         {"png", required_argument, 0, 'g'},    {"out", required_argument, 0, 'O'},
         {"arena-mb", required_argument, 0, 'a'}, {"quick", no_argument, 0, 'q'},
         {"no-naive", no_argument, 0, 'N'},    {"attn-len", required_argument, 0, 'L'},
+        {"precision", required_argument, 0, 'P'},
         {"help", no_argument, 0, 'h'},         {0}};
     int c;
     long v;
@@ -95,6 +100,10 @@ static int parse(int argc, char **argv, Args *a) {
             a->arena_mb = v;
             break;
         case 'q': a->quick = 1; break;
+        case 'P':
+            if (cli_precision(PROG, optarg, &a->precision)) return 2;
+            a->given_precision = true;
+            break;
         case 'N': a->no_naive = 1; break;
         case 'L': {
             char buf[128], *save = NULL;
@@ -112,6 +121,7 @@ static int parse(int argc, char **argv, Args *a) {
         }
     }
     if (optind < argc) return cli_usage_error(PROG, "unexpected argument '%s'", argv[optind]);
+    if (!a->given_precision) a->precision = cli_default_precision(a->device);
     return 0;
 }
 
@@ -150,7 +160,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train") || !strcmp(cmd, "sample")) {
         bool train = !strcmp(cmd, "train");
         ModelBenchOpts o = {a.preset, a.device, a.batch, a.steps ? a.steps : train ? 3 : 10,
-                            (size_t)a.arena_mb << 20, a.json};
+                            (size_t)a.arena_mb << 20, a.json, a.precision};
         return (train ? train_bench_run(&o, stdout) : sample_bench_run(&o, stdout)) ? fail() : 0;
     }
     if (!strcmp(cmd, "numerics")) {

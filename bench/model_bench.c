@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bench/kernel_bench.h"
+#include "core/cli.h"
 #include "core/error.h"
 #include "core/safetensors.h"
 #include "kernels/adamw.h"
@@ -125,7 +126,7 @@ static Tensor *unet_step_loss(void *p, Tape *tp, int step) {
 }
 
 /* steps + 1 training steps (the first is a warm-up); medians into *st. */
-static int time_training(ParamSet *ps, LossFn loss_fn, void *ctx, Device dev, int steps, size_t arena_bytes,
+static int time_training(ParamSet *ps, LossFn loss_fn, void *ctx, Device dev, DType act, int steps, size_t arena_bytes,
                          StepTimes *st) {
     ParamSet m, v;
     if (ps_clone(&m, ps, dev, false, false)) return -1;
@@ -138,6 +139,7 @@ static int time_training(ParamSet *ps, LossFn loss_fn, void *ctx, Device dev, in
     int rc = a && t ? 0 : -1;
     Tape tp;
     if (a) tape_init(&tp, a);
+    tp.act_dtype = act;
     const AdamWConfig cfg = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.0f};
     for (int s = 0; s <= steps && !rc; s++) {
         arena_reset(a);
@@ -203,10 +205,10 @@ int train_bench_run(const ModelBenchOpts *o, FILE *out) {
     StepTimes sv = {0}, su = {0};
     int rc = vae_init(&vae, &pv, &cfg) || unet_init(&unet, &pu, &cfg) || schedule_from_config(&c.sched, &cfg);
     c.vae = &vae, c.unet = &unet;
-    fprintf(out, "ldm-bench train: preset %s, batch %d, %s, %d timed steps (+1 warm-up), commit %s\n", o->preset,
-            batch, device_name(o->device), o->steps, bench_commit());
-    if (!rc) rc = time_training(&pv, vae_step_loss, &c, o->device, o->steps, arena_size(o), &sv);
-    if (!rc) rc = time_training(&pu, unet_step_loss, &c, o->device, o->steps, arena_size(o), &su);
+    fprintf(out, "ldm-bench train: preset %s, batch %d, %s, precision %s, %d timed steps (+1 warm-up), commit %s\n",
+            o->preset, batch, device_name(o->device), cli_precision_name(o->precision), o->steps, bench_commit());
+    if (!rc) rc = time_training(&pv, vae_step_loss, &c, o->device, o->precision, o->steps, arena_size(o), &sv);
+    if (!rc) rc = time_training(&pu, unet_step_loss, &c, o->device, o->precision, o->steps, arena_size(o), &su);
     if (!rc) {
         fprintf(out, "%-5s %10s %9s %9s %9s %9s %9s %11s %11s\n", "model", "params", "fwd ms", "bwd ms", "opt ms",
                 "step ms", "img/s", "arena MiB", "param MiB");
@@ -256,6 +258,7 @@ int sample_bench_run(const ModelBenchOpts *o, FILE *out) {
              schedule_from_config(&sched, &cfg) || ps_randomize(&pu, 3, 0.02f);
     Tape tp;
     if (a) tape_init(&tp, a);
+    tp.act_dtype = o->precision;
     SamplerOpts so = {.kind = SAMPLER_DDIM, .steps = o->steps, .eta = 0.0f, .guidance = cfg.num_classes ? 3.0f : 1.0f,
                       .seed = 7, .null_label = cfg.num_classes};
     double t_sample = 0, t_decode = 0, t0;
@@ -280,8 +283,9 @@ int sample_bench_run(const ModelBenchOpts *o, FILE *out) {
     if (!rc) {
         peak = a->data_peak;
         double step = t_sample / o->steps, img = (t_sample + t_decode) / batch;
-        fprintf(out, "ldm-bench sample: preset %s, batch %d, %s, DDIM %d steps, guidance %.0f, commit %s\n",
-                o->preset, batch, device_name(o->device), o->steps, so.guidance, bench_commit());
+        fprintf(out, "ldm-bench sample: preset %s, batch %d, %s, precision %s, DDIM %d steps, guidance %.0f, commit %s\n",
+                o->preset, batch, device_name(o->device), cli_precision_name(o->precision), o->steps, so.guidance,
+                bench_commit());
         fprintf(out, "%12s %12s %12s %12s %12s\n", "step ms", "decode ms", "image ms", "img/s", "arena MiB");
         fprintf(out, "%12.2f %12.2f %12.2f %12.3f %12.1f\n", step * 1e3, t_decode * 1e3, img * 1e3, 1.0 / img,
                 peak / 1048576.0);

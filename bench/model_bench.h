@@ -18,6 +18,7 @@
 #include <stdio.h>
 
 #include "core/device.h"
+#include "core/tensor.h"
 
 typedef struct {
     const char *preset;
@@ -26,6 +27,7 @@ typedef struct {
     int steps;          /* timed training steps / denoising steps */
     size_t arena_bytes; /* 0: 2 GiB on the CPU, 24 GiB on CUDA */
     const char *json;   /* NULL or a path (integers only, as kernels --json) */
+    DType precision;    /* the tape's act_dtype (--precision; autograd/tape.h, mixed precision) */
 } ModelBenchOpts;
 
 int train_bench_run(const ModelBenchOpts *o, FILE *out);

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int cli_usage_error(const char *prog, const char *fmt, ...) {
     va_list ap;
@@ -60,3 +61,14 @@ int cli_u64(const char *prog, const char *flag, const char *s, uint64_t *out) {
     *out = (uint64_t)v;
     return 0;
 }
+
+int cli_precision(const char *prog, const char *s, DType *out) {
+    if (!strcmp(s, "bf16")) *out = DT_BF16;
+    else if (!strcmp(s, "fp32")) *out = DT_F32;
+    else return cli_usage_error(prog, "--precision %s: want bf16 or fp32", s);
+    return 0;
+}
+
+DType cli_default_precision(Device dev) { return dev == DEV_CUDA ? DT_BF16 : DT_F32; }
+
+const char *cli_precision_name(DType dt) { return dt == DT_BF16 ? "bf16" : "fp32"; }

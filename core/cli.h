@@ -12,7 +12,9 @@
 
 #include <stdint.h>
 
+#include "core/device.h"
 #include "core/error.h"
+#include "core/tensor.h"
 
 /* Print "<prog>: <formatted message>" and the --help hint to stderr; returns 2 (the usage
  * exit status), so an argument parser can write `return cli_usage_error(...)`. */
@@ -30,5 +32,14 @@ int cli_int(const char *prog, const char *flag, const char *s, int lo, int hi, i
 int cli_double(const char *prog, const char *flag, const char *s, double lo, double hi, double *out);
 /* *out = a seed: a whole number in 0..2^64-1 (no sign); else prints the usage error and returns 2. */
 int cli_u64(const char *prog, const char *flag, const char *s, uint64_t *out);
+
+/* --precision: *out = DT_BF16 for "bf16", DT_F32 for "fp32"; else prints the usage error and
+ * returns 2. */
+int cli_precision(const char *prog, const char *s, DType *out);
+/* The default precision on a device: bf16 activations on a GPU (the tensor cores), fp32 on
+ * the CPU (no bf16 arithmetic there: the bf16 path is the reference, slower than fp32). */
+DType cli_default_precision(Device dev);
+/* "bf16" or "fp32", as --precision spells it. */
+const char *cli_precision_name(DType dt);
 
 #endif

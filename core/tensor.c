@@ -120,6 +120,7 @@ Tensor *tensor_view(Arena *arena, const Tensor *x, int ndim, const int *shape) {
 Tensor tensor_grad_view(const Tensor *t) {
     Tensor g = *t;
     g.data = t->grad;
+    g.dtype = DT_F32; /* gradients are fp32 whatever the tensor's dtype */
     g.grad = NULL;
     g.requires_grad = false;
     g.on_heap = false;
@@ -128,18 +129,19 @@ Tensor tensor_grad_view(const Tensor *t) {
 
 int tensor_zero(Tensor *t) { return dev_memset0(t->device, t->data, tensor_bytes(t)); }
 
-int tensor_zero_grad(Tensor *t) { return t->grad ? dev_memset0(t->device, t->grad, tensor_bytes(t)) : 0; }
+int tensor_zero_grad(Tensor *t) { return t->grad ? dev_memset0(t->device, t->grad, t->numel * sizeof(float)) : 0; }
 
 int tensor_ensure_grad(Tensor *t, Arena *arena) {
     if (t->grad) return 0;
+    const size_t bytes = t->numel * sizeof(float); /* fp32 whatever t's dtype */
     if (t->on_heap) {
-        t->grad = dev_malloc(t->device, tensor_bytes(t));
+        t->grad = dev_malloc(t->device, bytes);
     } else {
         if (!arena) return ldm_error("tensor", "no arena to hold the gradient of %s", tshape(t));
-        t->grad = arena_alloc(arena, tensor_bytes(t));
+        t->grad = arena_alloc(arena, bytes);
     }
     if (!t->grad) return -1;
-    return dev_memset0(t->device, t->grad, tensor_bytes(t));
+    return dev_memset0(t->device, t->grad, bytes);
 }
 
 int tensor_to_host_raw(const Tensor *t, void *dst) {

@@ -1,5 +1,6 @@
 /* core/tensor.h — the minimal tensor: a shape, fp32 or bf16 storage on one device, and
- * an optional gradient buffer of the same shape and dtype.
+ * an optional gradient buffer of the same shape, always fp32 (mixed precision keeps
+ * gradients, master weights and optimizer state in fp32; only activations are bf16).
  *
  * Layout is row-major over `shape`; activations are NHWC (N, H, W, C), so the same
  * buffer is also (N, L = H*W, C) tokens. Conv weights are (K, R, S, C), linear weights
@@ -31,7 +32,7 @@ typedef enum { DT_F32 = 0, DT_BF16 = 1 } DType;
 
 typedef struct Tensor {
     float *data;                 /* numel values of `dtype` on `device` (bf16: bf16_t bits) */
-    float *grad;                 /* NULL, or numel values of `dtype` on `device` */
+    float *grad;                 /* NULL, or numel fp32 values on `device` */
     int ndim;
     int shape[TENSOR_MAX_DIMS];
     size_t numel;
@@ -64,7 +65,7 @@ void tensor_free(Tensor *t);
 /* A view with a new shape of the same numel: shares data and grad. From the arena's
  * host region (or malloc when arena == NULL; free with free()). */
 Tensor *tensor_view(Arena *arena, const Tensor *x, int ndim, const int *shape);
-/* A by-value Tensor whose data is t's gradient: lets kernels take gradients as
+/* A by-value fp32 Tensor whose data is t's gradient: lets kernels take gradients as
  * tensors. t->grad must be non-NULL. */
 Tensor tensor_grad_view(const Tensor *t);
 

@@ -1,6 +1,11 @@
 /* kernels/elementwise.h — elementwise and broadcast ops, and the small utilities
  * (fill, axpy) the tape and the optimizer use. See kernel_common.h for the
  * conventions (forward writes, backward accumulates, 0 / -1 + error).
+ *
+ * dtypes: add, mul, scale and scale_shift take fp32 or bf16 activations (a, b, x, scale,
+ * shift, y), all of one call in the same dtype; the math is fp32 and a bf16 y is rounded
+ * once to nearest even. Gradients (dy, da, db, dx, dscale, dshift) are fp32. fill and axpy
+ * are fp32 only (they work on gradients and optimizer state).
  */
 #ifndef LDM_KERNELS_ELEMENTWISE_H
 #define LDM_KERNELS_ELEMENTWISE_H

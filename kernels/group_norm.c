@@ -10,7 +10,7 @@
  * beta_optional); mean and rstd (N, groups). */
 static int check_common(const char *op, const Tensor *x, const Tensor *gamma, const Tensor *beta, bool beta_optional,
                         int groups, const Tensor *mean, const Tensor *rstd) {
-    if (kcheck(op, x, "x")) return -1;
+    if (kcheck_any(op, x, "x")) return -1;
     if (x->ndim < 2) return ldm_error(op, "x %s must have rank >= 2 (N, ..., C)", tshape(x));
     int n = x->shape[0], c = x->shape[x->ndim - 1];
     if (groups < 1) return ldm_error(op, "groups = %d must be >= 1 (x %s)", groups, tshape(x));
@@ -40,7 +40,9 @@ int group_norm_forward(const Tensor *x, const Tensor *gamma, const Tensor *beta,
     const char *op = "group_norm";
     if (check_common(op, x, gamma, beta, false, groups, mean, rstd)) return -1;
     if (!(eps >= 0.0f) || isinf(eps)) return ldm_error(op, "eps = %g must be finite and >= 0 (x %s)", eps, tshape(x));
-    if (kcheck_same(op, x, y, "x", "y")) return -1;
+    if (kcheck_same_any(op, x, y, "x", "y")) return -1;
+    if (x->dtype != y->dtype)
+        return ldm_error(op, "x %s is %s but y is %s", tshape(x), dtype_name(x->dtype), dtype_name(y->dtype));
     return KDISPATCH(op, x->device, group_norm_forward_cpu(x, gamma, beta, groups, eps, silu, y, mean, rstd),
                      group_norm_forward_cuda(x, gamma, beta, groups, eps, silu, y, mean, rstd));
 }
@@ -51,7 +53,8 @@ int group_norm_backward(const Tensor *x, const Tensor *gamma, const Tensor *beta
     const char *op = "group_norm_backward";
     /* beta only enters the backward through the SiLU input z. */
     if (check_common(op, x, gamma, beta, !silu, groups, mean, rstd)) return -1;
-    if (kcheck_same(op, x, dy, "x", "dy") || kcheck_opt_same(op, dx, x, "dx", "x") ||
+    if (kcheck_same_any(op, x, dy, "x", "dy") || kcheck_opt_same_any(op, dx, x, "dx", "x") ||
+        kcheck_f32(op, dy, "dy") || kcheck_f32(op, dx, "dx") ||
         kcheck_opt_same(op, dgamma, gamma, "dgamma", "gamma") || kcheck_opt_same(op, dbeta, gamma, "dbeta", "gamma"))
         return -1;
     return KDISPATCH(op, x->device,

@@ -4,7 +4,9 @@
  *   mu, var over that group (biased), rstd = 1/sqrt(var + eps)
  *   z = (x - mu) * rstd * gamma[c] + beta[c];   y = silu ? z * sigmoid(z) : z
  * mean and rstd (N, G) are written by forward and reused by backward, which
- * recomputes z from them. backward accumulates dx, dgamma (C), dbeta (C). */
+ * recomputes z from them. backward accumulates dx, dgamma (C), dbeta (C).
+ * dtypes: x and y both fp32 or both bf16 (statistics and math in fp32, y rounded once);
+ * gamma, beta, mean, rstd, dy, dx, dgamma, dbeta fp32. */
 #ifndef LDM_KERNELS_GROUP_NORM_H
 #define LDM_KERNELS_GROUP_NORM_H
 

@@ -1,5 +1,6 @@
 /* kernels/silu.h — SiLU (swish): y = x * sigmoid(x).
- * backward: dx += dy * s * (1 + x * (1 - s)),  s = sigmoid(x). */
+ * backward: dx += dy * s * (1 + x * (1 - s)),  s = sigmoid(x).
+ * x and y: both fp32 or both bf16 (math in fp32, y rounded to nearest even); dy, dx fp32. */
 #ifndef LDM_KERNELS_SILU_H
 #define LDM_KERNELS_SILU_H
 

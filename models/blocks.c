@@ -54,20 +54,26 @@ static int heads_for(int c, int head_dim) { return c <= head_dim ? 1 : c / head_
 
 Tensor *dropout_forward(Tape *t, Tensor *x, float p, DropoutRng *rng) {
     if (!x || p <= 0 || !rng || !t->grad_enabled) return x;
-    Tensor *mask = tensor_new(t->arena, x->device, x->ndim, x->shape);
+    /* The mask takes x's dtype. A bf16 mask holds 0 or 1 (exact) and the 1 / (1 - p) follows
+     * as a scale (fp32 math, one rounding), as PyTorch's bf16 dropout does: 1 / (1 - p) held
+     * in bf16 would bias the kept values by up to 2^-9. An fp32 mask holds 0 or 1 / (1 - p). */
+    const bool bf = x->dtype == DT_BF16;
+    Tensor *mask = tensor_new_dtype(t->arena, x->device, x->dtype, x->ndim, x->shape);
     float *h = malloc(x->numel * sizeof(float));
     if (!mask || !h) {
         free(h);
         if (mask) ldm_error("dropout", "out of host memory for a mask of %s", tshape(x));
         return NULL;
     }
-    const float keep = 1.0f / (1.0f - p);
+    const float keep = 1.0f / (1.0f - p), on = bf ? 1.0f : keep;
     const uint64_t o = *rng->offset;
-    for (size_t i = 0; i < x->numel; i++) h[i] = philox_uniform(rng->key, o + i) >= p ? keep : 0.0f;
+    for (size_t i = 0; i < x->numel; i++) h[i] = philox_uniform(rng->key, o + i) >= p ? on : 0.0f;
     *rng->offset += x->numel;
     int rc = tensor_from_host(mask, h);
     free(h);
-    return rc ? NULL : ag_mul(t, x, mask);
+    if (rc) return NULL;
+    Tensor *y = ag_mul(t, x, mask);
+    return bf ? ag_scale(t, y, keep) : y;
 }
 
 // ----------------------------------------------------------------------------

@@ -41,7 +41,7 @@ typedef struct {
     Device dev;
     size_t arena_bytes; /* --arena-mb, or 0: planned */
     Arena *arena;       /* NULL until the first gen_images */
-    Tape tp;
+    Tape tp;            /* act_dtype: the caller may set DT_BF16 (mixed precision) after gen_open */
     int chunk;          /* images per sampler batch in the current plan */
     int plan_n;
     SamplerKind plan_kind;

@@ -56,7 +56,7 @@ static Tensor *batch_half(Tape *tp, Tensor *x, int half) {
     *v = *x;
     v->shape[0] = x->shape[0] / 2;
     v->numel = x->numel / 2;
-    v->data = x->data + (size_t)half * v->numel;
+    v->data = (float *)((char *)x->data + (size_t)half * tensor_bytes(v)); /* bytes: x may be bf16 */
     v->grad = NULL;
     v->on_heap = false;
     v->requires_grad = false;
@@ -94,7 +94,8 @@ Tensor *guided_eps(EpsFn fn, void *ctx, Tape *tp, Tensor *x, int t, const int *l
         h[N + i] = (float)null_label;
     }
     if (tensor_from_host(lab, h)) return NULL;
-    Tensor *eps2 = fn(ctx, tp, x2, float_vec(tp, x->device, 2 * N, NULL, t), lab);
+    /* the sampler's arithmetic is fp32 whatever the model's activations are */
+    Tensor *eps2 = ag_cast(tp, fn(ctx, tp, x2, float_vec(tp, x->device, 2 * N, NULL, t), lab), DT_F32);
     if (eps2 && !tensor_same_shape(eps2, x2)) {
         ldm_error("guided_eps", "eps model returned %s for input %s", tshape(eps2), tshape(x2));
         return NULL;
@@ -108,7 +109,7 @@ static Tensor *predict_eps(EpsFn fn, void *ctx, Tape *tp, Tensor *x, int t, cons
     const int N = x->shape[0];
     Tensor *lab = labels ? float_vec(tp, x->device, N, labels, 0) : NULL;
     if (labels && !lab) return NULL;
-    Tensor *eps = fn(ctx, tp, x, float_vec(tp, x->device, N, NULL, t), lab);
+    Tensor *eps = ag_cast(tp, fn(ctx, tp, x, float_vec(tp, x->device, N, NULL, t), lab), DT_F32);
     if (eps && !tensor_same_shape(eps, x)) {
         ldm_error("sampler", "eps model returned %s for input %s", tshape(eps), tshape(x));
         return NULL;

@@ -48,6 +48,8 @@ static void usage(FILE *f) {
             "  --guidance G        classifier-free guidance scale (default 3; 1 = conditional only)\n"
             "  --seed X            seed (default 0)\n"
             "  --device D          cpu or cuda (default: cuda when a GPU is present)\n"
+            "  --precision P       bf16 (the U-Net's and VAE's activations in bf16; the sampler in fp32) or\n"
+            "                      fp32 (default: bf16 on cuda, fp32 on cpu)\n"
             "  --no-ema            use the raw U-Net weights instead of their EMA\n"
             "  --strip FILE        also write a denoising strip: the decoded x0 prediction\n"
             "  --strip-cols K      columns of the strip (default 8)\n"
@@ -67,6 +69,8 @@ typedef struct {
     uint64_t seed;
     SamplerKind sampler;
     Device device;
+    DType precision;
+    bool given_precision;
     bool no_ema;
 } SampleArgs;
 
@@ -74,7 +78,7 @@ static int parse_args(int argc, char **argv, SampleArgs *a) {
     *a = (SampleArgs){.label = "all", .n = 8, .steps = 50, .strip_cols = 8, .zoom = 2, .eta = 0, .guidance = 3,
                       .sampler = SAMPLER_DDIM, .device = dev_cuda_available() && !dev_cuda_emulated() ? DEV_CUDA : DEV_CPU};
     enum { O_UNET = 256, O_VAE, O_OUT, O_LABEL, O_N, O_STEPS, O_SAMPLER, O_ETA, O_GUID, O_SEED, O_DEV, O_NOEMA,
-           O_STRIP, O_SCOLS, O_EACH, O_ZOOM, O_ARENA };
+           O_STRIP, O_SCOLS, O_EACH, O_ZOOM, O_ARENA, O_PREC };
     static const struct option opts[] = {
         {"unet", required_argument, 0, O_UNET},     {"vae", required_argument, 0, O_VAE},
         {"out", required_argument, 0, O_OUT},       {"label", required_argument, 0, O_LABEL},
@@ -84,7 +88,8 @@ static int parse_args(int argc, char **argv, SampleArgs *a) {
         {"device", required_argument, 0, O_DEV},    {"no-ema", no_argument, 0, O_NOEMA},
         {"strip", required_argument, 0, O_STRIP},   {"strip-cols", required_argument, 0, O_SCOLS},
         {"each", required_argument, 0, O_EACH},     {"zoom", required_argument, 0, O_ZOOM},
-        {"arena-mb", required_argument, 0, O_ARENA}, {"help", no_argument, 0, 'h'},
+        {"arena-mb", required_argument, 0, O_ARENA}, {"precision", required_argument, 0, O_PREC},
+        {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     opterr = 0;
     int c;
@@ -107,6 +112,7 @@ static int parse_args(int argc, char **argv, SampleArgs *a) {
         case O_SEED: if (cli_u64(PROG, "--seed", optarg, &a->seed)) return 2; break;
         case O_DEV: if (device_parse(optarg, &a->device)) return cli_usage_error(PROG, "--device %s: want cpu or cuda", optarg); break;
         case O_NOEMA: a->no_ema = true; break;
+        case O_PREC: if (cli_precision(PROG, optarg, &a->precision)) return 2; a->given_precision = true; break;
         case O_STRIP: a->strip = optarg; break;
         case O_SCOLS: if (cli_long(PROG, "--strip-cols", optarg, 2, 64, &a->strip_cols)) return 2; break;
         case O_EACH: a->each = optarg; break;
@@ -121,6 +127,7 @@ static int parse_args(int argc, char **argv, SampleArgs *a) {
     if (a->device == DEV_CUDA && !dev_cuda_available())
         return cli_usage_error(PROG, "--device cuda: no CUDA device (or this build has no CUDA); use --device cpu");
     if (a->device == DEV_CUDA) dev_cuda_announce("ldm-sample");
+    if (!a->given_precision) a->precision = cli_default_precision(a->device);
     return 0;
 }
 
@@ -144,9 +151,9 @@ typedef struct {
 
 static void meta_init(Meta *m, const SampleArgs *a, const Generator *g, const char *what) {
     snprintf(m->params, sizeof m->params,
-             "sampler=%s steps=%ld eta=%g guidance=%g seed=%llu label=%s n=%ld ema=%d device=%s preset=%s",
+             "sampler=%s steps=%ld eta=%g guidance=%g seed=%llu label=%s n=%ld ema=%d device=%s precision=%s preset=%s",
              sampler_name(a->sampler), a->steps, a->eta, a->guidance, (unsigned long long)a->seed, a->label, a->n,
-             g->used_ema, device_name(a->device), g->cfg.preset);
+             g->used_ema, device_name(a->device), cli_precision_name(a->precision), g->cfg.preset);
     snprintf(m->unet, sizeof m->unet, "%s (step %lld)", base_name(a->unet), g->unet_step);
     snprintf(m->vae, sizeof m->vae, "%s (step %lld, latent scale %.6g)", base_name(a->vae), g->vae_step,
              g->latent_scale);
@@ -171,6 +178,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "ldm-sample: %s\n", ldm_last_error());
         return 1;
     }
+    g.tp.act_dtype = a.precision;
     const ModelConfig *cfg = &g.cfg;
     /* the rows: every class, one class, or the unconditional model */
     int rows[MAX_ROWS], n_rows = 0;
@@ -213,9 +221,11 @@ int main(int argc, char **argv) {
     SamplerOpts so = {.kind = a.sampler, .steps = (int)a.steps, .eta = (float)a.eta, .guidance = (float)a.guidance,
                       .seed = a.seed};
     if (a.sampler == SAMPLER_DDPM) so.eta = 1.0f;
-    printf("ldm-sample: preset %s, %d row%s x %d images, %s %ld steps, guidance %g, seed %llu on %s (%s weights)\n",
+    printf("ldm-sample: preset %s, %d row%s x %d images, %s %ld steps, guidance %g, seed %llu on %s, precision %s (%s "
+           "weights)\n",
            cfg->preset, n_rows, n_rows == 1 ? "" : "s", n, sampler_name(a.sampler), a.steps, a.guidance,
-           (unsigned long long)a.seed, device_name(a.device), g.used_ema ? "EMA" : "raw");
+           (unsigned long long)a.seed, device_name(a.device), cli_precision_name(a.precision),
+           g.used_ema ? "EMA" : "raw");
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     for (int r = 0; r < n_rows && !rc; r++) {

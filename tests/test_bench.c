@@ -3,8 +3,12 @@
  * (every conv2d, norm, attention, linear, SiLU, add and upsample node the tape records,
  * with its shape and how often it runs). No timing is asserted. */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "bench/model_bench.h"
 #include "bench/ops/op_table.h"
 #include "bench/shapes.h"
 #include "core/error.h"
@@ -254,4 +258,39 @@ Test(bench, long_attention_shapes) {
     int bad[] = {0};
     cr_expect_eq(shapes_long_attention(3, bad, 1, 4, 64, 4, s, 8), -1);
     cr_expect_eq(shapes_long_attention(0, lens, 2, 4, 64, 4, s, 8), -1);
+}
+
+// ----------------------------------------------------------------------------
+// ldm-bench sample --precision: the tape's activations follow it
+
+/* The whole of a small file, NUL-terminated, into buf. */
+static void slurp(FILE *f, char *buf, size_t n) {
+    rewind(f);
+    size_t k = fread(buf, 1, n - 1, f);
+    buf[k] = 0;
+}
+
+Test(bench, sample_precision_sets_the_activation_dtype, .timeout = 300) {
+    long long peak[2];
+    for (int i = 0; i < 2; i++) {
+        char path[96], text[4096];
+        snprintf(path, sizeof path, "/tmp/ldm-test-bench-%d-%d.json", (int)getpid(), i);
+        const ModelBenchOpts o = {"demo", DEV_CPU, 1, 2, 0, path, i ? DT_BF16 : DT_F32};
+        FILE *out = tmpfile();
+        cr_assert(out);
+        cr_assert_eq(sample_bench_run(&o, out), 0, "%s", ldm_last_error());
+        slurp(out, text, sizeof text);
+        fclose(out);
+        cr_expect(strstr(text, i ? "precision bf16" : "precision fp32"), "%s", text);
+        FILE *j = fopen(path, "r");
+        cr_assert(j, "%s", path);
+        slurp(j, text, sizeof text);
+        fclose(j);
+        unlink(path);
+        const char *p = strstr(text, "\"arena_peak_bytes\": ");
+        cr_assert(p, "%s", text);
+        peak[i] = atoll(p + strlen("\"arena_peak_bytes\": "));
+    }
+    /* bf16 stores halve the activations; the fallback's fp32 temporaries live one op at a time */
+    cr_expect_lt((double)peak[1], 0.8 * (double)peak[0], "arena peak bf16 %lld bytes, fp32 %lld", peak[1], peak[0]);
 }

@@ -7,8 +7,11 @@
  *     emulator then all of it again with every tensor misaligned.
  *   - Without a device (or in a CPU-only build): a visible skip, never a pass.
  *   - CUDA installed but broken: a failure naming the CUDA error.
+ * And a tiny U-Net trains a few AdamW steps in bf16 (mixed precision) on the device, against
+ * the same steps on the CPU's bf16 reference.
  * The full shapes, the sanitizers and the benchmark are bench/gpu_run.sh. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -16,6 +19,8 @@
 #include "bench/ops/op_run.h"
 #include "core/device.h"
 #include "core/error.h"
+#include "kernels/adamw.h"
+#include "models/unet.h"
 
 Test(gpu, op_table_parity_quick, .timeout = 900) {
     const int probe = dev_cuda_probe();
@@ -37,4 +42,84 @@ Test(gpu, op_table_parity_quick, .timeout = 900) {
     }
     cr_expect_eq(r.failed, 0, "%d device parity checks failed (FAIL lines above)", r.failed);
     cr_expect_gt(r.passed, 100);
+}
+
+/* STEPS AdamW steps of a tiny conditional U-Net (every block kind: ResBlocks, self- and
+ * cross-attention, skips) with bf16 activations on dev, from seed 61; per-step losses into
+ * loss[]; returns the bf16 tape nodes of a step (D). */
+#define TRAIN_STEPS 3
+static int unet_bf16_steps(Device dev, double *loss) {
+    ModelConfig cfg;
+    cfg_preset(&cfg, "demo");
+    const char *kv[] = {"image_size=16", "data_size=16", "unet_ch=8", "unet_mult=1,2", "unet_res=1", "attn_res=4",
+                        "head_dim=8",    "unet_groups=4", "ctx_tokens=2", "ctx_dim=6"};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) cr_assert_eq(cfg_set_arg(&cfg, kv[i]), 0, "%s", ldm_last_error());
+    ParamSet ps, m, v;
+    UNet net;
+    NoiseSchedule sched;
+    ps_init(&ps, DEV_CPU, 61, true, true);
+    cr_assert_eq(unet_init(&net, &ps, &cfg) || ps_randomize(&ps, 62, 0.2f) || ps_to_device(&ps, dev) ||
+                     ps_clone(&m, &ps, dev, false, false) || ps_clone(&v, &ps, dev, false, false) ||
+                     schedule_from_config(&sched, &cfg),
+                 0, "%s", ldm_last_error());
+    const int s = cfg_latent_size(&cfg), shape[4] = {2, s, s, cfg.latent_ch};
+    const size_t n = 2 * (size_t)s * s * cfg.latent_ch;
+    float *h = malloc(n * sizeof(float));
+    Tensor *z0 = tensor_new(NULL, dev, 4, shape), *noise = tensor_new(NULL, dev, 4, shape);
+    Tensor *labels = tensor_new1(NULL, dev, 2);
+    for (size_t i = 0; i < n; i++) h[i] = (float)sin(0.37 * (double)i);
+    cr_assert(z0 && noise && labels && !tensor_from_host(z0, h));
+    for (size_t i = 0; i < n; i++) h[i] = (float)cos(1.3 * (double)i + 0.2);
+    cr_assert(!tensor_from_host(noise, h) && !tensor_from_host(labels, (float[]){1, 3}));
+    const AdamWConfig ac = {.lr = 3e-3f, .beta1 = 0.9f, .beta2 = 0.999f, .eps = 1e-8f, .weight_decay = 0.0f};
+    Arena *a = arena_create(dev, (size_t)64 << 20, (size_t)4 << 20);
+    cr_assert(a, "%s", ldm_last_error());
+    Tape tp;
+    tape_init(&tp, a);
+    tp.act_dtype = DT_BF16;
+    int D = 0;
+    for (int k = 0; k < TRAIN_STEPS; k++) {
+        arena_reset(a);
+        tape_reset(&tp);
+        const int t[2] = {40 + 300 * k, 900 - 200 * k};
+        Tensor *l = unet_loss(&net, &tp, &sched, z0, noise, t, labels);
+        float lv;
+        cr_assert(l && !tensor_to_host(l, &lv), "%s", ldm_last_error());
+        loss[k] = lv;
+        D = 0;
+        for (const TapeNode *nd = tp.last; nd; nd = nd->prev) D += nd->out->dtype == DT_BF16;
+        cr_assert_eq(ps_zero_grad(&ps) || tape_backward(&tp, l, NULL), 0, "%s", ldm_last_error());
+        for (int i = 0; i < ps.n; i++)
+            cr_assert_eq(adamw_step(ps.p[i].t, m.p[i].t, v.p[i].t, &ac, k + 1, 1.0f), 0, "%s", ldm_last_error());
+    }
+    free(h);
+    tensor_free(z0), tensor_free(noise), tensor_free(labels);
+    arena_destroy(a);
+    schedule_free(&sched);
+    ps_free(&ps), ps_free(&m), ps_free(&v);
+    return D;
+}
+
+/* The device's kernels sum in other orders than the CPU's (fp32 results ~1e-6 apart), so a
+ * bf16 store may land one ulp (2^-7) apart now and then; those flips are independent
+ * roundings, the same bound as tests/test_mixed.c's: sqrt(D) u relative, u = 2^-8. */
+Test(gpu, unet_trains_in_bf16, .timeout = 900) {
+    const int probe = dev_cuda_probe();
+    cr_assert_geq(probe, 0, "%s", ldm_last_error());
+    if (probe == 0) {
+        fprintf(stderr, "SKIPPED: no CUDA device (tests/test_gpu.c, bf16 training)\n");
+        cr_skip_test("no CUDA device: bf16 training on the device not run");
+    }
+    double lc[TRAIN_STEPS], ld[TRAIN_STEPS];
+    const int D = unet_bf16_steps(DEV_CPU, lc);
+    cr_assert_eq(unet_bf16_steps(DEV_CUDA, ld), D, "the device stored another number of bf16 tensors");
+    const double bound = sqrt((double)D) / 256.0;
+    for (int k = 0; k < TRAIN_STEPS; k++) {
+        const double r = fabs(ld[k] - lc[k]) / fabs(lc[k]);
+        printf("bf16 U-Net step %d on %s: loss %.6f (cpu %.6f, relative difference %.3g, bound sqrt(%d) / 256 = %.3g)\n",
+               k + 1, dev_cuda_name(), ld[k], lc[k], r, D, bound);
+        cr_expect(isfinite(ld[k]) && r <= bound, "step %d: loss %g on the device, %g on the cpu", k + 1, ld[k], lc[k]);
+    }
+    cr_expect(D > 20, "only %d bf16 tensors in a step", D);
+    cr_expect_neq(ld[TRAIN_STEPS - 1], ld[0], "the loss never moved: no training happened");
 }

@@ -418,6 +418,33 @@ Test(train_cli, sample_in_batches_equals_one_batch) {
 // ----------------------------------------------------------------------------
 // bad input: clear messages, non-zero exits
 
+/* --precision bf16 on the CPU (its default is fp32): the runs say so, train, sample, and
+ * write fp32 checkpoints (master weights stay fp32 whatever the activations). */
+Test(train_cli, bf16_precision_trains_and_samples) {
+    const char *loud = "--preset demo --set image_size=16 --set data_size=16 --set vae_ch=8 --set vae_groups=4 "
+                       "--set unet_ch=16 --set unet_groups=4 --set head_dim=16 --set ctx_dim=16 --set attn_res=2 "
+                       "--set unet_mult=1,2 --device cpu --batch 4 --precision bf16";
+    int rc = run("ldm-train", "vae %s --data %s/data --out %s/b --steps 2", loud, tmp, tmp);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "on cpu, precision bf16"), "%s", out);
+    rc = run("ldm-train", "unet %s --data %s/data --vae %s/b/vae.safetensors --out %s/b --steps 2", loud, tmp, tmp, tmp);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "on cpu, precision bf16"), "%s", out);
+    SafeTensors st;
+    char path[4300];
+    snprintf(path, sizeof path, "%s/b/unet.safetensors", tmp);
+    cr_assert_eq(st_load(path, &st), 0, "%s", ldm_last_error());
+    for (int i = 0; i < st.n; i++) cr_expect_str_eq(st.entries[i].dtype, "F32", "%s", st.entries[i].name);
+    st_free(&st);
+    rc = run("ldm-sample", "--unet %s/b/unet.safetensors --vae %s/b/vae.safetensors --n 2 --steps 2 --device cpu "
+             "--precision bf16 --out %s/b/g.png", tmp, tmp, tmp);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "precision bf16"), "%s", out);
+    rc = run("ldm-train", "vae %s --data %s/data --out %s/f --steps 1 --precision fp32", loud, tmp, tmp);
+    cr_assert_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "on cpu, precision fp32"), "the last --precision wins:\n%s", out);
+}
+
 Test(train_cli, usage_errors_exit_2_naming_the_flag) {
     cr_expect_eq(run("ldm-train", "vae " TINY " --data %s/data --out %s/x --bogus", tmp, tmp), 2);
     cr_expect(strstr(out, "--bogus"), "%s", out);
@@ -436,6 +463,10 @@ Test(train_cli, usage_errors_exit_2_naming_the_flag) {
     cr_expect(strstr(out, "--unet"), "%s", out);
     cr_expect_eq(run("ldm-sample", "--unet a --vae b --out c --sampler euler"), 2);
     cr_expect(strstr(out, "euler"), "%s", out);
+    cr_expect_eq(run("ldm-train", "vae " TINY " --data %s/data --out %s/x --precision fp16", tmp, tmp), 2);
+    cr_expect(strstr(out, "--precision fp16") && strstr(out, "bf16 or fp32"), "%s", out);
+    cr_expect_eq(run("ldm-sample", "--unet a --vae b --out c --precision half"), 2);
+    cr_expect(strstr(out, "--precision half"), "%s", out);
 }
 
 Test(train_cli, missing_files_exit_1_naming_them) {

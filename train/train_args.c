@@ -52,6 +52,8 @@ void train_usage(FILE *f) {
             "  --cond-drop P       unet: probability a label becomes the null class (default 0.1)\n"
             "  --seed N            seed of everything random: init, data order, noise (default 0)\n"
             "  --device D          cpu or cuda (default: cuda when a GPU is present)\n"
+            "  --precision P       bf16 (activations and matmul operands in bf16; fp32 weights, optimizer,\n"
+            "                      norm statistics, softmax, losses) or fp32 (default: bf16 on cuda, fp32 on cpu)\n"
             "  --resume FILE       continue a run exactly from its checkpoint\n"
             "  --ckpt-every N      checkpoint every N steps, and at the end (default 500)\n"
             "  --stop-after N      stop after step N with a checkpoint (train in pieces)\n"
@@ -77,7 +79,7 @@ void train_usage(FILE *f) {
 enum {
     O_PRESET = 256, O_SET, O_DATA, O_LAYOUT, O_VALP, O_VAE, O_OUT, O_DESCRIBE, O_STEPS, O_EPOCHS, O_BATCH, O_LR,
     O_WARMUP, O_CLIP, O_WD, O_EMA, O_CDROP, O_SEED, O_DEVICE, O_RESUME, O_CKPT, O_STOP, O_LOG, O_VAL, O_ARENA, O_THREADS,
-    O_QUIET, O_GROUP, O_CLASSES, O_EVAL_EVERY, O_CLASSIFIER, O_EVAL_N, O_EVAL_STEPS
+    O_QUIET, O_GROUP, O_CLASSES, O_EVAL_EVERY, O_CLASSIFIER, O_EVAL_N, O_EVAL_STEPS, O_PRECISION
 };
 
 static const struct option long_opts[] = {
@@ -92,6 +94,7 @@ static const struct option long_opts[] = {
     {"weight-decay", required_argument, 0, O_WD}, {"ema", required_argument, 0, O_EMA},
     {"cond-drop", required_argument, 0, O_CDROP}, {"seed", required_argument, 0, O_SEED},
     {"device", required_argument, 0, O_DEVICE},   {"resume", required_argument, 0, O_RESUME},
+    {"precision", required_argument, 0, O_PRECISION},
     {"ckpt-every", required_argument, 0, O_CKPT}, {"stop-after", required_argument, 0, O_STOP},
     {"log-every", required_argument, 0, O_LOG},   {"val-every", required_argument, 0, O_VAL},
     {"arena-mb", required_argument, 0, O_ARENA},
@@ -155,6 +158,7 @@ static int take(TrainArgs *a, int c, const char *v, bool *describe) {
     case O_DEVICE:
         if (device_parse(v, &a->device)) return cli_usage_error(PROG, "--device %s: want cpu or cuda", v), -1;
         return 0;
+    case O_PRECISION: return cli_precision(PROG, v, &a->precision) ? -1 : (a->given_precision = true, 0);
     case O_RESUME: a->resume = v; return 0;
     case O_CKPT: return cli_long(PROG, "--ckpt-every", v, 0, 100000000, &a->ckpt_every);
     case O_STOP: return cli_long(PROG, "--stop-after", v, 1, 100000000, &a->stop_after);
@@ -208,6 +212,7 @@ int train_args_parse(int argc, char **argv, TrainArgs *a) {
     if (!a->out) return cli_usage_error(PROG, "--out DIR is required");
     if (a->kind == TRAIN_UNET && !a->vae) return cli_usage_error(PROG, "unet: --vae FILE (the trained VAE checkpoint) is required");
     if (a->kind == TRAIN_VAE && a->vae) return cli_usage_error(PROG, "vae: --vae is only for 'ldm-train unet'");
+    if (!a->given_precision) a->precision = cli_default_precision(a->device);
     if ((a->eval_every > 0) != (a->classifier != NULL))
         return cli_usage_error(PROG, "--eval-every N and --classifier C go together (the judge and how often)");
     if (a->eval_every > 0 && a->kind != TRAIN_UNET)

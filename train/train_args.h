@@ -15,6 +15,7 @@
 #include <stdio.h>
 
 #include "core/device.h"
+#include "core/tensor.h"
 #include "data/dataset.h"
 
 #define TRAIN_MAX_SETS 64
@@ -43,6 +44,8 @@ typedef struct {
     long log_every;            /* progress line every N steps */
     long val_every;            /* validate every N steps; 0 = each epoch, at most 20 times a run */
     Device device;
+    DType precision;           /* activations: DT_BF16 (mixed precision) or DT_F32 */
+    bool given_precision;      /* else the device's default (cli_default_precision) */
     size_t arena_mb;           /* 0 = sized from the model */
     DataLayout layout;
     int val_patients;          /* -1: the layout's rule */

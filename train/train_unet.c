@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cli.h"
 #include "core/error.h"
 #include "core/philox.h"
 #include "kernels/random.h"
@@ -291,6 +292,7 @@ int train_unet(const TrainArgs *a) {
     size_t ab = train_arena_bytes(a, cfg, TRAIN_UNET, batch), vb = train_arena_bytes(a, cfg, TRAIN_VAE, ENCODE_CHUNK) / 6;
     if (!(arena = arena_create(dev, ab > vb ? ab : vb, (size_t)16 << 20))) goto out;
     tape_init(&tp, arena);
+    tp.act_dtype = a->precision; /* the VAE's encoding too: the same activations as training's */
     double t0 = now_seconds();
     if (encode_split(&vae, &tp, ds, cfg, SPLIT_TRAIN, ENCODE_CHUNK, cfg->hflip, &train) ||
         encode_split(&vae, &tp, ds, cfg, SPLIT_VAL, ENCODE_CHUNK, false, &val))
@@ -319,9 +321,10 @@ int train_unet(const TrainArgs *a) {
     if (cfg->unet_dropout > 0) unet.dropout_rng = &drop;
     const long last = run_last_step(&run);
     if (!a->quiet)
-        printf("unet: preset %s, %.2fM parameters, batch %d, steps %ld..%ld of %ld (%ld per epoch) on %s%s\n",
+        printf("unet: preset %s, %.2fM parameters, batch %d, steps %ld..%ld of %ld (%ld per epoch) on %s, precision "
+               "%s%s\n",
                cfg->preset, ps_count(&ps) / 1e6, batch, run.st.step + 1, last, run.st.total, per_epoch,
-               device_name(dev), val.n ? "" : "; no validation latents");
+               device_name(dev), cli_precision_name(a->precision), val.n ? "" : "; no validation latents");
     while (run.st.step < last) {
         const DataBatch *b = loader_next(loader);
         if (!b) goto out;

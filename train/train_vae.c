@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cli.h"
 #include "core/error.h"
 #include "kernels/elementwise.h"
 #include "kernels/random.h"
@@ -199,6 +200,7 @@ int train_vae(const TrainArgs *a) {
     const size_t P = (size_t)S * S * C; /* floats per image */
     if (!(m.arena = arena_create(m.dev, train_arena_bytes(a, cfg, TRAIN_VAE, batch), (size_t)16 << 20))) goto out;
     tape_init(&m.tp, m.arena);
+    m.tp.act_dtype = a->precision;
     snprintf(preview_path, sizeof preview_path, "%s/vae_recon.png", a->out);
     if (!(scratch = malloc((size_t)batch * P * sizeof(float))) || !(preview = malloc((size_t)2 * PREVIEW * P * sizeof(float)))) {
         ldm_error("vae", "out of memory");
@@ -207,9 +209,10 @@ int train_vae(const TrainArgs *a) {
     const uint64_t key = run.st.seed ^ TRAIN_STREAM;
     const long last = run_last_step(&run);
     if (!a->quiet)
-        printf("vae: preset %s, %.2fM parameters, batch %d, steps %ld..%ld of %ld (%ld per epoch) on %s; KL weight "
-               "%g per element (LDM's kl_weight %.3g)\n", cfg->preset, ps_count(&m.ps) / 1e6, batch, run.st.step + 1,
-               last, run.st.total, per_epoch, device_name(m.dev), (double)cfg->kl_beta, cfg_kl_weight_ldm(cfg));
+        printf("vae: preset %s, %.2fM parameters, batch %d, steps %ld..%ld of %ld (%ld per epoch) on %s, precision %s; KL "
+               "weight %g per element (LDM's kl_weight %.3g)\n", cfg->preset, ps_count(&m.ps) / 1e6, batch, run.st.step + 1,
+               last, run.st.total, per_epoch, device_name(m.dev),
+               cli_precision_name(a->precision), (double)cfg->kl_beta, cfg_kl_weight_ldm(cfg));
     double latent_scale = 1.0;
     while (run.st.step < last) {
         const DataBatch *b = loader_next(loader);

@@ -12,6 +12,7 @@
 int unet_eval_open(UnetEval *e, const TrainArgs *a, const ModelConfig *cfg, const Dataset *ds) {
     memset(e, 0, sizeof *e);
     e->per_class = a->eval_n, e->steps = a->eval_steps, e->dev = a->device;
+    e->precision = a->precision;
     ModelConfig ccfg;
     if (cls_load(a->classifier, a->device, &ccfg, &e->cls, &e->cls_ps)) {
         char msg[1024];
@@ -61,6 +62,7 @@ int unet_eval_run(UnetEval *e, const ModelConfig *cfg, const UNet *unet, ParamSe
     int rc = ps_swap_values(ps, ema) ? -1 : 0;
     bool swapped = !rc;
     rc = rc || gen_attach(&g, cfg, unet, vae, latent_scale, e->dev, 0);
+    if (!rc) g.tp.act_dtype = e->precision;
     SamplerOpts so = {.kind = SAMPLER_DDIM, .steps = e->steps, .eta = 0, .guidance = UEVAL_GUIDANCE, .seed = UEVAL_SEED};
     for (int k = 0; k < K && !rc; k++)
         rc = gen_images(&g, k, e->per_class, &so, x + (size_t)k * e->per_class * S * S, NULL);

@@ -39,6 +39,7 @@ typedef struct {
     double real_acc;     /* the classifier's accuracy on them */
     int per_class, steps;
     Device dev;
+    DType precision;     /* the samples' activations: the run's --precision */
 } UnetEval;
 
 /* Loads --classifier, checks it against cfg, and summarises the held-out images of ds.

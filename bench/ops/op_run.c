@@ -94,15 +94,30 @@ static void host_free(HostSet *s) {
  * refuses: its storage is one float, its numel 0. */
 static Tensor *host_tensor(const OpArg *a) {
     bool empty = false;
+    const DType dt = a->bf16 ? DT_BF16 : DT_F32;
     for (int d = 0; d < a->ndim; d++) empty |= a->shape[d] == 0;
-    if (!empty) return tensor_new(NULL, DEV_CPU, a->ndim, a->shape);
-    Tensor *t = tensor_new(NULL, DEV_CPU, 1, (int[]){1});
+    if (!empty) return tensor_new_dtype(NULL, DEV_CPU, dt, a->ndim, a->shape);
+    Tensor *t = tensor_new_dtype(NULL, DEV_CPU, dt, 1, (int[]){1});
     if (t) {
         t->ndim = a->ndim;
         memcpy(t->shape, a->shape, sizeof t->shape);
         t->numel = 0;
     }
     return t;
+}
+
+/* fill_arg into t, through an fp32 buffer and a rounding when t is bf16. */
+static int fill_tensor(uint64_t *rng, const OpArg *a, Tensor *t, bool outliers) {
+    if (t->dtype == DT_F32) {
+        fill_arg(rng, a, t->data, t->numel, outliers);
+        return 0;
+    }
+    float *x = malloc((t->numel ? t->numel : 1) * sizeof(float));
+    if (!x) return ldm_error("op_run", "out of host memory");
+    fill_arg(rng, a, x, t->numel, outliers);
+    int rc = tensor_from_host(t, x);
+    free(x);
+    return rc;
 }
 
 /* Host tensors of every non-NULL argument: inputs filled, outputs poisoned, gradients
@@ -115,15 +130,14 @@ static int host_alloc(uint64_t *rng, const OpCase *c, int pass, bool zero_acc, H
         const OpArg *a = &c->a[i];
         if (a->null) continue;
         s->h[i] = host_tensor(a);
-        if (!s->h[i]) return -1;
-        fill_arg(rng, a, s->h[i]->data, s->h[i]->numel, !zero_acc);
+        if (!s->h[i] || fill_tensor(rng, a, s->h[i], !zero_acc)) return -1;
     }
     if (pass > 0 && c->op->pass[0].run(s->h, c)) return -1;
     const unsigned w = c->op->pass[pass].writes;
     for (int i = 0; i < c->nargs; i++)
         if (s->h[i] && (w & (1u << i))) {
             if (zero_acc && c->a[i].role == ROLE_ACC) memset(s->h[i]->data, 0, tensor_bytes(s->h[i]));
-            else fill_arg(rng, &c->a[i], s->h[i]->data, s->h[i]->numel, !zero_acc);
+            else if (fill_tensor(rng, &c->a[i], s->h[i], !zero_acc)) return -1;
         }
     return 0;
 }
@@ -158,7 +172,7 @@ static int set_from_host(const HostSet *h, const OpCase *c, Device dev, OpSet *s
     for (int i = 0; i < c->nargs; i++) {
         if (!h->h[i]) continue;
         s->t[i] = dev_tensor(h->h[i], dev, c->misalign, &s->base[i]);
-        if (!s->t[i] || tensor_from_host(s->t[i], h->h[i]->data)) {
+        if (!s->t[i] || tensor_from_host_raw(s->t[i], h->h[i]->data)) {
             op_set_free(s);
             return -1;
         }
@@ -246,21 +260,22 @@ int op_parity(OpRun *r, const OpCase *c, int pass, int version, Device dev, doub
     ok = true;
     for (int i = 0; i < c->nargs && ok; i++) {
         if (!h.h[i]) continue;
-        float *got = download(d1.t[i]);
-        if (!got) {
+        /* as fp32 values whatever the dtype (a bf16 argument widens exactly) */
+        float *got = download(d1.t[i]), *want = download(h.h[i]), *orig = download(ref.h[i]);
+        if (!got || !want || !orig) {
             snprintf(why, sizeof why, "download: %s", ldm_last_error());
             ok = false;
+            free(got), free(want), free(orig);
             break;
         }
         const size_t n = h.h[i]->numel;
         if (ps->writes & (1u << i)) {
             for (size_t j = 0; j < n && ok; j++)
-                if (!isfinite(h.h[i]->data[j])) {
-                    snprintf(why, sizeof why, "cpu %s[%zu] = %g (unwritten or overflow)", c->a[i].name, j,
-                             h.h[i]->data[j]);
+                if (!isfinite(want[j])) {
+                    snprintf(why, sizeof why, "cpu %s[%zu] = %g (unwritten or overflow)", c->a[i].name, j, want[j]);
                     ok = false;
                 }
-            double e = op_err(got, h.h[i]->data, n);
+            double e = op_err(got, want, n);
             double ratio = tol > 0 ? e / tol : (e > 0 ? INFINITY : 0);
             if (ratio > worst_ratio) {
                 worst_ratio = ratio;
@@ -271,11 +286,11 @@ int op_parity(OpRun *r, const OpCase *c, int pass, int version, Device dev, doub
                 snprintf(why, sizeof why, "%s: error %.3g over tolerance %.3g", c->a[i].name, e, tol);
                 ok = false;
             }
-        } else if (memcmp(got, ref.h[i]->data, n * sizeof(float)) != 0) {
+        } else if (memcmp(got, orig, n * sizeof(float)) != 0) {
             snprintf(why, sizeof why, "%s changed, which %s does not write", c->a[i].name, ps->name);
             ok = false;
         }
-        free(got);
+        free(got), free(want), free(orig);
     }
     /* determinism: the same call on a fresh copy of the inputs gives the same bits */
     if (ok && (ps->run(d2.t, c) || dev_synchronize(dev))) {

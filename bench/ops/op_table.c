@@ -69,6 +69,13 @@
 #define WHY_RED "a reduction summed in another order on the device: ~sqrt(n) ulp, x10 margin"
 #define WHY_MM "fp32 dot products on CUDA cores, summed in another order (tiles, split-K)"
 #define B(i) (1u << (i))
+/* bf16 activations (the *_bf16 rows): both sides widen the same bf16 inputs exactly, compute
+ * in fp32 (agreeing to ~1e-6) and round the output to bf16 once; a value near a rounding
+ * boundary may land one bf16 ulp apart: 2^-7 of the value at most, of max|y| after op_err's
+ * scaling, plus the fp32 difference. Outputs that stay fp32 (gradients, statistics) keep
+ * their fp32 bound: the bf16 inputs they read are the same bits on both sides. */
+#define TOL_BF16_STORE 8e-3
+#define WHY_BF16_STORE "bf16 output: fp32 math on both sides, then one rounding; 1 bf16 ulp (2^-7) apart at most"
 
 // ---------------------------------------------------------------------------------
 // argument-list helpers
@@ -131,11 +138,11 @@ double op_bytes(const OpCase *c, int p) {
     const OpPass *ps = &c->op->pass[p];
     double b = 0;
     for (int i = 0; i < c->nargs; i++) {
-        double n = (double)op_arg_numel(c, i);
+        double n = (double)op_arg_numel(c, i) * (c->a[i].bf16 ? 2 : 4);
         if (ps->writes & B(i)) b += c->a[i].role == ROLE_ACC ? 2 * n : n;
         else if (ps->reads & B(i)) b += n;
     }
-    return 4 * b;
+    return b;
 }
 
 double op_flops(const OpCase *c, int p) {
@@ -839,6 +846,29 @@ int op_case_from_shape(const OpDef *op, const BenchShape *s, OpCase *c) {
 // ---------------------------------------------------------------------------------
 // the table
 
+// ---------------------------------------------------------------------------------
+// bf16 rows: the fp32 rows' cases with the activations (mask) stored in bf16
+
+static int bf16_cases(int k, OpCase *o, const char *name, unsigned mask) {
+    for (int i = 0; i < k; i++) {
+        o[i].op = row(name);
+        for (int j = 0; j < o[i].nargs; j++) o[i].a[j].bf16 = (mask & B(j)) != 0;
+        char d[sizeof o[i].desc];
+        snprintf(d, sizeof d, "bf16 %s", o[i].desc);
+        memcpy(o[i].desc, d, sizeof d);
+    }
+    return k;
+}
+/* silu: x y; add: a b y; mul: a b y; scale: x y; scale_shift: x scale shift y; group norm: x y */
+static int silu16_shapes(OpShapeSet s, OpCase *o, int m) { return bf16_cases(silu_shapes(s, o, m), o, "silu_bf16", B(0) | B(2)); }
+static int add16_shapes(OpShapeSet s, OpCase *o, int m) { return bf16_cases(add_shapes(s, o, m), o, "add_bf16", B(0) | B(1) | B(2)); }
+static int mul16_shapes(OpShapeSet s, OpCase *o, int m) { return bf16_cases(mul_shapes(s, o, m), o, "mul_bf16", B(0) | B(1) | B(3)); }
+static int scale16_shapes(OpShapeSet s, OpCase *o, int m) { return bf16_cases(scale_shapes(s, o, m), o, "scale_bf16", B(0) | B(1)); }
+static int ss16_shapes(OpShapeSet s, OpCase *o, int m) {
+    return bf16_cases(ss_shapes(s, o, m), o, "scale_shift_bf16", B(0) | B(1) | B(2) | B(4));
+}
+static int gn16_shapes(OpShapeSet s, OpCase *o, int m) { return bf16_cases(gn_shapes(s, o, m), o, "group_norm_bf16", B(0) | B(4)); }
+
 #define P_FWD(fn, r, w, tol, why, fl) {"fwd", fn, r, w, tol, why, fl}
 #define P_BWD(fn, r, w, tol, why, fl) {"bwd", fn, r, w, tol, why, fl}
 /* a scalar float output moves by only eps * gradient: a large step, exact for (piecewise) linear and quadratic */
@@ -937,6 +967,29 @@ const OpDef op_table[] = {
      {P_FWD(attn_f, B(0) | B(1) | B(2), B(4) | B(5), TOL_RED, WHY_MM "; exp2f with the scale folded in", attn_ff),
       P_BWD(attn_b, B(0) | B(1) | B(2) | B(3) | B(4) | B(5), B(6) | B(7) | B(8), TOL_RED, WHY_MM, attn_bf)},
      attn_shapes, BK_ATTENTION, 2e-3, GRAD_SMOOTH "; softmax over up to 256 keys", 1e-2f},
+    /* bf16 activations: device parity against the CPU's bf16 kernels (no gradient check: a
+     * finite difference of a bf16 output is its rounding; test_mixed checks the bf16 path's
+     * gradients against fp32 instead) */
+    {"silu_bf16", 0, 0, false, 2,
+     {P_FWD(silu_f, B(0), B(2), TOL_BF16_STORE, WHY_BF16_STORE, silu_ff),
+      P_BWD(silu_b, B(0) | B(1), B(3), TOL_EW, WHY_EW, silu_bf)},
+     silu16_shapes, -1, 0, NULL, 0},
+    {"add_bf16", 0, 0, false, 1, {P_FWD(add_f, B(0) | B(1), B(2), TOL_BF16_STORE, WHY_BF16_STORE, one_ff)}, add16_shapes, -1,
+     0, NULL, 0},
+    {"mul_bf16", 0, 0, false, 2,
+     {P_FWD(mul_f, B(0) | B(1), B(3), TOL_BF16_STORE, WHY_BF16_STORE, one_ff),
+      P_BWD(mul_b, B(0) | B(1) | B(2), B(4) | B(5), TOL_EW, WHY_EW, two_ff)},
+     mul16_shapes, -1, 0, NULL, 0},
+    {"scale_bf16", 0, 0, false, 1, {P_FWD(scale_f, B(0), B(1), TOL_BF16_STORE, WHY_BF16_STORE, one_ff)}, scale16_shapes,
+     -1, 0, NULL, 0},
+    {"scale_shift_bf16", 0, 0, true, 2,
+     {P_FWD(ss_f, B(0) | B(1) | B(2), B(4), TOL_BF16_STORE, WHY_BF16_STORE, two_ff),
+      P_BWD(ss_b, B(0) | B(1) | B(3), B(5) | B(6) | B(7), TOL_RED, "dscale, dshift: " WHY_RED, ss_bf)},
+     ss16_shapes, -1, 0, NULL, 0},
+    {"group_norm_bf16", 0, 0, true, 2,
+     {P_FWD(gn_f, B(0) | B(1) | B(2), B(4) | B(5) | B(6), TOL_BF16_STORE, WHY_BF16_STORE "; statistics fp32", gn_ff),
+      P_BWD(gn_b, B(0) | B(1) | B(2) | B(3) | B(5) | B(6), B(7) | B(8) | B(9), TOL_RED, WHY_RED, gn_bf)},
+     gn16_shapes, -1, 0, NULL, 0},
 };
 const int op_table_len = (int)(sizeof op_table / sizeof op_table[0]);
 

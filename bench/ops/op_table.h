@@ -8,7 +8,7 @@
  *   - per pass: the call, which arguments it reads and writes, the tolerance of the
  *     device-vs-CPU comparison and the reason for it, and the FLOP formula (bytes follow
  *     from the roles: every argument read once, every output written once, every
- *     accumulated gradient read and written: 4 bytes each in fp32);
+ *     accumulated gradient read and written: 4 bytes each in fp32, 2 for a bf16 argument);
  *   - shape generators: kernel-breaking shapes (odd sizes, edge tiles, batch 1, empty
  *     tensors, misaligned pointers), in a quick and a full set, and the shapes a preset's
  *     models really run (bench/shapes.c) for the ops that have them;
@@ -50,6 +50,7 @@ typedef struct {
     bool null;   /* passed as NULL (an optional argument left out) */
     int grad_of; /* ROLE_ACC: index of the input it is the gradient of; -1 none */
     int seeds;   /* ROLE_IN: index of the output whose upstream gradient it is; -1 none */
+    bool bf16;   /* stored as bf16 (filled by rounding the fp32 draw; compared as exact fp32 widenings) */
 } OpArg;
 
 struct OpDef;

@@ -6,8 +6,13 @@
  *   scale_shift backward: dx 2 FLOP, 12 bytes/elem; dscale/dshift 2 FLOP and 8 bytes/elem,
  *     summed over the broadcast axis in double, in a fixed order (deterministic).
  * Memory-bound; OpenMP over elements (or rows) above cpu_par's size (cpu_util.h), `omp simd`
- * on the inner loops (gcc -O2 leaves loops of unknown trip count scalar). */
+ * on the inner loops (gcc -O2 leaves loops of unknown trip count scalar).
+ * add, mul, scale and scale_shift read and write fp32 or bf16 activations: fp32 tensors take
+ * the loops above; a bf16 operand takes a loop of the same shape through elem.h (fp32 math,
+ * one rounding per stored value, so the result is the fp32 result rounded). Gradients are
+ * fp32. */
 #include "kernels/cpu/cpu_util.h"
+#include "kernels/cpu/elem.h"
 #include "kernels/elementwise.h"
 
 #define SS_CBLOCK 64 /* channels per scale_shift reduction task */
@@ -29,19 +34,40 @@ int axpy_cpu(Tensor *y, const Tensor *x, float alpha) {
     return 0;
 }
 
+/* Whether every non-NULL tensor is fp32 (the fast loops); else some operand is bf16. */
+static bool all_f32(const Tensor *a, const Tensor *b, const Tensor *c) {
+    return (!a || a->dtype == DT_F32) && (!b || b->dtype == DT_F32) && (!c || c->dtype == DT_F32);
+}
+
+/* Bytes an elementwise op over n elements moves: the sum of its tensors' element sizes. */
+static double bytes_of(long n, const Tensor *a, const Tensor *b, const Tensor *c) {
+    size_t e = (a ? dtype_bytes(a->dtype) : 0) + (b ? dtype_bytes(b->dtype) : 0) + (c ? dtype_bytes(c->dtype) : 0);
+    return (double)n * (double)e;
+}
+
 int add_forward_cpu(const Tensor *a, const Tensor *b, Tensor *y) {
+    long n = (long)a->numel;
+    if (!all_f32(a, b, y)) {
+#pragma omp parallel for schedule(static) if (cpu_par(bytes_of(n, a, b, y)))
+        for (long i = 0; i < n; i++) elem_set(y, i, elem_get(a, i) + elem_get(b, i));
+        return 0;
+    }
     const float *ap = a->data, *bp = b->data;
     float *yp = y->data;
-    long n = (long)a->numel;
 #pragma omp parallel for simd schedule(static) if (cpu_par(12.0 * n))
     for (long i = 0; i < n; i++) yp[i] = ap[i] + bp[i];
     return 0;
 }
 
 int mul_forward_cpu(const Tensor *a, const Tensor *b, Tensor *y) {
+    long n = (long)a->numel;
+    if (!all_f32(a, b, y)) {
+#pragma omp parallel for schedule(static) if (cpu_par(bytes_of(n, a, b, y)))
+        for (long i = 0; i < n; i++) elem_set(y, i, elem_get(a, i) * elem_get(b, i));
+        return 0;
+    }
     const float *ap = a->data, *bp = b->data;
     float *yp = y->data;
-    long n = (long)a->numel;
 #pragma omp parallel for simd schedule(static) if (cpu_par(12.0 * n))
     for (long i = 0; i < n; i++) yp[i] = ap[i] * bp[i];
     return 0;
@@ -49,8 +75,22 @@ int mul_forward_cpu(const Tensor *a, const Tensor *b, Tensor *y) {
 
 /* da and db may be the same buffer (y = x * x): both contributions land. */
 int mul_backward_cpu(const Tensor *a, const Tensor *b, const Tensor *dy, Tensor *da, Tensor *db) {
-    const float *ap = a->data, *bp = b->data, *g = dy->data;
+    const float *g = dy->data;
     long n = (long)a->numel;
+    if (!all_f32(a, b, NULL)) {
+        if (da) {
+            float *d = da->data;
+#pragma omp parallel for schedule(static) if (cpu_par(bytes_of(n, b, dy, da) + 4.0 * n))
+            for (long i = 0; i < n; i++) d[i] += g[i] * elem_get(b, i);
+        }
+        if (db) {
+            float *d = db->data;
+#pragma omp parallel for schedule(static) if (cpu_par(bytes_of(n, a, dy, db) + 4.0 * n))
+            for (long i = 0; i < n; i++) d[i] += g[i] * elem_get(a, i);
+        }
+        return 0;
+    }
+    const float *ap = a->data, *bp = b->data;
     if (da) {
         float *d = da->data;
 #pragma omp parallel for simd schedule(static) if (cpu_par(16.0 * n))
@@ -65,9 +105,14 @@ int mul_backward_cpu(const Tensor *a, const Tensor *b, const Tensor *dy, Tensor 
 }
 
 int scale_forward_cpu(const Tensor *x, float s, Tensor *y) {
+    long n = (long)x->numel;
+    if (!all_f32(x, y, NULL)) {
+#pragma omp parallel for schedule(static) if (cpu_par(bytes_of(n, x, y, NULL)))
+        for (long i = 0; i < n; i++) elem_set(y, i, s * elem_get(x, i));
+        return 0;
+    }
     const float *xp = x->data;
     float *yp = y->data;
-    long n = (long)x->numel;
 #pragma omp parallel for simd schedule(static) if (cpu_par(8.0 * n))
     for (long i = 0; i < n; i++) yp[i] = s * xp[i];
     return 0;
@@ -80,6 +125,19 @@ int scale_shift_forward_cpu(const Tensor *x, const Tensor *scale, const Tensor *
     if (x->numel == 0) return 0; /* an empty batch: L = rows / N would divide by zero */
     const int C = tensor_cols(x);
     const long rows = (long)tensor_rows(x), L = rows / x->shape[0];
+    if (!all_f32(x, scale, shift) || y->dtype != DT_F32) {
+#pragma omp parallel for schedule(static) if (cpu_par(bytes_of((long)x->numel, x, y, NULL)))
+        for (long r = 0; r < rows; r++) {
+            const size_t xr = (size_t)r * C, m = (size_t)(r / L) * C; /* row r of x and y; row n of scale, shift */
+            for (int c = 0; c < C; c++) {
+                float v = elem_get(x, xr + c);
+                if (scale) v *= 1.0f + elem_get(scale, m + c);
+                if (shift) v += elem_get(shift, m + c);
+                elem_set(y, xr + c, v);
+            }
+        }
+        return 0;
+    }
     const float *xp = x->data, *sc = scale ? scale->data : NULL, *sh = shift ? shift->data : NULL;
     float *yp = y->data;
 #pragma omp parallel for schedule(static) if (cpu_par(8.0 * (double)x->numel))
@@ -105,11 +163,50 @@ int scale_shift_forward_cpu(const Tensor *x, const Tensor *scale, const Tensor *
     return 0;
 }
 
+/* scale_shift_backward_cpu with a bf16 x or scale: the same loops through elem.h. */
+static int scale_shift_backward_elem(const Tensor *x, const Tensor *scale, const Tensor *dy, Tensor *dx,
+                                     Tensor *dscale, Tensor *dshift) {
+    const int C = tensor_cols(x), N = x->shape[0];
+    const long rows = (long)tensor_rows(x), L = rows / N;
+    const float *g = dy->data;
+    if (dx) {
+        float *d = dx->data;
+#pragma omp parallel for schedule(static) if (cpu_par(bytes_of((long)x->numel, dy, dx, dx) + 2.0 * (double)x->numel))
+        for (long r = 0; r < rows; r++) {
+            const size_t m = (size_t)(r / L) * C;
+            for (int c = 0; c < C; c++)
+                d[r * C + c] += g[r * C + c] * (scale ? 1.0f + elem_get(scale, m + c) : 1.0f);
+        }
+    }
+    if (!dscale && !dshift) return 0;
+    float *ds = dscale ? dscale->data : NULL, *db = dshift ? dshift->data : NULL;
+    const int nblk = (C + SS_CBLOCK - 1) / SS_CBLOCK;
+#pragma omp parallel for schedule(static) if (cpu_par(bytes_of((long)x->numel, x, dy, NULL)))
+    for (long task = 0; task < (long)N * nblk; task++) {
+        const long n = task / nblk;
+        const int c0 = (int)(task % nblk) * SS_CBLOCK, cn = C - c0 < SS_CBLOCK ? C - c0 : SS_CBLOCK;
+        double as[SS_CBLOCK] = {0}, ab[SS_CBLOCK] = {0};
+        for (long l = 0; l < L; l++) {
+            const long off = (n * L + l) * C + c0;
+            for (int c = 0; c < cn; c++) {
+                as[c] += (double)g[off + c] * elem_get(x, off + c);
+                ab[c] += g[off + c];
+            }
+        }
+        for (int c = 0; c < cn; c++) {
+            if (ds) ds[n * C + c0 + c] += (float)as[c];
+            if (db) db[n * C + c0 + c] += (float)ab[c];
+        }
+    }
+    return 0;
+}
+
 int scale_shift_backward_cpu(const Tensor *x, const Tensor *scale, const Tensor *dy, Tensor *dx, Tensor *dscale,
                              Tensor *dshift) {
     if (x->numel == 0) return 0; /* an empty batch: nothing to write or accumulate */
     const int C = tensor_cols(x), N = x->shape[0];
     const long rows = (long)tensor_rows(x), L = rows / N;
+    if (!all_f32(x, scale, NULL)) return scale_shift_backward_elem(x, scale, dy, dx, dscale, dshift);
     const float *xp = x->data, *g = dy->data, *sc = scale ? scale->data : NULL;
     if (dx) {
         float *d = dx->data;

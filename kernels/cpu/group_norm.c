@@ -23,11 +23,16 @@
  * then per-(n, group) statistics, then the elementwise pass. Every sum has a fixed order that
  * depends on the shape alone, so results do not depend on the thread count. Scratch comes from
  * cpu_scratch (no malloc once a shape has been seen).
+ *
+ * x and y may be bf16 (dy, dx and the statistics stay fp32): the loops that touch them are
+ * always-inlined with the element type a constant (elem.h), so the fp32 and bf16 versions
+ * share the code and the math; bf16 values widen exactly and y is rounded once, so the bf16
+ * result is the fp32 result on the widened x, rounded.
  */
 #include <math.h>
 
 #include "kernels/cpu/cpu_util.h"
-#include "kernels/cpu/vec_math.h"
+#include "kernels/cpu/elem.h"
 #include "kernels/group_norm.h"
 
 #define GN_CHUNK 64
@@ -57,14 +62,16 @@ static void chunk_of(const GnShape *s, long t, int *n, long *p0, long *p1) {
 }
 
 /* Per-channel sums over positions [p0, p1) of one sample: s0 += sum u, s1 += sum v where
- * (u, v) = (x - k, (x - k)^2). x points at the sample, k at the (C) shift row. */
-static void chunk_stats(const float *x, const float *k, int c, long p0, long p1, double *s0, double *s1) {
+ * (u, v) = (x - k, (x - k)^2). The sample starts at element x0 of x (bf16 when bf), k points
+ * at the (C) shift row. */
+ELEM_INLINE void chunk_stats(const void *x, size_t x0, const float *k, int c, long p0, long p1, double *s0,
+                             double *s1, bool bf) {
     int j = 0;
     for (; j + VW <= c; j += VW) {
         const vf vk = vf_load(k + j);
         vf a = vf_set1(0.0f), b = vf_set1(0.0f);
         for (long p = p0; p < p1; p++) {
-            vf d = vf_sub(vf_load(x + p * c + j), vk);
+            vf d = vf_sub(vf_ld_elem(x, x0 + p * c + j, bf), vk);
             a = vf_add(a, d);
             b = vf_fma(d, d, b);
         }
@@ -76,7 +83,7 @@ static void chunk_stats(const float *x, const float *k, int c, long p0, long p1,
     for (; j < c; j++) {
         float a = 0, b = 0;
         for (long p = p0; p < p1; p++) {
-            float d = x[p * c + j] - k[j];
+            float d = ld_elem(x, x0 + p * c + j, bf) - k[j];
             a += d;
             b = fma_s(d, d, b);
         }
@@ -86,6 +93,27 @@ static void chunk_stats(const float *x, const float *k, int c, long p0, long p1,
 
 // ----------------------------------------------------------------------------
 // forward
+
+/* y = (silu of) (x - mu) a + beta over positions [p0, p1) of the sample at element x0, the
+ * elementwise pass; mu, a (C) rows of the sample. */
+ELEM_INLINE void gn_out_chunk(const void *xd, void *yd, size_t x0, const float *mu, const float *a, const float *bt,
+                              int c, long p0, long p1, bool silu, bool bf) {
+    int j = 0;
+    for (; j + VW <= c; j += VW) {
+        const vf vmu = vf_load(mu + j), va = vf_load(a + j), vb = vf_load(bt + j), zero = vf_set1(0.0f),
+                 one = vf_set1(1.0f);
+        for (long p = p0; p < p1; p++) {
+            vf z = vf_fma(vf_sub(vf_ld_elem(xd, x0 + p * c + j, bf), vmu), va, vb);
+            if (silu) z = vf_div(z, vf_add(one, vf_exp(vf_sub(zero, z))));
+            vf_st_elem(yd, x0 + p * c + j, z, bf);
+        }
+    }
+    for (; j < c; j++)
+        for (long p = p0; p < p1; p++) {
+            float z = fma_s(ld_elem(xd, x0 + p * c + j, bf) - mu[j], a[j], bt[j]);
+            st_elem(yd, x0 + p * c + j, silu ? z / (1.0f + exp_s(-z)) : z, bf);
+        }
+}
 
 int group_norm_forward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *beta, int groups, float eps,
                            bool silu, Tensor *y, Tensor *mean, Tensor *rstd) {
@@ -100,11 +128,13 @@ int group_norm_forward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *b
     if (!part) return -1;
     float *shift = (float *)(part + (size_t)s.tasks * 2 * c), *muv = shift + (size_t)s.n_batch * c,
           *av = muv + (size_t)s.n_batch * c;
-    const float *xd = x->data, *gm = gamma->data, *bt = beta->data;
+    const void *xd = x->data;
+    const float *gm = gamma->data, *bt = beta->data;
+    const bool bf = x->dtype == DT_BF16;
     for (int n = 0; n < s.n_batch; n++)
-        for (int ch = 0; ch < c; ch++) shift[(size_t)n * c + ch] = xd[(size_t)n * s.l * c + ch / cg * cg];
+        for (int ch = 0; ch < c; ch++) shift[(size_t)n * c + ch] = ld_elem(xd, (size_t)n * s.l * c + ch / cg * cg, bf);
     /* three phases, each ending at a barrier that costs about what a region's start does */
-#pragma omp parallel if (cpu_par(12.0 * (double)x->numel / 3))
+#pragma omp parallel if (cpu_par((bf ? 6.0 : 12.0) * (double)x->numel / 3))
     {
 #pragma omp for schedule(static)
         for (long t = 0; t < s.tasks; t++) {
@@ -112,7 +142,11 @@ int group_norm_forward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *b
             long p0, p1;
             chunk_of(&s, t, &n, &p0, &p1);
             double *pt = part + (size_t)t * 2 * c;
-            chunk_stats(xd + (size_t)n * s.l * c, shift + (size_t)n * c, c, p0, p1, pt, pt + c);
+            const size_t x0 = (size_t)n * s.l * c;
+            if (bf)
+                chunk_stats(xd, x0, shift + (size_t)n * c, c, p0, p1, pt, pt + c, true);
+            else
+                chunk_stats(xd, x0, shift + (size_t)n * c, c, p0, p1, pt, pt + c, false);
         }
 #pragma omp for schedule(static)
         for (int ng = 0; ng < s.n_batch * groups; ng++) {
@@ -137,23 +171,12 @@ int group_norm_forward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *b
             int n;
             long p0, p1;
             chunk_of(&s, t, &n, &p0, &p1);
-            const float *xp = xd + (size_t)n * s.l * c, *mu = muv + (size_t)n * c, *a = av + (size_t)n * c;
-            float *yp = y->data + (size_t)n * s.l * c;
-            int j = 0;
-            for (; j + VW <= c; j += VW) {
-                const vf vmu = vf_load(mu + j), va = vf_load(a + j), vb = vf_load(bt + j), zero = vf_set1(0.0f),
-                         one = vf_set1(1.0f);
-                for (long p = p0; p < p1; p++) {
-                    vf z = vf_fma(vf_sub(vf_load(xp + p * c + j), vmu), va, vb);
-                    if (silu) z = vf_div(z, vf_add(one, vf_exp(vf_sub(zero, z))));
-                    vf_store(yp + p * c + j, z);
-                }
-            }
-            for (; j < c; j++)
-                for (long p = p0; p < p1; p++) {
-                    float z = fma_s(xp[p * c + j] - mu[j], a[j], bt[j]);
-                    yp[p * c + j] = silu ? z / (1.0f + exp_s(-z)) : z;
-                }
+            const size_t x0 = (size_t)n * s.l * c;
+            const float *mu = muv + (size_t)n * c, *a = av + (size_t)n * c;
+            if (bf)
+                gn_out_chunk(xd, y->data, x0, mu, a, bt, c, p0, p1, silu, true);
+            else
+                gn_out_chunk(xd, y->data, x0, mu, a, bt, c, p0, p1, silu, false);
         }
     }
     return 0;
@@ -163,13 +186,15 @@ int group_norm_forward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *b
 // backward
 
 typedef struct {
-    const float *x, *dy, *mu, *r, *a, *b; /* x, dy at the sample; the rest (C) rows of its (N, C) */
+    const void *x;                        /* x (fp32 or bf16: the bf argument below) */
+    size_t x0;                            /* the sample's first element in x */
+    const float *dy, *mu, *r, *a, *b;     /* dy at the sample; the rest (C) rows of its (N, C) */
     bool silu;
 } GnRow;
 
 /* dL/dz and xh of VW channels at one position. */
-static inline vf grad_z_v(const GnRow *w, long i, vf vmu, vf vr, vf va, vf vb, vf *xh) {
-    vf d = vf_sub(vf_load(w->x + i), vmu), g = vf_load(w->dy + i);
+ELEM_INLINE vf grad_z_v(const GnRow *w, long i, vf vmu, vf vr, vf va, vf vb, vf *xh, bool bf) {
+    vf d = vf_sub(vf_ld_elem(w->x, w->x0 + i, bf), vmu), g = vf_load(w->dy + i);
     *xh = vf_mul(d, vr);
     if (!w->silu) return g;
     const vf one = vf_set1(1.0f);
@@ -177,12 +202,63 @@ static inline vf grad_z_v(const GnRow *w, long i, vf vmu, vf vr, vf va, vf vb, v
     return vf_mul(vf_mul(g, sg), vf_fma(z, vf_sub(one, sg), one));
 }
 
-static inline float grad_z_s(const GnRow *w, long i, int j, float *xh) {
-    float d = w->x[i] - w->mu[j], g = w->dy[i];
+ELEM_INLINE float grad_z_s(const GnRow *w, long i, int j, float *xh, bool bf) {
+    float d = ld_elem(w->x, w->x0 + i, bf) - w->mu[j], g = w->dy[i];
     *xh = d * w->r[j];
     if (!w->silu) return g;
     float z = fma_s(d, w->a[j], w->b[j]), sg = 1.0f / (1.0f + exp_s(-z));
     return g * sg * fma_s(z, 1.0f - sg, 1.0f);
+}
+
+/* First pass over positions [p0, p1): per-channel sums pgx = sum g xh and pg = sum g, with
+ * g = dL/dz; gzs (the sample's (L, C), or NULL) keeps g for the dx pass. */
+ELEM_INLINE void gn_bw_sums(const GnRow *w, int c, long p0, long p1, double *pgx, double *pg, float *gzs, bool bf) {
+    int j = 0;
+    for (; j + VW <= c; j += VW) {
+        const vf vmu = vf_load(w->mu + j), vr = vf_load(w->r + j), va = vf_load(w->a + j), vb = vf_load(w->b + j);
+        vf sgx = vf_set1(0.0f), sg = vf_set1(0.0f), xh;
+        for (long p = p0; p < p1; p++) {
+            vf gz = grad_z_v(w, p * c + j, vmu, vr, va, vb, &xh, bf);
+            sgx = vf_fma(gz, xh, sgx);
+            sg = vf_add(sg, gz);
+            if (gzs) vf_store(gzs + p * c + j, gz);
+        }
+        float la[VW], lb[VW];
+        vf_store(la, sgx);
+        vf_store(lb, sg);
+        for (int i = 0; i < VW; i++) pgx[j + i] = la[i], pg[j + i] = lb[i];
+    }
+    for (; j < c; j++) {
+        float sgx = 0, sg = 0, xh;
+        for (long p = p0; p < p1; p++) {
+            float gz = grad_z_s(w, p * c + j, j, &xh, bf);
+            sgx = fma_s(gz, xh, sgx);
+            sg += gz;
+            if (gzs) gzs[p * c + j] = gz;
+        }
+        pgx[j] = sgx, pg[j] = sg;
+    }
+}
+
+/* The dx pass over positions [p0, p1): dx += r (g gamma - c1 - xh c2); c1, c2 (C) rows. */
+ELEM_INLINE void gn_bw_dx(const GnRow *w, const float *gm, const float *c1, const float *c2, float *dxp, int c,
+                          long p0, long p1, bool bf) {
+    int j = 0;
+    for (; j + VW <= c; j += VW) {
+        const vf vmu = vf_load(w->mu + j), vr = vf_load(w->r + j), va = vf_load(w->a + j), vb = vf_load(w->b + j),
+                 vg = vf_load(gm + j), v1 = vf_load(c1 + j), v2 = vf_load(c2 + j);
+        vf xh;
+        for (long p = p0; p < p1; p++) {
+            vf gz = grad_z_v(w, p * c + j, vmu, vr, va, vb, &xh, bf);
+            vf u = vf_sub(vf_sub(vf_mul(gz, vg), v1), vf_mul(xh, v2));
+            vf_store(dxp + p * c + j, vf_fma(vr, u, vf_load(dxp + p * c + j)));
+        }
+    }
+    for (; j < c; j++)
+        for (long p = p0; p < p1; p++) {
+            float xh, gz = grad_z_s(w, p * c + j, j, &xh, bf);
+            dxp[p * c + j] = fma_s(w->r[j], gz * gm[j] - c1[j] - xh * c2[j], dxp[p * c + j]);
+        }
 }
 
 int group_norm_backward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *beta, const Tensor *mean,
@@ -208,6 +284,7 @@ int group_norm_backward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *
                             : NULL;
     if (silu && dx && !gzs) return -1;
     const float *gm = gamma->data;
+    const bool bf = x->dtype == DT_BF16;
     for (int n = 0; n < s.n_batch; n++)
         for (int ch = 0; ch < c; ch++) {
             const int ng = n * groups + ch / cg;
@@ -226,34 +303,13 @@ int group_norm_backward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *
             long p0, p1;
             chunk_of(&s, t, &n, &p0, &p1);
             const size_t off = (size_t)n * s.l * c, o = (size_t)n * c;
-            const GnRow w = {x->data + off, dy->data + off, muv + o, rv + o, av + o, bv + o, silu};
-            double *pgx = part + (size_t)t * 2 * c, *pg = pgx + c;
-            int j = 0;
-            for (; j + VW <= c; j += VW) {
-                const vf vmu = vf_load(w.mu + j), vr = vf_load(w.r + j), va = vf_load(w.a + j),
-                         vb = vf_load(w.b + j);
-                vf sgx = vf_set1(0.0f), sg = vf_set1(0.0f), xh;
-                for (long p = p0; p < p1; p++) {
-                    vf gz = grad_z_v(&w, p * c + j, vmu, vr, va, vb, &xh);
-                    sgx = vf_fma(gz, xh, sgx);
-                    sg = vf_add(sg, gz);
-                    if (gzs) vf_store(gzs + off + p * c + j, gz);
-                }
-                float la[VW], lb[VW];
-                vf_store(la, sgx);
-                vf_store(lb, sg);
-                for (int i = 0; i < VW; i++) pgx[j + i] = la[i], pg[j + i] = lb[i];
-            }
-            for (; j < c; j++) {
-                float sgx = 0, sg = 0, xh;
-                for (long p = p0; p < p1; p++) {
-                    float gz = grad_z_s(&w, p * c + j, j, &xh);
-                    sgx = fma_s(gz, xh, sgx);
-                    sg += gz;
-                    if (gzs) gzs[off + p * c + j] = gz;
-                }
-                pgx[j] = sgx, pg[j] = sg;
-            }
+            const GnRow w = {x->data, off, dy->data + off, muv + o, rv + o, av + o, bv + o, silu};
+            double *pgx = part + (size_t)t * 2 * c;
+            float *gz = gzs ? gzs + off : NULL;
+            if (bf)
+                gn_bw_sums(&w, c, p0, p1, pgx, pgx + c, gz, true);
+            else
+                gn_bw_sums(&w, c, p0, p1, pgx, pgx + c, gz, false);
         }
 #pragma omp for schedule(static)
         for (int ng = 0; ng < s.n_batch * groups; ng++) {
@@ -283,27 +339,12 @@ int group_norm_backward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *
                 chunk_of(&s, t, &n, &p0, &p1);
                 const size_t off = (size_t)n * s.l * c, o = (size_t)n * c;
                 /* the kept dL/dz stands in for dy, with no SiLU left to apply */
-                const GnRow w = {x->data + off, gzs ? gzs + off : dy->data + off, muv + o, rv + o, av + o, bv + o,
+                const GnRow w = {x->data, off, gzs ? gzs + off : dy->data + off, muv + o, rv + o, av + o, bv + o,
                                  false};
-                const float *c1 = c1v + o, *c2 = c2v + o;
-                float *dxp = dx->data + off;
-                int j = 0;
-                for (; j + VW <= c; j += VW) {
-                    const vf vmu = vf_load(w.mu + j), vr = vf_load(w.r + j), va = vf_load(w.a + j),
-                             vb = vf_load(w.b + j), vg = vf_load(gm + j), v1 = vf_load(c1 + j), v2 = vf_load(c2 + j);
-                    vf xh;
-                    for (long p = p0; p < p1; p++) {
-                        vf gz = grad_z_v(&w, p * c + j, vmu, vr, va, vb, &xh);
-                        /* r (g gamma - c1 - xh c2) */
-                        vf u = vf_sub(vf_sub(vf_mul(gz, vg), v1), vf_mul(xh, v2));
-                        vf_store(dxp + p * c + j, vf_fma(vr, u, vf_load(dxp + p * c + j)));
-                    }
-                }
-                for (; j < c; j++)
-                    for (long p = p0; p < p1; p++) {
-                        float xh, gz = grad_z_s(&w, p * c + j, j, &xh);
-                        dxp[p * c + j] = fma_s(w.r[j], gz * gm[j] - c1[j] - xh * c2[j], dxp[p * c + j]);
-                    }
+                if (bf)
+                    gn_bw_dx(&w, gm, c1v + o, c2v + o, dx->data + off, c, p0, p1, true);
+                else
+                    gn_bw_dx(&w, gm, c1v + o, c2v + o, dx->data + off, c, p0, p1, false);
             }
         }
     }

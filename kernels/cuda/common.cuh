@@ -1,5 +1,5 @@
 /* kernels/cuda/common.cuh — device helpers shared by the hand-written CUDA kernels:
- * vector loads, deterministic warp/block sums, a generic elementwise launcher, a
+ * vector loads (fp32, and bf16 widened to fp32), deterministic warp/block sums, a generic elementwise launcher, a
  * fixed-tree reduction to a scalar, and the fixed-order column finaliser that turns
  * per-row-block partials of a parameter gradient into dgamma/dbeta.
  *
@@ -25,6 +25,10 @@
 
 #include <stdint.h>
 
+extern "C" {
+#include "core/bf16.h"
+}
+
 namespace {
 
 // ---------------------------------------------------------------------------------
@@ -48,6 +52,37 @@ __device__ __forceinline__ void stv(float *p, const float *v) {
         *p = v[0];
     }
 }
+
+/* bf16 (core/bf16.h) widened on load and rounded to nearest even on store: V = 4 is one
+ * 8-byte access (aligned when the tensor is 16-byte aligned and i is a multiple of 4). */
+template <int V>
+__device__ __forceinline__ void ldv(const bf16_t *p, float *v) {
+    if constexpr (V == 4) {
+        const int2 t = *reinterpret_cast<const int2 *>(p);
+        const uint32_t lo = (uint32_t)t.x, hi = (uint32_t)t.y; /* little-endian: element 0 in the low half */
+        v[0] = ldm_bits_f32(lo << 16), v[1] = ldm_bits_f32(lo & 0xffff0000u);
+        v[2] = ldm_bits_f32(hi << 16), v[3] = ldm_bits_f32(hi & 0xffff0000u);
+    } else {
+        v[0] = ldm_bf16_to_f32(*p);
+    }
+}
+
+template <int V>
+__device__ __forceinline__ void stv(bf16_t *p, const float *v) {
+    if constexpr (V == 4) {
+        const uint32_t lo = (uint32_t)ldm_f32_to_bf16(v[0]) | (uint32_t)ldm_f32_to_bf16(v[1]) << 16;
+        const uint32_t hi = (uint32_t)ldm_f32_to_bf16(v[2]) | (uint32_t)ldm_f32_to_bf16(v[3]) << 16;
+        *reinterpret_cast<int2 *>(p) = make_int2((int)lo, (int)hi);
+    } else {
+        *p = ldm_f32_to_bf16(v[0]);
+    }
+}
+
+/* One element as fp32, for kernels templated on the storage type T (float or bf16_t). */
+__device__ __forceinline__ float ld1(const float *p) { return *p; }
+__device__ __forceinline__ float ld1(const bf16_t *p) { return ldm_bf16_to_f32(*p); }
+__device__ __forceinline__ void st1(float *p, float v) { *p = v; }
+__device__ __forceinline__ void st1(bf16_t *p, float v) { *p = ldm_f32_to_bf16(v); }
 
 inline bool aligned16(const void *p) { return ((uintptr_t)p & 15u) == 0; }
 

@@ -11,7 +11,10 @@
  * vectorises when C % 4 == 0 (four channels of one sample).
  * scale_shift's dscale[n,c] = sum_p dy x and dshift[n,c] = sum_p dy: a block of 32 x 8
  * threads owns 32 channels of sample n; thread (c, r) sums positions r, r+8, ... in
- * order, a fixed tree over r finishes. No atomics: bitwise the same every run. */
+ * order, a fixed tree over r finishes. No atomics: bitwise the same every run.
+ * add, mul, scale and scale_shift are templated on the activations' storage type T (float
+ * or bf16_t: fp32 math, bf16 stores rounded once, half the bytes per activation); the
+ * gradients are float. */
 extern "C" {
 #include "core/cuda_check.h"
 #include "kernels/elementwise.h"
@@ -46,9 +49,10 @@ struct AxpyOp {
     }
 };
 
+template <class T>
 struct AddOp {
-    const float *a, *b;
-    float *y;
+    const T *a, *b;
+    T *y;
     template <int V>
     __device__ void run(long i) const {
         float u[V], v[V];
@@ -59,9 +63,10 @@ struct AddOp {
     }
 };
 
+template <class T>
 struct MulOp {
-    const float *a, *b;
-    float *y;
+    const T *a, *b;
+    T *y;
     template <int V>
     __device__ void run(long i) const {
         float u[V], v[V];
@@ -73,8 +78,10 @@ struct MulOp {
 };
 
 /* d += g * o  (one side of mul's backward) */
+template <class T>
 struct MulGradOp {
-    const float *g, *o;
+    const float *g;
+    const T *o;
     float *d;
     template <int V>
     __device__ void run(long i) const {
@@ -88,8 +95,10 @@ struct MulGradOp {
 };
 
 /* both sides at once: da += dy b, db += dy a */
+template <class T>
 struct MulGrad2Op {
-    const float *a, *b, *g;
+    const T *a, *b;
+    const float *g;
     float *da, *db;
     template <int V>
     __device__ void run(long i) const {
@@ -108,9 +117,10 @@ struct MulGrad2Op {
     }
 };
 
+template <class T>
 struct ScaleOp {
-    const float *x;
-    float *y;
+    const T *x;
+    T *y;
     float s;
     template <int V>
     __device__ void run(long i) const {
@@ -122,10 +132,13 @@ struct ScaleOp {
 };
 
 /* y = x (1 + scale[n,c]) + shift[n,c]; or, as the dx of the backward (accum = true),
- * dx += dy (1 + scale[n,c]) with x = dy and shift = NULL. per_n = P*C elements per sample. */
+ * dx += dy (1 + scale[n,c]) with x = dy and shift = NULL. per_n = P*C elements per sample.
+ * TX: x's (or dy's) type, TS: scale's and shift's, TY: y's (or dx's). */
+template <class TX, class TS, class TY>
 struct ScaleShiftOp {
-    const float *x, *scale, *shift;
-    float *y;
+    const TX *x;
+    const TS *scale, *shift;
+    TY *y;
     long per_n;
     int C;
     bool accum;
@@ -151,8 +164,9 @@ struct ScaleShiftOp {
 };
 
 /* Block (32, 8) per (sample n = blockIdx.x, channels blockIdx.y*32 + tx). */
+template <class T>
 __global__ void __launch_bounds__(256)
-    scale_shift_param_grad_kernel(const float *__restrict__ x, const float *__restrict__ dy,
+    scale_shift_param_grad_kernel(const T *__restrict__ x, const float *__restrict__ dy,
                                   float *__restrict__ dscale, float *__restrict__ dshift, int P, int C) {
     __shared__ float ts[8][33], tb[8][33];
     const int tx = threadIdx.x & 31, ty = threadIdx.x >> 5;
@@ -162,7 +176,7 @@ __global__ void __launch_bounds__(256)
     if (c < C)
         for (int p = ty; p < P; p += 8) {
             const float d = dy[base + (long)p * C];
-            if (dscale) ss += d * x[base + (long)p * C];
+            if (dscale) ss += d * ld1(x + base + (long)p * C);
             sb += d;
         }
     ts[ty][tx] = ss;
@@ -187,7 +201,9 @@ __global__ void __launch_bounds__(256)
 
 static bool al(const Tensor *t) { return !t || aligned16(t->data); }
 static float *dp(Tensor *t) { return t ? t->data : NULL; }
-static const float *cdp(const Tensor *t) { return t ? t->data : NULL; }
+/* t's storage as T (the front checked that t's dtype is T's); NULL for no tensor. */
+template <class T>
+static T *st(const Tensor *t) { return t ? reinterpret_cast<T *>(t->data) : NULL; }
 
 extern "C" int fill_cuda(Tensor *y, float value) {
     return ew_launch("fill", FillOp{y->data, value}, (long)y->numel, al(y));
@@ -197,44 +213,73 @@ extern "C" int axpy_cuda(Tensor *y, const Tensor *x, float alpha) {
     return ew_launch("axpy", AxpyOp{y->data, x->data, alpha}, (long)y->numel, al(y) && al(x));
 }
 
+template <class T>
+static int add_t(const Tensor *a, const Tensor *b, Tensor *y) {
+    return ew_launch("add_forward", AddOp<T>{st<T>(a), st<T>(b), st<T>(y)}, (long)y->numel, al(a) && al(b) && al(y));
+}
+
 extern "C" int add_forward_cuda(const Tensor *a, const Tensor *b, Tensor *y) {
-    return ew_launch("add_forward", AddOp{a->data, b->data, y->data}, (long)y->numel, al(a) && al(b) && al(y));
+    return a->dtype == DT_BF16 ? add_t<bf16_t>(a, b, y) : add_t<float>(a, b, y);
+}
+
+template <class T>
+static int mul_t(const Tensor *a, const Tensor *b, Tensor *y) {
+    return ew_launch("mul_forward", MulOp<T>{st<T>(a), st<T>(b), st<T>(y)}, (long)y->numel, al(a) && al(b) && al(y));
 }
 
 extern "C" int mul_forward_cuda(const Tensor *a, const Tensor *b, Tensor *y) {
-    return ew_launch("mul_forward", MulOp{a->data, b->data, y->data}, (long)y->numel, al(a) && al(b) && al(y));
+    return a->dtype == DT_BF16 ? mul_t<bf16_t>(a, b, y) : mul_t<float>(a, b, y);
 }
 
-extern "C" int mul_backward_cuda(const Tensor *a, const Tensor *b, const Tensor *dy, Tensor *da, Tensor *db) {
+template <class T>
+static int mul_backward_t(const Tensor *a, const Tensor *b, const Tensor *dy, Tensor *da, Tensor *db) {
     const long n = (long)dy->numel;
     const bool v = al(a) && al(b) && al(dy) && al(da) && al(db);
-    if (da && db) return ew_launch("mul_backward", MulGrad2Op{a->data, b->data, dy->data, da->data, db->data}, n, v);
-    if (da) return ew_launch("mul_backward", MulGradOp{dy->data, b->data, da->data}, n, v);
-    if (db) return ew_launch("mul_backward", MulGradOp{dy->data, a->data, db->data}, n, v);
+    if (da && db)
+        return ew_launch("mul_backward", MulGrad2Op<T>{st<T>(a), st<T>(b), dy->data, da->data, db->data}, n, v);
+    if (da) return ew_launch("mul_backward", MulGradOp<T>{dy->data, st<T>(b), da->data}, n, v);
+    if (db) return ew_launch("mul_backward", MulGradOp<T>{dy->data, st<T>(a), db->data}, n, v);
     return 0;
 }
 
+extern "C" int mul_backward_cuda(const Tensor *a, const Tensor *b, const Tensor *dy, Tensor *da, Tensor *db) {
+    return a->dtype == DT_BF16 ? mul_backward_t<bf16_t>(a, b, dy, da, db) : mul_backward_t<float>(a, b, dy, da, db);
+}
+
+template <class T>
+static int scale_t(const Tensor *x, float s, Tensor *y) {
+    return ew_launch("scale_forward", ScaleOp<T>{st<T>(x), st<T>(y), s}, (long)y->numel, al(x) && al(y));
+}
+
 extern "C" int scale_forward_cuda(const Tensor *x, float s, Tensor *y) {
-    return ew_launch("scale_forward", ScaleOp{x->data, y->data, s}, (long)y->numel, al(x) && al(y));
+    return x->dtype == DT_BF16 ? scale_t<bf16_t>(x, s, y) : scale_t<float>(x, s, y);
+}
+
+template <class T>
+static int scale_shift_forward_t(const Tensor *x, const Tensor *scale, const Tensor *shift, Tensor *y) {
+    const int C = x->shape[x->ndim - 1];
+    const long per_n = (long)(x->numel / (size_t)x->shape[0]);
+    const bool v = C % 4 == 0 && al(x) && al(scale) && al(shift) && al(y);
+    return ew_launch("scale_shift_forward",
+                     ScaleShiftOp<T, T, T>{st<T>(x), st<T>(scale), st<T>(shift), st<T>(y), per_n, C, false},
+                     (long)x->numel, v);
 }
 
 extern "C" int scale_shift_forward_cuda(const Tensor *x, const Tensor *scale, const Tensor *shift, Tensor *y) {
     if (x->numel == 0) return 0; /* empty: a no-op (and per_n would divide by zero) */
-    const int C = x->shape[x->ndim - 1];
-    const long per_n = (long)(x->numel / (size_t)x->shape[0]);
-    const bool v = C % 4 == 0 && al(x) && al(scale) && al(shift) && al(y);
-    return ew_launch("scale_shift_forward", ScaleShiftOp{x->data, cdp(scale), cdp(shift), y->data, per_n, C, false},
-                     (long)x->numel, v);
+    return x->dtype == DT_BF16 ? scale_shift_forward_t<bf16_t>(x, scale, shift, y)
+                               : scale_shift_forward_t<float>(x, scale, shift, y);
 }
 
-extern "C" int scale_shift_backward_cuda(const Tensor *x, const Tensor *scale, const Tensor *dy, Tensor *dx,
-                                         Tensor *dscale, Tensor *dshift) {
-    if (x->numel == 0) return 0;
+template <class T>
+static int scale_shift_backward_t(const Tensor *x, const Tensor *scale, const Tensor *dy, Tensor *dx,
+                                  Tensor *dscale, Tensor *dshift) {
     const int N = x->shape[0], C = x->shape[x->ndim - 1];
     const long per_n = (long)(x->numel / (size_t)N);
     if (dx) {
         const bool v = C % 4 == 0 && al(dy) && al(scale) && al(dx);
-        if (ew_launch("scale_shift_backward", ScaleShiftOp{dy->data, cdp(scale), NULL, dx->data, per_n, C, true},
+        if (ew_launch("scale_shift_backward",
+                      ScaleShiftOp<float, T, float>{dy->data, st<T>(scale), NULL, dx->data, per_n, C, true},
                       (long)x->numel, v))
             return -1;
     }
@@ -242,9 +287,16 @@ extern "C" int scale_shift_backward_cuda(const Tensor *x, const Tensor *scale, c
         if ((C + 31) / 32 > 65535)
             return ldm_error("scale_shift_backward", "x %s: too many channels for the CUDA kernel", tshape(x));
         dim3 grid((unsigned)N, (C + 31) / 32);
-        LDM_LAUNCH(scale_shift_param_grad_kernel, grid, 256)(
-            x->data, dy->data, dp(dscale), dp(dshift), (int)(per_n / C), C);
+        LDM_LAUNCH(scale_shift_param_grad_kernel<T>, grid, 256)(
+            st<T>(x), dy->data, dp(dscale), dp(dshift), (int)(per_n / C), C);
         CUDA_LAUNCH_CHECK("scale_shift_param_grads");
     }
     return 0;
+}
+
+extern "C" int scale_shift_backward_cuda(const Tensor *x, const Tensor *scale, const Tensor *dy, Tensor *dx,
+                                         Tensor *dscale, Tensor *dshift) {
+    if (x->numel == 0) return 0;
+    return x->dtype == DT_BF16 ? scale_shift_backward_t<bf16_t>(x, scale, dy, dx, dscale, dshift)
+                               : scale_shift_backward_t<float>(x, scale, dy, dx, dscale, dshift);
 }

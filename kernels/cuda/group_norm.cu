@@ -27,7 +27,11 @@
  *     per-channel partials backward), a per-group kernel combines the chunks in order,
  *     and an elementwise kernel applies the result: x is read twice forward (12
  *     bytes/element), x and dy twice backward (24 bytes/element).
- * Limits: cpg/V <= 1024 channel vectors per group (an error otherwise). */
+ * Limits: cpg/V <= 1024 channel vectors per group (an error otherwise).
+ * x and y are float or bf16_t (template T): bf16 is widened on load (the shared-memory
+ * cache holds fp32), statistics and math are fp32 (double for the fallback's moments), y
+ * is rounded once; dy, dx, gamma, beta, mean, rstd are fp32. In bf16 the forward moves 4
+ * bytes an element, the backward 14. */
 extern "C" {
 #include "core/cuda_check.h"
 #include "kernels/group_norm.h"
@@ -106,10 +110,10 @@ __device__ void gn_channel_partials(float *tree, const GnThread &th, int cv, con
 // ---------------------------------------------------------------------------------
 // cached path: one block per (n, g), the whole group in shared memory
 
-template <int V>
+template <int V, class T>
 __global__ void __launch_bounds__(1024)
-    gn_forward_cached(const float *__restrict__ x, const float *__restrict__ gamma, const float *__restrict__ beta,
-                      float *__restrict__ y, float *__restrict__ mean, float *__restrict__ rstd, GnDims d, float eps,
+    gn_forward_cached(const T *__restrict__ x, const float *__restrict__ gamma, const float *__restrict__ beta,
+                      T *__restrict__ y, float *__restrict__ mean, float *__restrict__ rstd, GnDims d, float eps,
                       int silu) {
     LDM_DYNAMIC_SHARED(float4, gn_smem4);
     float *cache = reinterpret_cast<float *>(gn_smem4); /* HW*cv vectors; slot k*V belongs to one thread */
@@ -163,9 +167,9 @@ __global__ void __launch_bounds__(1024)
 }
 
 /* pg, pb: (N, C) partials of dgamma, dbeta, or NULL when neither is wanted. */
-template <int V>
+template <int V, class T>
 __global__ void __launch_bounds__(1024)
-    gn_backward_cached(const float *__restrict__ x, const float *__restrict__ gamma, const float *__restrict__ beta,
+    gn_backward_cached(const T *__restrict__ x, const float *__restrict__ gamma, const float *__restrict__ beta,
                        const float *__restrict__ mean, const float *__restrict__ rstd, const float *__restrict__ dy,
                        float *__restrict__ dx, float *__restrict__ pg, float *__restrict__ pb, GnDims d, int silu) {
     LDM_DYNAMIC_SHARED(float4, gn_smem4);
@@ -226,8 +230,8 @@ __global__ void __launch_bounds__(1024)
 // ---------------------------------------------------------------------------------
 // fallback path: S chunk blocks per group, combine in order, then apply elementwise
 
-template <int V>
-__global__ void __launch_bounds__(1024) gn_stats_partial(const float *__restrict__ x, GnDims d, double *part) {
+template <int V, class T>
+__global__ void __launch_bounds__(1024) gn_stats_partial(const T *__restrict__ x, GnDims d, double *part) {
     __shared__ double red[32];
     const int blk = blockIdx.x, ng = blk / d.S, s = blk % d.S, n = ng / d.G, g = ng % d.G;
     const GnThread th(d.cv);
@@ -270,10 +274,10 @@ __global__ void gn_stats_finalize(const double *__restrict__ part, int NG, GnDim
 }
 
 /* Elementwise over all N*HW*C elements, V at a time (V channels of one group). */
-template <int V>
+template <int V, class T>
 __global__ void __launch_bounds__(EW_THREADS)
-    gn_apply(const float *__restrict__ x, const float *__restrict__ gamma, const float *__restrict__ beta,
-             const float *__restrict__ mean, const float *__restrict__ rstd, float *__restrict__ y, long total,
+    gn_apply(const T *__restrict__ x, const float *__restrict__ gamma, const float *__restrict__ beta,
+             const float *__restrict__ mean, const float *__restrict__ rstd, T *__restrict__ y, long total,
              GnDims d, int silu) {
     const long stride = (long)gridDim.x * EW_THREADS * V;
     for (long e = (blockIdx.x * (long)EW_THREADS + threadIdx.x) * V; e < total; e += stride) {
@@ -293,9 +297,9 @@ __global__ void __launch_bounds__(EW_THREADS)
 
 /* Per chunk: ab[blk] = (sum gx, sum gx xh); per-channel partials into row (n*S + s) of
  * pg, pb (N*S, C) when pg is given. */
-template <int V>
+template <int V, class T>
 __global__ void __launch_bounds__(1024)
-    gn_backward_partial(const float *__restrict__ x, const float *__restrict__ gamma, const float *__restrict__ beta,
+    gn_backward_partial(const T *__restrict__ x, const float *__restrict__ gamma, const float *__restrict__ beta,
                         const float *__restrict__ mean, const float *__restrict__ rstd, const float *__restrict__ dy,
                         float *__restrict__ ab, float *__restrict__ pg, float *__restrict__ pb, GnDims d, int silu) {
     LDM_DYNAMIC_SHARED(float4, gn_smem4);
@@ -352,9 +356,9 @@ __global__ void gn_backward_finalize(const float *__restrict__ ab, int NG, GnDim
     AB[2L * ng + 1] = b / d.m;
 }
 
-template <int V>
+template <int V, class T>
 __global__ void __launch_bounds__(EW_THREADS)
-    gn_backward_apply(const float *__restrict__ x, const float *__restrict__ gamma, const float *__restrict__ beta,
+    gn_backward_apply(const T *__restrict__ x, const float *__restrict__ gamma, const float *__restrict__ beta,
                       const float *__restrict__ mean, const float *__restrict__ rstd, const float *__restrict__ dy,
                       const float *__restrict__ AB, float *__restrict__ dx, long total, GnDims d, int silu) {
     const long stride = (long)gridDim.x * EW_THREADS * V;
@@ -417,7 +421,7 @@ static int gn_smem_limit(K kernel, size_t bytes) {
     return 0;
 }
 
-template <int V>
+template <int V, class T>
 static int gn_forward_v(const Tensor *x, const float *gamma, const float *beta, int groups, float eps, bool silu,
                         Tensor *y, Tensor *mean, Tensor *rstd) {
     GnDims d;
@@ -426,29 +430,32 @@ static int gn_forward_v(const Tensor *x, const float *gamma, const float *beta, 
     const int NG = N * groups;
     const size_t cache = (size_t)d.HW * d.cpg * sizeof(float);
     if (cache <= GN_SMEM_MAX) {
-        const int T = gn_threads(d.cv, (long)d.HW * d.cv);
-        if (gn_smem_limit(gn_forward_cached<V>, cache)) return -1;
-        LDM_LAUNCH(gn_forward_cached<V>, NG, T, cache)(
-            x->data, gamma, beta, y->data, mean->data, rstd->data, d, eps, silu);
+        const int threads = gn_threads(d.cv, (long)d.HW * d.cv);
+        constexpr auto kern = gn_forward_cached<V, T>;
+        if (gn_smem_limit(kern, cache)) return -1;
+        LDM_LAUNCH(kern, NG, threads, cache)(
+            (const T *)x->data, gamma, beta, (T *)y->data, mean->data, rstd->data, d, eps, silu);
         CUDA_LAUNCH_CHECK("group_norm_forward_cached");
         return 0;
     }
     gn_chunk(&d);
     double *part = (double *)cuda_scratch((size_t)NG * d.S * 2 * sizeof(double));
     if (!part) return -1;
-    const int T = gn_threads(d.cv, (long)d.PC * d.cv);
-    LDM_LAUNCH(gn_stats_partial<V>, NG * d.S, T)(x->data, d, part);
+    const int threads = gn_threads(d.cv, (long)d.PC * d.cv);
+    constexpr auto stats = gn_stats_partial<V, T>;
+    LDM_LAUNCH(stats, NG * d.S, threads)((const T *)x->data, d, part);
     CUDA_LAUNCH_CHECK("group_norm_stats_partial");
     LDM_LAUNCH(gn_stats_finalize, (NG + 255) / 256, 256)(part, NG, d, eps, mean->data, rstd->data);
     CUDA_LAUNCH_CHECK("group_norm_stats_finalize");
     const long total = (long)x->numel;
-    LDM_LAUNCH(gn_apply<V>, ew_grid(total / V), EW_THREADS)(
-        x->data, gamma, beta, mean->data, rstd->data, y->data, total, d, silu);
+    constexpr auto apply = gn_apply<V, T>;
+    LDM_LAUNCH(apply, ew_grid(total / V), EW_THREADS)(
+        (const T *)x->data, gamma, beta, mean->data, rstd->data, (T *)y->data, total, d, silu);
     CUDA_LAUNCH_CHECK("group_norm_apply");
     return 0;
 }
 
-template <int V>
+template <int V, class T>
 static int gn_backward_v(const Tensor *x, const float *gamma, const float *beta, const Tensor *mean,
                          const Tensor *rstd, const Tensor *dy, int groups, bool silu, Tensor *dx, Tensor *dgamma,
                          Tensor *dbeta) {
@@ -465,11 +472,12 @@ static int gn_backward_v(const Tensor *x, const float *gamma, const float *beta,
             if (!(pg = cuda_scratch(2 * (size_t)N * C * sizeof(float)))) return -1;
             pb = pg + (size_t)N * C;
         }
-        const int T = gn_threads(d.cv, (long)d.HW * d.cv);
-        const size_t smem = cache + (size_t)T * 2 * V * sizeof(float);
-        if (gn_smem_limit(gn_backward_cached<V>, smem)) return -1;
-        LDM_LAUNCH(gn_backward_cached<V>, NG, T, smem)(
-            x->data, gamma, beta, mean->data, rstd->data, dy->data, dxp, pg, pb, d, silu);
+        const int threads = gn_threads(d.cv, (long)d.HW * d.cv);
+        const size_t smem = cache + (size_t)threads * 2 * V * sizeof(float);
+        constexpr auto kern = gn_backward_cached<V, T>;
+        if (gn_smem_limit(kern, smem)) return -1;
+        LDM_LAUNCH(kern, NG, threads, smem)(
+            (const T *)x->data, gamma, beta, mean->data, rstd->data, dy->data, dxp, pg, pb, d, silu);
         CUDA_LAUNCH_CHECK("group_norm_backward_cached");
         if (params &&
             param_grad_finalize("group_norm_param_grads", pg, pb, N, C, dgamma ? dgamma->data : NULL,
@@ -482,17 +490,19 @@ static int gn_backward_v(const Tensor *x, const float *gamma, const float *beta,
     float *ab = cuda_scratch((nab + nAB + 2 * np) * sizeof(float));
     if (!ab) return -1;
     float *AB = ab + nab, *pg = params ? AB + nAB : NULL, *pb = params ? pg + np : NULL;
-    const int T = gn_threads(d.cv, (long)d.PC * d.cv);
-    const size_t smem = (size_t)T * 2 * V * sizeof(float);
-    LDM_LAUNCH(gn_backward_partial<V>, NG * d.S, T, smem)(
-        x->data, gamma, beta, mean->data, rstd->data, dy->data, ab, pg, pb, d, silu);
+    const int threads = gn_threads(d.cv, (long)d.PC * d.cv);
+    const size_t smem = (size_t)threads * 2 * V * sizeof(float);
+    constexpr auto partial = gn_backward_partial<V, T>;
+    LDM_LAUNCH(partial, NG * d.S, threads, smem)(
+        (const T *)x->data, gamma, beta, mean->data, rstd->data, dy->data, ab, pg, pb, d, silu);
     CUDA_LAUNCH_CHECK("group_norm_backward_partial");
     if (dx) {
         LDM_LAUNCH(gn_backward_finalize, (NG + 255) / 256, 256)(ab, NG, d, AB);
         CUDA_LAUNCH_CHECK("group_norm_backward_finalize");
         const long total = (long)x->numel;
-        LDM_LAUNCH(gn_backward_apply<V>, ew_grid(total / V), EW_THREADS)(
-            x->data, gamma, beta, mean->data, rstd->data, dy->data, AB, dxp, total, d, silu);
+        constexpr auto apply = gn_backward_apply<V, T>;
+        LDM_LAUNCH(apply, ew_grid(total / V), EW_THREADS)(
+            (const T *)x->data, gamma, beta, mean->data, rstd->data, dy->data, AB, dxp, total, d, silu);
         CUDA_LAUNCH_CHECK("group_norm_backward_apply");
     }
     if (params &&
@@ -515,9 +525,12 @@ extern "C" int group_norm_forward_cuda(const Tensor *x, const Tensor *gamma, con
                                        bool silu, Tensor *y, Tensor *mean, Tensor *rstd) {
     if (x->numel == 0) return 0; /* empty: a no-op (and the layout would divide by zero) */
     const float *g = gamma ? gamma->data : NULL, *b = beta ? beta->data : NULL;
-    if (gn_vec4(x->shape[x->ndim - 1], groups, x, gamma, beta, y, NULL))
-        return gn_forward_v<4>(x, g, b, groups, eps, silu, y, mean, rstd);
-    return gn_forward_v<1>(x, g, b, groups, eps, silu, y, mean, rstd);
+    const bool v4 = gn_vec4(x->shape[x->ndim - 1], groups, x, gamma, beta, y, NULL);
+    if (x->dtype == DT_BF16)
+        return v4 ? gn_forward_v<4, bf16_t>(x, g, b, groups, eps, silu, y, mean, rstd)
+                  : gn_forward_v<1, bf16_t>(x, g, b, groups, eps, silu, y, mean, rstd);
+    return v4 ? gn_forward_v<4, float>(x, g, b, groups, eps, silu, y, mean, rstd)
+              : gn_forward_v<1, float>(x, g, b, groups, eps, silu, y, mean, rstd);
 }
 
 extern "C" int group_norm_backward_cuda(const Tensor *x, const Tensor *gamma, const Tensor *beta, const Tensor *mean,
@@ -525,7 +538,10 @@ extern "C" int group_norm_backward_cuda(const Tensor *x, const Tensor *gamma, co
                                         Tensor *dgamma, Tensor *dbeta) {
     if (x->numel == 0) return 0;
     const float *g = gamma ? gamma->data : NULL, *b = beta ? beta->data : NULL;
-    if (gn_vec4(x->shape[x->ndim - 1], groups, x, gamma, beta, dy, dx))
-        return gn_backward_v<4>(x, g, b, mean, rstd, dy, groups, silu, dx, dgamma, dbeta);
-    return gn_backward_v<1>(x, g, b, mean, rstd, dy, groups, silu, dx, dgamma, dbeta);
+    const bool v4 = gn_vec4(x->shape[x->ndim - 1], groups, x, gamma, beta, dy, dx);
+    if (x->dtype == DT_BF16)
+        return v4 ? gn_backward_v<4, bf16_t>(x, g, b, mean, rstd, dy, groups, silu, dx, dgamma, dbeta)
+                  : gn_backward_v<1, bf16_t>(x, g, b, mean, rstd, dy, groups, silu, dx, dgamma, dbeta);
+    return v4 ? gn_backward_v<4, float>(x, g, b, mean, rstd, dy, groups, silu, dx, dgamma, dbeta)
+              : gn_backward_v<1, float>(x, g, b, mean, rstd, dy, groups, silu, dx, dgamma, dbeta);
 }
