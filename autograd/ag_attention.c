@@ -35,11 +35,13 @@ Tensor *ag_attention(Tape *t, Tensor *q, Tensor *k, Tensor *v, int heads) {
         ldm_error("attention", "q %s must have rank >= 3 (B, L..., C) and heads = %d must be >= 1", tshape(q), heads);
         return NULL;
     }
+    int lq = 1; /* the middle dims (L...) multiplied: an empty batch has no numel to divide */
+    for (int i = 1; i < q->ndim - 1; i++) lq *= q->shape[i];
     const int b = q->shape[0], c = q->shape[q->ndim - 1];
     const float scale = (float)(1.0 / sqrt((double)c / heads));
     const bool lp = t->act_dtype == DT_BF16 || q->dtype == DT_BF16;
     Tensor *o = tensor_new_dtype(t->arena, q->device, lp ? DT_BF16 : DT_F32, q->ndim, q->shape);
-    Tensor *lse = o ? tensor_new3(t->arena, q->device, b, heads, (int)(q->numel / ((size_t)b * c))) : NULL;
+    Tensor *lse = o ? tensor_new3(t->arena, q->device, b, heads, lq) : NULL;
     if (!lse) return NULL;
     ArenaMark m = arena_mark(t->arena);
     Tensor *qb = lp ? tape_bf16_operand(t, q) : q, *kb = lp && qb ? tape_bf16_operand(t, k) : k;
