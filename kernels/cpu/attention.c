@@ -11,7 +11,8 @@
  * ATT_BK keys, keeping a running row max m, row sum l and an unnormalised (BQ, D)
  * accumulator; a new block rescales them by exp(m_old - m_new). Scratch per thread is
  * one (BQ, BK) score tile, a (D, BK) transposed key block and the (BQ, D) accumulator:
- * bounded, independent of Lq and Lk. The key block is transposed so that the score and
+ * bounded, independent of Lq and Lk, and kept between calls (gemm_scratch: no malloc in
+ * a training step). The key block is transposed so that the score and
  * P V loops are unit-stride axpys over an inner dimension; `omp simd` vectorises them
  * (plain -O2 does not: it will not version loops for aliasing).
  * Backward: a task is (b, h); it walks query blocks and, inside, key blocks, recomputing
@@ -24,9 +25,9 @@
  * q, o, dout, lse once and k, v once per query block, read-modify-writes dq, dk, dv.
  */
 #include <math.h>
-#include <stdlib.h>
 
 #include "kernels/attention.h"
+#include "kernels/cpu/gemm.h"
 
 #define ATT_BQ 32
 #define ATT_BK 64
@@ -131,7 +132,7 @@ int attention_forward_cpu(const Tensor *q, const Tensor *k, const Tensor *v, int
     int failed = 0;
 #pragma omp parallel if (work > 65536.0)
     {
-        float *buf = malloc(scratch * sizeof(float));
+        float *buf = gemm_scratch(GEMM_SCRATCH_ATTENTION, scratch);
         if (!buf) {
 #pragma omp atomic write
             failed = 1;
@@ -143,7 +144,6 @@ int attention_forward_cpu(const Tensor *q, const Tensor *k, const Tensor *v, int
             forward_block(&sh, q->data, k->data, v->data, o->data, lse->data, (int)(bh / heads), (int)(bh % heads),
                           qblk * ATT_BQ, buf);
         }
-        free(buf);
     }
     if (failed) return ldm_error("attention", "out of host memory for scratch (q %s, k %s)", tshape(q), tshape(k));
     return 0;
@@ -230,7 +230,7 @@ int attention_backward_cpu(const Tensor *q, const Tensor *k, const Tensor *v, co
     int failed = 0;
 #pragma omp parallel if (work > 65536.0 && tasks > 1)
     {
-        float *buf = malloc(scratch * sizeof(float));
+        float *buf = gemm_scratch(GEMM_SCRATCH_ATTENTION, scratch);
         if (!buf) {
 #pragma omp atomic write
             failed = 1;
@@ -238,7 +238,6 @@ int attention_backward_cpu(const Tensor *q, const Tensor *k, const Tensor *v, co
 #pragma omp for schedule(static)
         for (long t = 0; t < tasks; t++)
             if (buf) backward_head(&sh, &g, (int)(t / heads), (int)(t % heads), buf);
-        free(buf);
     }
     if (failed)
         return ldm_error("attention_backward", "out of host memory for scratch (q %s, k %s)", tshape(q), tshape(k));

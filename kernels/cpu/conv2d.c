@@ -280,10 +280,16 @@ typedef struct {
 static void kernel_pack(const KernelView *v, int Ko, int D, int nrp, float *dst) {
     int blocks = nrp ? (Ko + nrp - 1) / nrp : 0;
     if (nrp) memset(dst, 0, (size_t)blocks * nrp * D * sizeof(float));
-#define AT(o, d) dst[nrp ? ((size_t)((o) / nrp) * D + (d)) * nrp + (o) % nrp : (size_t)(o) * D + (d)]
     if (!v->flip) {
-        for (int o = 0; o < Ko; o++)
-            for (int d = 0; d < D; d++) AT(o, d) = v->w[(size_t)o * D + d];
+        if (!nrp) {
+            memcpy(dst, v->w, (size_t)Ko * D * sizeof(float));
+            return;
+        }
+        for (int o = 0; o < Ko; o++) {
+            const float *src = v->w + (size_t)o * D;
+            float *d0 = dst + (size_t)(o / nrp) * D * nrp + o % nrp;
+            for (int d = 0; d < D; d++) d0[(size_t)d * nrp] = src[d];
+        }
         return;
     }
     int K = v->K;
@@ -292,9 +298,15 @@ static void kernel_pack(const KernelView *v, int Ko, int D, int nrp, float *dst)
             for (int b = 0; b < v->ns; b++) {
                 const float *src = v->w + (((size_t)k * v->R + v->rt[a]) * v->S + v->st[b]) * v->C;
                 int d = (a * v->ns + b) * K + k;
-                for (int o = 0; o < Ko; o++) AT(o, d) = src[o];
+                if (!nrp) {
+                    for (int o = 0; o < Ko; o++) dst[(size_t)o * D + d] = src[o];
+                    continue;
+                }
+                for (int blk = 0; blk < blocks; blk++) {
+                    int n = Ko - blk * nrp < nrp ? Ko - blk * nrp : nrp;
+                    memcpy(dst + ((size_t)blk * D + d) * nrp, src + blk * nrp, (size_t)n * sizeof(float));
+                }
             }
-#undef AT
 }
 
 /* Threads for `flop` of work in `items` pieces: one below ~1 MFLOP (a parallel region
@@ -344,8 +356,11 @@ static int conv_direct(const DirectConv *c) {
     const LaneShape *ls = dot ? NULL : lane_shape_for(BAND_PIXELS, Ko);
     int nrp = dot ? 0 : ls->nv * VW, nkb = dot ? 0 : (Ko + nrp - 1) / nrp;
     size_t wfloats = ((size_t)(dot ? Ko : nkb * nrp) * D + 15) / 16 * 16, sfloats = slab_floats(&sl);
+    /* per thread: the slab pointer and the output pointer of each pixel of its item */
+    int maxpx = ipb > 1 ? ipb * P * Q : sl.band * Q;
     float *buf = gemm_scratch(GEMM_SCRATCH_CONV, wfloats + (size_t)nt * ipb * sfloats);
-    if (!buf) return -1;
+    void **tables = (void **)gemm_scratch(GEMM_SCRATCH_CONV_PIXELS, (size_t)nt * 2 * maxpx * sizeof(void *) / sizeof(float));
+    if (!buf || !tables) return -1;
     float *wp = buf;
     kernel_pack(c->kv, Ko, D, nrp, wp);
     long sa[3];
@@ -356,9 +371,15 @@ static int conv_direct(const DirectConv *c) {
         int n = ipb > 1 ? item * ipb : item / sl.nband, band = ipb > 1 ? 0 : item % sl.nband;
         int nimg = N - n < ipb ? N - n : ipb, rows = 0;
         for (int i = 0; i < nimg; i++) rows = slab_fill(&sl, n + i, band, slab + i * sfloats);
-        int ppi = rows * Q, npx = nimg * ppi; /* pixels per image, in the item */
-#define PIXEL(pi) slab_pixel(&sl, slab + (size_t)((pi) / ppi) * sfloats, (pi) % ppi / Q, (pi) % Q)
-#define OUT(pi) out_pixel(c, n + (pi) / ppi, band * sl.band + (pi) % ppi / Q, (pi) % Q)
+        int npx = nimg * rows * Q;
+        const float **pix = (const float **)(tables + (size_t)omp_get_thread_num() * 2 * maxpx);
+        float **outp = (float **)(pix + maxpx);
+        for (int i = 0, pi = 0; i < nimg; i++)
+            for (int pl = 0; pl < rows; pl++)
+                for (int q = 0; q < Q; q++, pi++) {
+                    pix[pi] = slab_pixel(&sl, slab + (size_t)i * sfloats, pl, q);
+                    outp[pi] = out_pixel(c, n + i, band * sl.band + pl, q);
+                }
         if (dot) {
             const float *wk[4];
             long swd[3];
@@ -371,12 +392,12 @@ static int conv_direct(const DirectConv *c) {
                     float o[LMAX];
                     for (int i = 0; i < dp; i++) {
                         int pi = px + i < npx ? px + i : npx - 1;
-                        a[i] = PIXEL(pi);
+                        a[i] = pix[pi];
                     }
                     (dk == 1 ? dot_8_1 : dot_3_4)(a, wk, R, sa, swd, SC, o);
                     for (int i = 0; i < dp && px + i < npx; i++)
                         for (int k = 0; k < dk && k0 + k < Ko; k++) {
-                            float *yo = OUT(px + i) + k0 + k;
+                            float *yo = outp[px + i] + k0 + k;
                             float v = o[i * dk + k] + (bias ? bias[k0 + k] : 0.0f);
                             *yo = accumulate ? *yo + v : v;
                         }
@@ -407,16 +428,14 @@ static int conv_direct(const DirectConv *c) {
                         L.mi = npx - px < ls->ml ? npx - px : ls->ml;
                         for (int i = 0; i < ls->ml; i++) {
                             int pi = i < L.mi ? px + i : px;
-                            L.a[i] = PIXEL(pi) + t0;
-                            L.c[i] = OUT(pi) + kb * nrp;
+                            L.a[i] = pix[pi] + t0;
+                            L.c[i] = outp[pi] + kb * nrp;
                         }
                         ls->fn(&L);
                     }
                 }
         }
     }
-#undef PIXEL
-#undef OUT
     return 0;
 }
 

@@ -112,7 +112,7 @@ static inline float vf_sum(vf a) { return a; }
  * slot: it only grows (the first steps of training size it; later calls reuse it) and is
  * kept for the thread's life. Contents are undefined. NULL with an error when it cannot
  * grow. A caller must not hold two pointers from one slot at once. */
-enum { GEMM_SCRATCH_PACK, GEMM_SCRATCH_CONV, GEMM_SCRATCH_SLOTS };
+enum { GEMM_SCRATCH_PACK, GEMM_SCRATCH_CONV, GEMM_SCRATCH_CONV_PIXELS, GEMM_SCRATCH_ATTENTION, GEMM_SCRATCH_SLOTS };
 float *gemm_scratch(int slot, size_t floats);
 
 #endif
