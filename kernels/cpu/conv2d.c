@@ -43,9 +43,9 @@
  * tap row instead, each output a dot product of length D (dot_tile).
  *
  * Threads: work items (bands) are handed out dynamically. The weight gradient sums over
- * all pixels: the items are cut into WG_GROUPS fixed groups, each summed into its own
- * partial dw in item order, and the partials are added in group order, so the result does
- * not depend on the thread count. Scratch (packed weights, slabs, partials) comes from
+ * all pixels: the items are cut into groups, as many as the shape says (at most
+ * WG_GROUPS), each summed into its own partial dw in item order, and the partials are
+ * added in group order, so the result does not depend on the thread count. Scratch (packed weights, slabs, partials) comes from
  * gemm_scratch: no malloc per call.
  */
 #include <omp.h>
@@ -445,7 +445,13 @@ static int conv_direct(const DirectConv *c) {
 static int conv_wgrad_direct(const Tensor *x, const Tensor *dy, int stride, int pad, Tensor *dw) {
     int K = dw->shape[0], R = dw->shape[1], S = dw->shape[2], P = dy->shape[1], Q = dy->shape[2];
     Slab sl = slab_of(x->data, x->shape, R, S, stride, pad, pad, P, Q);
-    int C = sl.C, SC = S * C, D = R * SC, items = sl.N * sl.nband, G = items < WG_GROUPS ? items : WG_GROUPS;
+    /* Groups: at most WG_GROUPS, at least two (two threads), else one per WG_CHUNK pixels:
+     * each group's partial dw (K*D floats) is cleared and summed once, which costs more
+     * than a small group's FMAs when K*D is large (K = 64, D = 1152 at 8x8 pixels). */
+    int C = sl.C, SC = S * C, D = R * SC, items = sl.N * sl.nband;
+    long pixels = (long)sl.N * P * Q, by_size = pixels / WG_CHUNK > 2 ? pixels / WG_CHUNK : 2;
+    int G = (int)(by_size < WG_GROUPS ? by_size : WG_GROUPS);
+    if (G > items) G = items;
     /* Vectors along the tap row, unless it is shorter than one (C = 1) and the output
      * channels fill whole tiles (the dy rows are read nrp floats at a time). */
     const LaneShape *ls = lane_shape_for(K, SC);
