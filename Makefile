@@ -129,6 +129,11 @@ $(BUILD)/tests/%: $(OBJ)/tests/%.o $(TEST_UTIL:%.c=$(OBJ)/%.o) $(BUILD)/libldm.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(TEST_UTIL:%.c=$(OBJ)/%.o) $(BUILD)/libldm.a $(LDLIBS) -lcriterion -o $@
 
+# test_no_malloc counts the malloc-family calls of ldm.c's own code: the linker redirects them
+# to the suite's counting wrappers (tests/test_no_malloc.c says why this is sound).
+NO_MALLOC_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=aligned_alloc,--wrap=posix_memalign,--wrap=free
+$(BUILD)/tests/test_no_malloc: LDLIBS += $(NO_MALLOC_WRAP)
+
 # build/gpu-check: device parity of the op table (tests/gpu/gpu_check.c, no Criterion).
 $(BUILD)/gpu-check: $(OBJ)/tests/gpu/gpu_check.o $(BUILD)/libldm.a
 	$(CC) $(CFLAGS) $< $(BUILD)/libldm.a $(LDLIBS) -o $@

@@ -17,6 +17,8 @@
 
 /* kernels/conv2d.h: x (N,H,W,C), w (K,R,S,C), b (K) or NULL -> (N,P,Q,K) */
 Tensor *ag_conv2d(Tape *t, Tensor *x, Tensor *w, Tensor *b, int stride, int pad);
+/* conv2d(x, w, b) + res in one pass (res (N,P,Q,K): a ResBlock's skip) */
+Tensor *ag_conv2d_res(Tape *t, Tensor *x, Tensor *w, Tensor *b, Tensor *res, int stride, int pad);
 /* kernels/linear.h: x (..., IN), w (OUT, IN), b (OUT) or NULL -> (..., OUT) */
 Tensor *ag_linear(Tape *t, Tensor *x, Tensor *w, Tensor *b);
 /* kernels/group_norm.h: NHWC, `groups` groups, optional fused SiLU */

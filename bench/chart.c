@@ -96,6 +96,11 @@ int chart_write(const char *kernels_json, const char *torch_json, const char *pn
         rc = ldm_error("chart", "%s: not an ldm-bench kernels JSON (no rows/ceilings)", kernels_json);
     if (!rc && t && (!trows || trows->type != JSON_OBJECT))
         rc = ldm_error("chart", "%s: no \"rows\" object of key: ns", torch_json);
+    /* bench/torch_twin.py's BLAS check: PyTorch on the reference BLAS is no yardstick. */
+    const JsonValue *blas = t ? json_get(t, "blas") : NULL;
+    if (!rc && t && !strcmp(jstr(k, "device"), "cpu") && (!blas || jint(blas, "ok") != 1))
+        rc = ldm_error("chart", "%s: PyTorch's BLAS is %s, not an optimised one (or the file predates the check): "
+                       "no ratios", torch_json, blas ? jstr(blas, "name") : "unrecorded");
     Best *best = rc ? NULL : calloc(MAX_ROWS, sizeof *best);
     int nb = 0;
     /* the fastest version of each (op, pass, model, shape) */

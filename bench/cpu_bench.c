@@ -6,6 +6,7 @@
  */
 #include "bench/cpu_bench.h"
 
+#include <math.h>
 #include <omp.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -13,7 +14,10 @@
 
 #include "core/error.h"
 #include "kernels/conv2d.h"
+#include "kernels/cpu/cpu_util.h"
 #include "kernels/cpu/gemm.h"
+#include "kernels/elementwise.h"
+#include "kernels/silu.h"
 
 typedef int (*BenchFn)(void *ctx);
 
@@ -159,9 +163,46 @@ int cpu_bench_conv2d(FILE *out) {
     return 0;
 }
 
+// ----------------------------------------------------------------------------
+// the one-thread threshold (kernels/cpu/cpu_util.h): where a second thread starts to pay
+
+int cpu_bench_threads(FILE *out) {
+    const int nt = omp_get_max_threads(), max_n = 1 << 20;
+    Tensor *a = rand_tensor(1, (int[]){max_n}, 1, -4, 4), *b = rand_tensor(1, (int[]){max_n}, 2, -4, 4),
+           *y = tensor_new(NULL, DEV_CPU, 1, (int[]){max_n});
+    int rc = a && b && y ? 0 : ldm_error("bench", "out of memory for the threshold benchmark");
+    const double saved = cpu_par_min();
+    fprintf(out, "one thread vs %d (cpu_par forced off / on), best of 300 interleaved calls; threshold now %.0f "
+                 "bytes\n%-8s %9s %10s %10s %12s\n",
+            nt, saved, "op", "elements", "bytes", "1 thr us", "threaded us");
+    for (int op = 0; op < 2 && !rc; op++)
+        for (int n = 1 << 10; n <= max_n && !rc; n *= 2) {
+            Tensor va = *a, vb = *b, vy = *y;
+            va.numel = vb.numel = vy.numel = (size_t)n;
+            va.shape[0] = vb.shape[0] = vy.shape[0] = n;
+            double best[2] = {1e30, 1e30};
+            for (int rep = 0; rep < 300 && !rc; rep++)
+                for (int par = 0; par < 2 && !rc; par++) {
+                    cpu_set_par_min(par ? 0 : INFINITY);
+                    double t = omp_get_wtime();
+                    rc = op == 0 ? add_forward(&va, &vb, &vy) : silu_forward(&va, &vy);
+                    t = omp_get_wtime() - t;
+                    if (t < best[par]) best[par] = t;
+                }
+            fprintf(out, "%-8s %9d %10d %10.2f %12.2f%s\n", op == 0 ? "add" : "silu", n, (op == 0 ? 12 : 8) * n,
+                    best[0] * 1e6, best[1] * 1e6, best[1] < best[0] ? "  threads win" : "");
+        }
+    cpu_set_par_min(saved);
+    tensor_free(a);
+    tensor_free(b);
+    tensor_free(y);
+    return rc;
+}
+
 int cpu_bench_run(FILE *out, const char *op) {
+    if (!strcmp(op, "threads")) return cpu_bench_threads(out);
     bool gemm = !strcmp(op, "gemm") || !strcmp(op, "all"), conv = !strcmp(op, "conv2d") || !strcmp(op, "all");
-    if (!gemm && !conv) return ldm_error("bench", "unknown op '%s' (gemm, conv2d or all)", op);
+    if (!gemm && !conv) return ldm_error("bench", "unknown op '%s' (gemm, conv2d, threads or all)", op);
     header(out);
     if (gemm && cpu_bench_gemm(out, 1024)) return -1;
     if (conv && cpu_bench_conv2d(out)) return -1;

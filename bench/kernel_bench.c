@@ -237,7 +237,9 @@ int kernel_bench_run(const KernelBenchOpts *o, FILE *out) {
         return ldm_error("bench", "--device cuda: no CUDA device (or a build without CUDA)");
     int batch = o->batch > 0 ? o->batch : bench_default_batch(o->preset, o->device, o->quick);
     static BenchShape shapes[SHAPES_MAX];
-    int ns = shapes_for_preset(&cfg, batch, shapes, SHAPES_MAX);
+    int ns = o->n_attn_lens > 0
+                 ? shapes_long_attention(batch, o->attn_lens, o->n_attn_lens, 4, 64, 4, shapes, SHAPES_MAX)
+                 : shapes_for_preset(&cfg, batch, shapes, SHAPES_MAX);
     if (ns < 0) return -1;
     Ceilings c;
     if (bench_ceilings(o->device, &c)) return -1;

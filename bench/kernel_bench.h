@@ -24,6 +24,8 @@ typedef struct {
     int version;         /* -1: every version (CUDA); else only this one (0 = default) */
     const char *json;    /* NULL or a path */
     bool no_naive;       /* leave out each op's naive version (large shapes on a GPU) */
+    int n_attn_lens;     /* > 0: instead of the preset's shapes, attention alone at these lengths */
+    int attn_lens[8];    /*   (shapes_long_attention: 4 heads of 64, 4 context tokens) */
 } KernelBenchOpts;
 
 int kernel_bench_run(const KernelBenchOpts *o, FILE *out);

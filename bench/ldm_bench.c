@@ -1,12 +1,13 @@
 /* bench/ldm_bench.c — ldm-bench: kernel micro-benchmarks and end-to-end numbers.
  *
  *   ldm-bench kernels [--op NAME] [--version V] [--device cpu|cuda] [--preset P]
- *                     [--batch B] [--quick] [--no-naive] [--json FILE]
+ *                     [--batch B] [--quick] [--no-naive] [--attn-len L,...] [--json FILE]
  *   ldm-bench train   [--preset P] [--device D] [--batch B] [--steps N] [--json FILE]
  *   ldm-bench sample  [--preset P] [--device D] [--batch B] [--steps N] [--json FILE]
  *   ldm-bench numerics [--preset P] --out FILE.safetensors
  *   ldm-bench chart   --json KERNELS.json [--torch TORCH.json] --png FILE.png
- *   ldm-bench cpu     [--op gemm|conv2d|all]     CPU GEMM and conv2d, GFLOP/s
+ *   ldm-bench cpu     [--op gemm|conv2d|threads|all]  CPU GEMM and conv2d, GFLOP/s; threads: where
+ *                     a second thread starts to pay (kernels/cpu/cpu_util.h's threshold)
  *
  * Threads: OMP_NUM_THREADS. Exit status 0, 1 on a runtime error, 2 on a usage error. */
 #include <getopt.h>
@@ -34,6 +35,8 @@ static void usage(FILE *f) {
             "     --version V      CUDA kernel version only (0 = default; default: every version)\n"
             "     --quick          shorter timing, at most 3 shapes per op/pass/model (adni on the cpu: batch 1)\n"
             "     --no-naive       leave out each op's naive CUDA version (bench/ops/op_table.c)\n"
+            "     --attn-len L,..  attention alone at these sequence lengths (self and to 4 context\n"
+            "                      tokens; 4 heads of 64) instead of the preset's shapes\n"
             "  train          one training step of the VAE and the U-Net: forward, backward, optimizer,\n"
             "                 images/s, peak arena and parameter memory (--steps timed steps, default 3)\n"
             "  sample         DDIM sampling: time per denoising step and per image (--steps, default 10)\n"
@@ -41,7 +44,8 @@ static void usage(FILE *f) {
             "     --out FILE       the safetensors file to write\n"
             "  chart          PNG bars per op: %% of ceiling and ldm.c / PyTorch time\n"
             "     --json FILE      from `kernels --json`;  --torch FILE  from torch_twin.py --out;  --png FILE\n"
-            "  cpu            the CPU SGEMM (1024^3) and conv2d speed-goal shapes (--op gemm|conv2d|all)\n"
+            "  cpu            the CPU SGEMM (1024^3) and conv2d speed-goal shapes (--op gemm|conv2d|all);\n"
+            "                 --op threads: 1 thread vs all on add and SiLU, 2^10..2^20 elements\n"
             "\n"
             "common: --preset adni|oasis|demo|fashion (default demo), --device cpu|cuda (default cpu),\n"
             "        --batch B (default 8; adni/oasis 4), --json FILE (integers only: ns, bytes, FLOP),\n"
@@ -52,6 +56,7 @@ static void usage(FILE *f) {
 typedef struct {
     const char *op, *preset, *json, *torch, *png, *out;
     Device device;
+    int attn_lens[8], n_attn_lens;
     int version, batch, steps, quick, no_naive;
     long arena_mb;
 } Args;
@@ -65,7 +70,7 @@ static int parse(int argc, char **argv, Args *a) {
         {"json", required_argument, 0, 'j'},   {"torch", required_argument, 0, 't'},
         {"png", required_argument, 0, 'g'},    {"out", required_argument, 0, 'O'},
         {"arena-mb", required_argument, 0, 'a'}, {"quick", no_argument, 0, 'q'},
-        {"no-naive", no_argument, 0, 'N'},
+        {"no-naive", no_argument, 0, 'N'},    {"attn-len", required_argument, 0, 'L'},
         {"help", no_argument, 0, 'h'},         {0}};
     int c;
     long v;
@@ -91,6 +96,17 @@ static int parse(int argc, char **argv, Args *a) {
             break;
         case 'q': a->quick = 1; break;
         case 'N': a->no_naive = 1; break;
+        case 'L': {
+            char buf[128], *save = NULL;
+            snprintf(buf, sizeof buf, "%s", optarg);
+            a->n_attn_lens = 0;
+            for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                if (a->n_attn_lens == 8) return cli_usage_error(PROG, "--attn-len: at most 8 lengths");
+                if (cli_int(PROG, "--attn-len", tok, 1, 65536, &a->attn_lens[a->n_attn_lens++])) return 2;
+            }
+            if (!a->n_attn_lens) return cli_usage_error(PROG, "--attn-len: give lengths, e.g. 1024,4096");
+            break;
+        }
         case 'h': usage(stdout); return 1;
         default: return cli_getopt_error(PROG, c, argv, optind);
         }
@@ -119,14 +135,16 @@ int main(int argc, char **argv) {
     if (rc) return rc == 1 ? 0 : rc;
     if (!strcmp(cmd, "cpu")) {
         const char *op = a.op ? a.op : "all";
-        if (strcmp(op, "gemm") && strcmp(op, "conv2d") && strcmp(op, "all")) {
-            fprintf(stderr, "ldm-bench cpu: unknown --op '%s' (gemm, conv2d or all)\n", op);
+        if (strcmp(op, "gemm") && strcmp(op, "conv2d") && strcmp(op, "threads") && strcmp(op, "all")) {
+            fprintf(stderr, "ldm-bench cpu: unknown --op '%s' (gemm, conv2d, threads or all)\n", op);
             return 2;
         }
         return cpu_bench_run(stdout, op) ? fail() : 0;
     }
     if (!strcmp(cmd, "kernels")) {
-        KernelBenchOpts o = {a.preset, a.device, a.batch, a.quick, a.op, a.version, a.json, a.no_naive};
+        KernelBenchOpts o = {a.preset, a.device, a.batch, a.quick, a.op, a.version, a.json, a.no_naive,
+                             a.n_attn_lens, {0}};
+        memcpy(o.attn_lens, a.attn_lens, sizeof o.attn_lens);
         return kernel_bench_run(&o, stdout) ? fail() : 0;
     }
     if (!strcmp(cmd, "train") || !strcmp(cmd, "sample")) {

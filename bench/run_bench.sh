@@ -6,6 +6,8 @@
 #   ldm-bench kernels / train / sample on $PRESET (the GPU also does adni's kernels),
 #   ldm-bench numerics (weights + inputs + outputs), bench/torch_twin.py side by side
 #   (when $PY imports torch), and ldm-bench chart -> bench/chart_<device>_<preset>.png.
+# The twin first checks PyTorch's BLAS (the library it loaded and a 512^3 SGEMM's GFLOP/s):
+# on the reference BLAS it refuses to time anything (exit 3) and the chart gets no ratios.
 # Tables and JSON go to $BUILD/bench. Exit status 1 when a step failed.
 set -u -o pipefail
 BUILD=${BUILD:-build}

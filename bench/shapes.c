@@ -198,6 +198,22 @@ int shapes_for_preset(const ModelConfig *cfg, int batch, BenchShape *out, int ma
     return t.n;
 }
 
+int shapes_long_attention(int batch, const int *lens, int nl, int heads, int head_dim, int tokens, BenchShape *out,
+                          int max) {
+    if (!lens || !out || max < 1) return ldm_error("bench", "shapes: NULL argument");
+    if (batch < 1 || heads < 1 || head_dim < 1 || tokens < 1)
+        return ldm_error("bench", "shapes: batch %d, heads %d, head dim %d, tokens %d must be >= 1", batch, heads,
+                         head_dim, tokens);
+    Table t = {out, 0, max, 0, "unet"};
+    for (int i = 0; i < nl; i++) {
+        if (lens[i] < 1) return ldm_error("bench", "shapes: attention length %d must be >= 1", lens[i]);
+        attention(&t, batch, lens[i], lens[i], heads, head_dim);
+        attention(&t, batch, lens[i], tokens, heads, head_dim);
+    }
+    if (t.full) return ldm_error("bench", "shapes: more than %d attention shapes", max);
+    return t.n;
+}
+
 // ----------------------------------------------------------------------------
 // names
 

@@ -47,6 +47,13 @@ typedef struct {
  * use (VAE first). Returns how many, or -1 with an error (bad config, table full). */
 int shapes_for_preset(const ModelConfig *cfg, int batch, BenchShape *out, int max);
 
+/* Attention alone at long sequence lengths (the tensor-core issue's rows): for each of the nl
+ * lengths L in lens, self-attention (batch, L, L, heads, head_dim) and cross-attention to
+ * `tokens` context tokens (batch, L, tokens, heads, head_dim), model "unet". Returns how many,
+ * or -1 with an error (a length < 1, the table full). */
+int shapes_long_attention(int batch, const int *lens, int nl, int heads, int head_dim, int tokens, BenchShape *out,
+                          int max);
+
 const char *bench_kind_name(BenchKind k);   /* "conv2d", "group_norm", ... */
 int bench_kind_parse(const char *s);          /* -1 when unknown */
 const char *bench_pass_name(BenchPass p);   /* "fwd", "bwd", "dgrad", "wgrad", "step" */

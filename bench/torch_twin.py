@@ -13,12 +13,17 @@ ldm.c, side by side with ldm-bench's JSON, plus a numerics check.
 ldm.c's parameter names as they are (conv weights KRSC -> OIHW, everything else as is) with
 a 40-line safetensors reader (json + struct; the safetensors package is not needed), runs
 the same inputs and compares with ldm.c's outputs (max |torch - ldm| / max |ldm| <= 1e-3).
+The BLAS check: PyTorch's BLAS (the libblas.so.3 it loaded, from /proc/self/maps, and a 512^3
+SGEMM's GFLOP/s) is named in every table; on the reference BLAS the twin times nothing and
+exits 3, since every GEMM ratio would flatter ldm.c (Debian: libopenblas0-pthread).
 --kernels: every row (op, pass, shape) is rebuilt in PyTorch (F.conv2d and
 aten.convolution_backward, F.group_norm + F.silu, F.layer_norm, attention as softmax(QK^T)V
 or scaled_dot_product_attention where torch has it, F.linear, F.interpolate, AdamW; backward
 passes through autograd.grad on a recorded graph) and timed the same way: CPU wall clock,
 median after a warm-up, repeated for 0.2 s (at least 3, at most 50 calls); on CUDA, events,
-inputs rotated through copies that together exceed 2.5x the L2. --train / --sample: one
+inputs rotated through copies that together exceed 2.5x the L2. --interleave N (CPU): N rounds, each rerunning `ldm-bench kernels --op X` for the ops of --kernels
+and then PyTorch on the same rows; each side keeps its best per-row median, so both see the
+same spells of load on a shared machine. --train / --sample: one
 training step split into forward, backward and AdamW, and one guided denoising step + the
 VAE decode, timed as ldm-bench does; torch.compile is tried for the U-Net forward where
 torch has it. --out writes {"rows": {key: ns}, ...} (integers) for `ldm-bench chart --torch`.
@@ -27,7 +32,11 @@ Activations are NCHW here (PyTorch's default), NHWC in ldm.c.
 import argparse
 import json
 import math
+import os
+import re
 import statistics
+import subprocess
+import tempfile
 import struct
 import sys
 import time
@@ -418,12 +427,59 @@ class Timer:
 
 
 # ----------------------------------------------------------------------------
+# the BLAS under PyTorch: ratios against a reference BLAS would flatter ldm.c
+
+BLAS_MIN_GFLOPS = 10.0  # 512^3 SGEMM, one thread: reference BLAS ~3, OpenBLAS/MKL 25+ on an AVX2 core
+
+
+def blas_info():
+    """{name, path, gflops, ok}: the BLAS library PyTorch loaded and a 512^3 SGEMM's GFLOP/s.
+    Debian's python3-torch is built with BLAS_INFO=generic: it calls whatever libblas.so.3
+    the alternatives system points at, the reference (netlib) BLAS unless an optimised one
+    (libopenblas0-pthread, libblis, MKL) is installed. ok: an optimised library and at least
+    BLAS_MIN_GFLOPS on one thread (best of 20 calls, so a loaded machine still passes)."""
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    a, b = torch.rand(512, 512), torch.rand(512, 512)
+    best = math.inf
+    for _ in range(20):
+        s = time.perf_counter()
+        a @ b
+        best = min(best, time.perf_counter() - s)
+    torch.set_num_threads(saved)
+    gflops = 2 * 512 ** 3 / best * 1e-9
+    path = ""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "/" in line}
+        blas = sorted(x for x in libs if re.search(r"blas|mkl_core|blis", os.path.basename(x), re.I) and ".so" in x)
+        path = os.path.realpath(blas[0]) if blas else ""
+    except OSError:
+        pass
+    config = torch.__config__.show()
+    low = path.lower()
+    if "openblas" in low:
+        name = "OpenBLAS" + (" (pthread)" if "pthread" in low else " (openmp)" if "openmp" in low else "")
+    elif "mkl" in low or "BLAS_INFO=mkl" in config:
+        name = "MKL"
+    elif "blis" in low:
+        name = "BLIS"
+    elif path:
+        name = "reference BLAS (netlib)" if "/blas/" in low else os.path.basename(path)
+    else:
+        name = "unknown (no BLAS library in the process maps)"
+    ok = not name.startswith(("reference", "unknown")) and gflops >= BLAS_MIN_GFLOPS
+    return {"name": name, "path": path, "gflops": round(gflops, 1), "ok": int(ok)}
+
+
+# ----------------------------------------------------------------------------
 # the ops of `ldm-bench kernels`, one row at a time
 
-def op_case(row, dev):
-    """A callable running the row's op and pass once on fresh random inputs, and its bytes."""
+def op_case(row, dev, dtype=torch.float32):
+    """A callable running the row's op and pass once on fresh random inputs (AdamW's parameters
+    and moments stay fp32, as autocast keeps them)."""
     d, op, p = row["dims"], row["op"], row["pass"]
-    r = lambda *s: torch.rand(*s, device=dev)
+    r = lambda *s: torch.rand(*s, device=dev, dtype=dtype)
     if op == "conv2d":
         x, w, b = r(d["n"], d["c"], d["h"], d["w"]), r(d["k"], d["c"], d["r"], d["r"]), r(d["k"])
         pad, st = d["r"] // 2, d["stride"]
@@ -467,8 +523,8 @@ def op_case(row, dev):
         f = lambda x: F.interpolate(x, scale_factor=2, mode="nearest")
         return (lambda: f(x)) if p == "fwd" else backward_of(f, [x])
     if op == "adamw":
-        prm = nn.Parameter(r(d["numel"]))
-        prm.grad = r(d["numel"])
+        prm = nn.Parameter(torch.rand(d["numel"], device=dev))
+        prm.grad = torch.rand(d["numel"], device=dev)
         opt = torch.optim.AdamW([prm], lr=1e-3, weight_decay=0.01)
         opt.step()
         return opt.step
@@ -487,34 +543,60 @@ def base_key(row):
     return f'{row["op"]}.{row["pass"]} {row["model"]} {row["shape"]}'
 
 
-def bench_kernels(kj, dev, timer, l2):
+def bench_kernels(kj, dev, timer, l2, dtype=torch.float32):
     results = {}
     seen = {}
     for row in kj["rows"]:
         key = base_key(row)
         if key in seen:  # several CUDA versions of ldm.c: one PyTorch time per shape
             continue
-        fn = op_case(row, dev)
+        fn = op_case(row, dev, dtype)
         if fn is None:
             continue
         fns = [fn]
         if dev == "cuda" and l2:
             while len(fns) < 32 and len(fns) * row["bytes"] < 2.5 * l2:
-                fns.append(op_case(row, dev))
+                fns.append(op_case(row, dev, dtype))
         with torch.no_grad() if row["pass"] == "fwd" else torch.enable_grad():
             seen[key] = timer.median(fns)
         results[key] = seen[key]
     return results
 
 
-def print_kernels(kj, torch_t):
+def bench_interleaved(kj, rounds, ldm_bench, timer, threads):
+    """--interleave: `rounds` rounds, each running ldm-bench kernels (one process per op of kj)
+    and then the same rows in PyTorch; each side keeps its best (lowest) per-row median. On a
+    machine shared with other work, both sides then see the same spells of load."""
+    ops = sorted({r["op"] for r in kj["rows"]})
+    env = dict(os.environ, OMP_NUM_THREADS=str(threads))
+    rows, torch_t = {}, {}
+    tmp = os.path.join(tempfile.mkdtemp(prefix="ldm_twin_"), "k.json")
+    for i in range(rounds):
+        for op in ops:
+            cmd = [ldm_bench, "kernels", "--device", "cpu", "--preset", kj["preset"], "--batch", str(kj["batch"]),
+                   "--op", op, "--json", tmp]
+            subprocess.run(cmd, env=env, check=True, stdout=subprocess.DEVNULL)
+            got = json.load(open(tmp))
+            for row in got["rows"]:
+                k = (base_key(row), row.get("version", -1))
+                if k not in rows or row["time_ns"] < rows[k]["time_ns"]:
+                    rows[k] = row
+            res = bench_kernels({"rows": got["rows"]}, "cpu", timer, 0)
+            for k, v in res.items():
+                torch_t[k] = min(v, torch_t.get(k, math.inf))
+        print(f"torch_twin: interleaved round {i + 1}/{rounds} done", file=sys.stderr)
+    return dict(kj, rows=list(rows.values())), torch_t
+
+
+def print_kernels(kj, torch_t, blas):
     best = {}
     for row in kj["rows"]:
         k = base_key(row)
         if k not in best or row["time_ns"] < best[k]["time_ns"]:
             best[k] = row
     print(f'\n== kernels: ldm.c vs PyTorch {torch.__version__} ({kj["device"]}, preset {kj["preset"]}, '
-          f'batch {kj["batch"]}; ratio = ldm.c / PyTorch, < 1: ldm.c faster)')
+          f'batch {kj["batch"]}, {kj.get("threads", "?")} threads; PyTorch BLAS {blas}; ratio = ldm.c / PyTorch, '
+          '< 1: ldm.c faster)')
     print(f'{"op":16} {"model":5} {"shape":36} {"calls":>5} {"ldm.c ms":>10} {"torch ms":>10} {"ratio":>7}')
     groups = {}
     for k, row in best.items():
@@ -566,45 +648,63 @@ def time_parts(timer, steps, parts):
     return [statistics.median(x) for x in t]
 
 
-def bench_train(c, batch, steps, dev, timer):
-    torch.manual_seed(0)
+def bench_train(c, batch, steps, dev, timer, amp=False, compile_ok=False):
+    """Per model: {variant: {fwd, bwd, opt, peak}}; variants "eager" and, with compile_ok,
+    "compile" (torch.compile of the model). amp: the forward under autocast to bf16 (fp32
+    weights and AdamW, as ldm.c's --precision bf16)."""
     out = {}
     lat = c["image_size"] // (1 << (len(c["vae_mult"]) - 1))
     abar = schedule_abar(c, dev)
     for name in ("vae", "unet"):
-        m = (VAE(c) if name == "vae" else UNet(c)).to(dev)
-        opt = torch.optim.AdamW(m.parameters(), lr=1e-4, weight_decay=0.0)
-        st = {}
-        if dev == "cuda":
-            torch.cuda.reset_peak_memory_stats()
+        torch.manual_seed(0)
+        base = (VAE(c) if name == "vae" else UNet(c)).to(dev)
+        run = base.loss if name == "vae" else base  # the VAE's step is its loss(x, eps); the U-Net's its forward
+        variants = [("eager", run)]
+        if compile_ok and hasattr(torch, "compile"):
+            variants.append(("compile", torch.compile(run)))
+        out[name] = {}
+        for vname, m in variants:  # noqa: B007 - bound into the closures below
+            opt = torch.optim.AdamW(base.parameters(), lr=1e-4, weight_decay=0.0)
+            st = {}
+            if dev == "cuda":
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats()
 
-        def fwd():
-            if name == "vae":
-                x = torch.randn(batch, c["channels"], c["image_size"], c["image_size"], device=dev)
-                st["loss"] = m.loss(x, torch.randn(batch, c["latent_ch"], lat, lat, device=dev))
-            else:
-                z0 = torch.randn(batch, c["latent_ch"], lat, lat, device=dev)
-                noise = torch.randn_like(z0)
-                t = torch.randint(0, c["timesteps"], (batch,), device=dev)
-                a = abar[t][:, None, None, None]
-                xt = a.sqrt() * z0 + (1 - a).sqrt() * noise
-                labels = torch.arange(batch, device=dev) % max(c["num_classes"], 1)
-                st["loss"] = F.mse_loss(m(xt, t.float(), labels.float()), noise)
+            def fwd(m=m, st=st):
+                with torch.autocast(dev, dtype=torch.bfloat16, enabled=amp):
+                    if name == "vae":
+                        x = torch.randn(batch, c["channels"], c["image_size"], c["image_size"], device=dev)
+                        eps = torch.randn(batch, c["latent_ch"], lat, lat, device=dev)
+                        st["loss"] = m(x, eps)
+                    else:
+                        z0 = torch.randn(batch, c["latent_ch"], lat, lat, device=dev)
+                        noise = torch.randn_like(z0)
+                        t = torch.randint(0, c["timesteps"], (batch,), device=dev)
+                        a = abar[t][:, None, None, None]
+                        xt = a.sqrt() * z0 + (1 - a).sqrt() * noise
+                        labels = torch.arange(batch, device=dev) % max(c["num_classes"], 1)
+                        st["loss"] = F.mse_loss(m(xt, t.float(), labels.float()).float(), noise)
 
-        def bwd():
-            st["loss"].backward()
+            def bwd(st=st):
+                st["loss"].backward()
 
-        def step():
-            opt.step()
-            opt.zero_grad(set_to_none=False)
+            def step(opt=opt):
+                opt.step()
+                opt.zero_grad(set_to_none=False)
 
-        f, b, o = time_parts(timer, steps, [fwd, bwd, step])
-        peak = torch.cuda.max_memory_allocated() if dev == "cuda" else 0
-        out[name] = {"fwd": f, "bwd": b, "opt": o, "peak": peak}
+            try:
+                f, b, o = time_parts(timer, steps, [fwd, bwd, step])
+            except Exception as e:  # noqa: BLE001 - torch.compile fails in many environments; say so and go on
+                if vname == "eager":
+                    raise
+                print(f"torch.compile ({name} training): not used ({type(e).__name__}: {str(e)[:80]})")
+                continue
+            peak = torch.cuda.max_memory_allocated() if dev == "cuda" else 0
+            out[name][vname] = {"fwd": f, "bwd": b, "opt": o, "peak": peak}
     return out
 
 
-def bench_sample(c, batch, dev, timer, compile_ok):
+def bench_sample(c, batch, dev, timer, compile_ok, amp=False):
     torch.manual_seed(0)
     lat = c["image_size"] // (1 << (len(c["vae_mult"]) - 1))
     unet, vae = UNet(c).to(dev).eval(), VAE(c).to(dev).eval()
@@ -618,12 +718,12 @@ def bench_sample(c, batch, dev, timer, compile_ok):
     if compile_ok and hasattr(torch, "compile"):
         try:
             cu = torch.compile(unet)
-            with torch.no_grad():
+            with torch.no_grad(), torch.autocast(dev, dtype=torch.bfloat16, enabled=amp):
                 cu(x, t, labels)
             variants.append(("compile", cu))
         except Exception as e:  # noqa: BLE001 - torch.compile fails in many environments; say so and go on
             print(f"torch.compile: not used ({type(e).__name__}: {str(e)[:80]})")
-    with torch.no_grad():
+    with torch.no_grad(), torch.autocast(dev, dtype=torch.bfloat16, enabled=amp):
         for name, m in variants:
             res[name] = timer.median([lambda m=m: m(x, t, labels)])
         z = torch.randn(batch, c["latent_ch"], lat, lat, device=dev)
@@ -671,7 +771,13 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: the JSON's)")
     ap.add_argument("--quick", action="store_true", help="shorter timing")
     ap.add_argument("--no-compile", action="store_true", help="skip torch.compile")
+    ap.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32",
+                    help="kernels: PyTorch's inputs in this type; train/sample: bf16 = autocast (default fp32)")
     ap.add_argument("--out", help="write {rows: {key: ns}, train: ..., sample: ...} (integers)")
+    ap.add_argument("--interleave", type=int, default=0, metavar="N",
+                    help="CPU kernels: N rounds alternating LDM_BENCH kernels (per op of --kernels) and PyTorch; "
+                    "best of N on both sides (for a machine shared with other work)")
+    ap.add_argument("--ldm-bench", default="build/ldm-bench", help="the ldm-bench binary for --interleave")
     a = ap.parse_args()
 
     kj = json.load(open(a.kernels)) if a.kernels else None
@@ -689,6 +795,9 @@ def main():
     threads = a.threads or (kj or tj or sj or {}).get("threads", 0)
     if threads:
         torch.set_num_threads(threads)
+    if a.dtype == "bf16" and dev != "cuda" and (tj or sj):
+        raise SystemExit("torch_twin: --dtype bf16 with --train/--sample needs --device cuda (CPU autocast in "
+                         "PyTorch 1.13 fails on group_norm)")
     if dev == "cuda" and not torch.cuda.is_available():
         raise SystemExit("torch_twin: --device cuda but torch sees no CUDA device")
     l2 = torch.cuda.get_device_properties(0).L2_cache_size if dev == "cuda" and hasattr(
@@ -697,44 +806,69 @@ def main():
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     print(f"torch_twin: PyTorch {torch.__version__}, {dev}, {torch.get_num_threads()} threads, preset {c['preset']}")
+    blas = blas_info()
+    print(f"torch_twin: PyTorch's BLAS: {blas['name']} ({blas['path'] or '?'}), {blas['gflops']} GFLOP/s on a 512^3 "
+          f"SGEMM, one thread")
 
     ok = True
     if a.numerics:
         print("== numerics: the same weights and inputs through ldm.c and PyTorch (on the CPU)")
         ok = check_numerics(tensors, c, "cpu")
-    out = {"torch": torch.__version__, "device": dev, "numerics_ok": int(ok), "rows": {}}
+    out = {"torch": torch.__version__, "device": dev, "numerics_ok": int(ok), "blas": blas, "rows": {}}
+    if dev == "cpu" and not blas["ok"] and (kj or tj or sj):
+        print(f"torch_twin: REFUSED: no ratios. PyTorch runs on {blas['name']} at {blas['gflops']} GFLOP/s (an "
+              f"optimised BLAS does >= {BLAS_MIN_GFLOPS:g}); every GEMM, convolution and attention comparison would "
+              "be against a crippled PyTorch. Debian: apt-get install libopenblas0-pthread (update-alternatives "
+              "--display libblas.so.3-x86_64-linux-gnu shows which libblas.so.3 is active).")
+        return 3
 
-    if kj:
-        res = bench_kernels(kj, dev, timer, l2)
+    if kj and a.interleave and dev == "cpu":
+        kj, res = bench_interleaved(kj, a.interleave, a.ldm_bench, timer, torch.get_num_threads())
         out["rows"] = {k: int(round(v * 1e9)) for k, v in res.items()}
-        print_kernels(kj, res)
+        print(f"\n(best of {a.interleave} interleaved rounds on each side)")
+        print_kernels(kj, res, blas["name"])
+    elif kj:
+        res = bench_kernels(kj, dev, timer, l2, torch.bfloat16 if a.dtype == "bf16" else torch.float32)
+        out["rows"] = {k: int(round(v * 1e9)) for k, v in res.items()}
+        print_kernels(kj, res, blas["name"])
     if tj:
         batch = tj["batch"]
-        tr = bench_train(c, batch, 3, dev, timer)
-        print(f"\n== train step (batch {batch}): ldm.c vs PyTorch eager, ms")
-        print(f'{"model":6} {"part":5} {"ldm.c":>10} {"torch":>10} {"ratio":>7}')
+        amp = a.dtype == "bf16"
+        tr = bench_train(c, batch, 3, dev, timer, amp, compile_ok=not a.no_compile and dev == "cuda")
+        print(f"\n== train step (batch {batch}, PyTorch {'autocast bf16' if amp else 'fp32'}, BLAS {blas['name']}): "
+              f"ldm.c vs PyTorch, ms; ratio = ldm.c / PyTorch, < 1: ldm.c faster")
+        print(f'{"model":6} {"variant":8} {"part":5} {"ldm.c":>10} {"torch":>10} {"ratio":>7}')
         out["train"] = {}
-        for m, r in tr.items():
+        for m, variants in tr.items():
             lm = tj["models"][m]
-            tot_l = tot_t = 0.0
-            for part, key in (("fwd", "fwd_ns"), ("bwd", "bwd_ns"), ("opt", "opt_ns")):
-                lv, tv = lm[key] * 1e-9, r[part]
-                tot_l, tot_t = tot_l + lv, tot_t + tv
-                print(f"{m:6} {part:5} {lv * 1e3:10.2f} {tv * 1e3:10.2f} {lv / tv:7.2f}")
-            print(f"{m:6} {'step':5} {tot_l * 1e3:10.2f} {tot_t * 1e3:10.2f} {tot_l / tot_t:7.2f}   "
-                  f"images/s ldm.c {batch / tot_l:.1f}, torch {batch / tot_t:.1f}"
-                  + (f"; peak MiB ldm.c arena {lm['arena_peak_bytes'] / 2**20:.0f} + params "
-                     f"{lm['param_bytes'] / 2**20:.0f}, torch {r['peak'] / 2**20:.0f}" if dev == "cuda" else ""))
-            out["train"][m] = {p: int(r[p] * 1e9) for p in ("fwd", "bwd", "opt")}
+            for vname, r in variants.items():
+                tot_l = tot_t = 0.0
+                for part, key in (("fwd", "fwd_ns"), ("bwd", "bwd_ns"), ("opt", "opt_ns")):
+                    lv, tv = lm[key] * 1e-9, r[part]
+                    tot_l, tot_t = tot_l + lv, tot_t + tv
+                    print(f"{m:6} {vname:8} {part:5} {lv * 1e3:10.2f} {tv * 1e3:10.2f} {lv / tv:7.2f}")
+                print(f"{m:6} {vname:8} {'step':5} {tot_l * 1e3:10.2f} {tot_t * 1e3:10.2f} {tot_l / tot_t:7.2f}   "
+                      f"images/s ldm.c {batch / tot_l:.1f}, torch {batch / tot_t:.1f}"
+                      + (f"; peak MiB ldm.c arena {lm['arena_peak_bytes'] / 2**20:.0f} + params "
+                         f"{lm['param_bytes'] / 2**20:.0f} = "
+                         f"{(lm['arena_peak_bytes'] + lm['param_bytes']) / 2**20:.0f}, torch {r['peak'] / 2**20:.0f} "
+                         f"(ratio {(lm['arena_peak_bytes'] + lm['param_bytes']) / max(r['peak'], 1):.2f})"
+                         if dev == "cuda" else ""))
+                out["train"][m if vname == "eager" else f"{m}.{vname}"] = {p: int(r[p] * 1e9)
+                                                                            for p in ("fwd", "bwd", "opt")}
     if sj:
         batch = sj["batch"]
-        sr = bench_sample(c, batch, dev, timer, not a.no_compile)
+        sr = bench_sample(c, batch, dev, timer, not a.no_compile, a.dtype == "bf16")
         ls, ld = sj["step_ns"] * 1e-9, sj["decode_ns"] * 1e-9
-        print(f"\n== sampling (batch {batch}, guidance {'on' if c['num_classes'] else 'off'}): ms")
+        print(f"\n== sampling (batch {batch}, guidance {'on' if c['num_classes'] else 'off'}, BLAS {blas['name']}): ms")
         print(f'{"part":22} {"ldm.c":>10} {"torch":>10} {"ratio":>7}')
         for name in [k for k in sr if k != "decode"]:
             print(f'{"denoising step " + name:22} {ls * 1e3:10.2f} {sr[name] * 1e3:10.2f} {ls / sr[name]:7.2f}')
         print(f'{"VAE decode":22} {ld * 1e3:10.2f} {sr["decode"] * 1e3:10.2f} {ld / sr["decode"]:7.2f}')
+        n = sj["steps"]
+        for name in [k for k in sr if k != "decode"]:
+            print(f'{f"{n}-step DDIM + decode, s ({name})":22} {n * ls + ld:10.3f} {n * sr[name] + sr["decode"]:10.3f} '
+                  f'{(n * ls + ld) / (n * sr[name] + sr["decode"]):7.2f}')
         out["sample"] = {k: int(v * 1e9) for k, v in sr.items()}
     if a.out:
         with open(a.out, "w") as f:

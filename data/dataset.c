@@ -304,7 +304,11 @@ static void group_words(const DsBuild *b, char *how, char *why, size_t n) {
     const Dataset *ds = b->ds;
     bool forced = b->opt->group_by != GROUP_AUTO;
     snprintf(why, n, "--group-by %s", b->opt->group_pattern ? b->opt->group_pattern : group_by_name(b->opt->group_by));
-    if (ds->layout == LAYOUT_NIFTI) {
+    if (ds->layout == LAYOUT_NIFTI && ds->grouping == GROUP_IMAGE) {
+        snprintf(how, n, "by slice");
+        snprintf(why, n, "--group-by image: each slice of a volume is its own group (neighbouring slices look alike: "
+                 "a held-out slice is new to the model, not to the brain)");
+    } else if (ds->layout == LAYOUT_NIFTI) {
         snprintf(how, n, "by volume");
         snprintf(why, n, "a NIfTI volume is one patient");
     } else if (ds->layout == LAYOUT_IDX) {
@@ -405,8 +409,11 @@ Dataset *dataset_open(const char *path, const DataOptions *opt) {
             b.has_re = 1;
         }
     }
-    ds->grouping = ds->layout == LAYOUT_NIFTI ? GROUP_PREFIX : ds->layout == LAYOUT_IDX ? GROUP_IMAGE : b.group;
-    if (!rc && opt->group_by != GROUP_AUTO && (ds->layout == LAYOUT_NIFTI || ds->layout == LAYOUT_IDX))
+    /* NIfTI: a volume is a patient, unless --group-by image makes each slice its own group
+     * (one volume can then hold slices out) */
+    const bool slices = ds->layout == LAYOUT_NIFTI && opt->group_by == GROUP_IMAGE;
+    ds->grouping = slices ? GROUP_IMAGE : ds->layout == LAYOUT_NIFTI ? GROUP_PREFIX : ds->layout == LAYOUT_IDX ? GROUP_IMAGE : b.group;
+    if (!rc && !slices && opt->group_by != GROUP_AUTO && (ds->layout == LAYOUT_NIFTI || ds->layout == LAYOUT_IDX))
         rc = dsb_note(&b, ds->root, "--group-by %s ignored: %s", opt->group_pattern ? opt->group_pattern : group_by_name(opt->group_by),
                       ds->layout == LAYOUT_NIFTI ? "a NIfTI volume is one patient" : "an IDX record stands alone");
     if (!rc) switch (ds->layout) {

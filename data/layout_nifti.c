@@ -12,6 +12,7 @@
  *            inferior / middle / superior (posterior / middle / anterior; left / middle / right)
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,16 +125,22 @@ static int add_volume(DsBuild *b, const char *path) {
         free(keep);
         return -1;
     }
+    const bool by_slice = b->opt->group_by == GROUP_IMAGE; /* --group-by image: a group per slice, "<volume>#<t>" */
     char *name = patient_from_name(path);
-    int pi = name ? dsb_patient(b, name) : -1;
-    free(name);
+    int pi = !name ? -1 : by_slice ? 0 : dsb_patient(b, name);
     if (pi < 0) rc = -1;
     for (int i = 0; i < n_kept && !rc; i++) {
         int t = keep[i];
         double pos = (double)(up_slices ? t - first : last - t) / (last - first + 1);
         int band = (int)(3 * pos);
-        rc = dsb_item(b, path, t, band > 2 ? 2 : band, pi, SPLIT_TRAIN, px + area * (size_t)i, cols, rows);
+        if (by_slice) {
+            char sl[1100];
+            snprintf(sl, sizeof sl, "%s#%d", name, t);
+            if ((pi = dsb_patient(b, sl)) < 0) rc = -1;
+        }
+        if (!rc) rc = dsb_item(b, path, t, band > 2 ? 2 : band, pi, SPLIT_TRAIN, px + area * (size_t)i, cols, rows);
     }
+    free(name);
     if (!rc)
         rc = dsb_note(b, path, "%dx%dx%d volume: kept %d of %d slices along voxel axis %d (%d..%d), %d near-empty dropped%s",
                       dims[0], dims[1], dims[2], n_kept, n_sl, s, first, last, n_sl - n_kept,

@@ -3,6 +3,8 @@
 
 #include <limits.h>
 
+#include "kernels/elementwise.h"
+
 int conv2d_out_size(int in, int k, int stride, int pad) {
     if (in < 1 || k < 1 || stride < 1 || pad < 0)
         return ldm_error("conv2d", "bad geometry: input %d, kernel %d, stride %d, pad %d", in, k, stride, pad);
@@ -51,12 +53,25 @@ static int check_bias(const char *op, const Tensor *b, const char *what, const T
 }
 
 int conv2d_forward(const Tensor *x, const Tensor *w, const Tensor *b, int stride, int pad, Tensor *y) {
+    return conv2d_forward_res(x, w, b, NULL, stride, pad, y);
+}
+
+/* The CPU reference adds res in a second pass: y = (conv(x) + b) + res, in that order. */
+static int forward_res_cpu(const Tensor *x, const Tensor *w, const Tensor *b, const Tensor *res, int stride, int pad,
+                           Tensor *y) {
+    if (conv2d_forward_cpu(x, w, b, stride, pad, y)) return -1;
+    return res ? axpy_cpu(y, res, 1.0f) : 0;
+}
+
+int conv2d_forward_res(const Tensor *x, const Tensor *w, const Tensor *b, const Tensor *res, int stride, int pad,
+                       Tensor *y) {
     int P, Q;
     if (check_geometry("conv2d", x, w, stride, pad, &P, &Q) || check_bias("conv2d", b, "bias", w) ||
-        check_out("conv2d", y, "y", x, w, P, Q))
+        check_out("conv2d", y, "y", x, w, P, Q) || (res && check_out("conv2d", res, "res", x, w, P, Q)))
         return -1;
-    return KDISPATCH("conv2d", x->device, conv2d_forward_cpu(x, w, b, stride, pad, y),
-                     conv2d_forward_cuda(x, w, b, stride, pad, y));
+    if (res && res->data == y->data) return ldm_error("conv2d", "res %s is y: it must be another tensor", tshape(res));
+    return KDISPATCH("conv2d", x->device, forward_res_cpu(x, w, b, res, stride, pad, y),
+                     conv2d_forward_cuda(x, w, b, res, stride, pad, y));
 }
 
 int conv2d_backward(const Tensor *x, const Tensor *w, const Tensor *dy, int stride, int pad, Tensor *dx, Tensor *dw,

@@ -2,8 +2,10 @@
 #include "models/blocks.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "core/error.h"
+#include "core/philox.h"
 
 /* "<prefix>.<leaf>" in buf (PS_NAME_MAX bytes); ps_add reports a name that is too long. */
 static const char *sub(char *buf, const char *prefix, const char *leaf) {
@@ -48,6 +50,27 @@ Tensor *norm_layer_forward(const Norm *n, Tape *t, Tensor *x, bool silu) {
 static int heads_for(int c, int head_dim) { return c <= head_dim ? 1 : c / head_dim; }
 
 // ----------------------------------------------------------------------------
+// dropout
+
+Tensor *dropout_forward(Tape *t, Tensor *x, float p, DropoutRng *rng) {
+    if (!x || p <= 0 || !rng || !t->grad_enabled) return x;
+    Tensor *mask = tensor_new(t->arena, x->device, x->ndim, x->shape);
+    float *h = malloc(x->numel * sizeof(float));
+    if (!mask || !h) {
+        free(h);
+        if (mask) ldm_error("dropout", "out of host memory for a mask of %s", tshape(x));
+        return NULL;
+    }
+    const float keep = 1.0f / (1.0f - p);
+    const uint64_t o = *rng->offset;
+    for (size_t i = 0; i < x->numel; i++) h[i] = philox_uniform(rng->key, o + i) >= p ? keep : 0.0f;
+    *rng->offset += x->numel;
+    int rc = tensor_from_host(mask, h);
+    free(h);
+    return rc ? NULL : ag_mul(t, x, mask);
+}
+
+// ----------------------------------------------------------------------------
 // ResBlock
 
 int resblock_init(ResBlock *r, ParamSet *ps, const char *prefix, int cin, int cout, int emb_dim, int groups,
@@ -57,6 +80,7 @@ int resblock_init(ResBlock *r, ParamSet *ps, const char *prefix, int cin, int co
     r->cout = cout;
     r->emb_dim = emb_dim;
     r->has_skip = cin != cout;
+    r->dropout = 0;
     int rc = 0;
     rc |= norm_layer_init(&r->norm1, ps, sub(name, prefix, "norm1"), cin, groups);
     rc |= conv_layer_init(&r->conv1, ps, sub(name, prefix, "conv1"), cin, cout, 3, 1, false);
@@ -67,7 +91,7 @@ int resblock_init(ResBlock *r, ParamSet *ps, const char *prefix, int cin, int co
     return rc ? -1 : 0;
 }
 
-Tensor *resblock_forward(const ResBlock *r, Tape *t, Tensor *x, Tensor *emb_silu) {
+Tensor *resblock_forward(const ResBlock *r, Tape *t, Tensor *x, Tensor *emb_silu, DropoutRng *drop) {
     if (!x) return NULL;
     Tensor *h = conv_layer_forward(&r->conv1, t, norm_layer_forward(&r->norm1, t, x, true));
     if (r->emb_dim) {
@@ -82,9 +106,10 @@ Tensor *resblock_forward(const ResBlock *r, Tape *t, Tensor *x, Tensor *emb_silu
     } else {
         h = norm_layer_forward(&r->norm2, t, h, true);
     }
-    h = conv_layer_forward(&r->conv2, t, h);
+    h = dropout_forward(t, h, r->dropout, drop);
     Tensor *s = r->has_skip ? conv_layer_forward(&r->skip, t, x) : x;
-    return ag_add(t, s, h);
+    if (!s) return NULL;
+    return ag_conv2d_res(t, h, r->conv2.w, r->conv2.b, s, r->conv2.stride, r->conv2.pad); /* conv2(h) + s */
 }
 
 // ----------------------------------------------------------------------------
@@ -130,4 +155,64 @@ Tensor *xattn_forward(const CrossAttnBlock *a, Tape *t, Tensor *x, Tensor *ctx) 
     Tensor *o = ag_attention(t, linear_layer_forward(&a->q, t, n), linear_layer_forward(&a->k, t, ctx),
                              linear_layer_forward(&a->v, t, ctx), a->heads);
     return ag_add(t, x, linear_layer_forward(&a->proj, t, o));
+}
+
+// ----------------------------------------------------------------------------
+// spatial transformer
+
+int transformer_init(SpatialTransformer *a, ParamSet *ps, const char *prefix, int c, int ctx_dim, int head_dim,
+                     int groups) {
+    char name[PS_NAME_MAX];
+    a->c = c, a->heads = heads_for(c, head_dim), a->inner = 4 * c, a->cross = ctx_dim > 0;
+    int rc = 0;
+    rc |= norm_layer_init(&a->norm, ps, sub(name, prefix, "norm"), c, groups);
+    rc |= linear_layer_init(&a->proj_in, ps, sub(name, prefix, "proj_in"), c, c, true, false);
+    rc |= norm_layer_init(&a->ln1, ps, sub(name, prefix, "ln1"), c, 0);
+    rc |= linear_layer_init(&a->q1, ps, sub(name, prefix, "attn1.q"), c, c, false, false);
+    rc |= linear_layer_init(&a->k1, ps, sub(name, prefix, "attn1.k"), c, c, false, false);
+    rc |= linear_layer_init(&a->v1, ps, sub(name, prefix, "attn1.v"), c, c, false, false);
+    rc |= linear_layer_init(&a->out1, ps, sub(name, prefix, "attn1.out"), c, c, true, false);
+    if (a->cross) {
+        rc |= norm_layer_init(&a->ln2, ps, sub(name, prefix, "ln2"), c, 0);
+        rc |= linear_layer_init(&a->q2, ps, sub(name, prefix, "attn2.q"), c, c, false, false);
+        rc |= linear_layer_init(&a->k2, ps, sub(name, prefix, "attn2.k"), ctx_dim, c, false, false);
+        rc |= linear_layer_init(&a->v2, ps, sub(name, prefix, "attn2.v"), ctx_dim, c, false, false);
+        rc |= linear_layer_init(&a->out2, ps, sub(name, prefix, "attn2.out"), c, c, true, false);
+    }
+    rc |= norm_layer_init(&a->ln3, ps, sub(name, prefix, "ln3"), c, 0);
+    rc |= linear_layer_init(&a->ff_in, ps, sub(name, prefix, "ff.in"), c, 2 * a->inner, true, false);
+    rc |= linear_layer_init(&a->ff_out, ps, sub(name, prefix, "ff.out"), a->inner, c, true, false);
+    rc |= linear_layer_init(&a->proj_out, ps, sub(name, prefix, "proj_out"), c, c, true, true);
+    return rc ? -1 : 0;
+}
+
+/* u * gelu(g) for (u, g) = the two halves of y's channels; gelu in the sigmoid form */
+static Tensor *geglu(Tape *t, Tensor *y, int inner) {
+    Tensor *u = ag_slice_channels(t, y, 0, inner), *g = ag_slice_channels(t, y, inner, 2 * inner);
+    const float k = 1.702f;
+    return ag_mul(t, u, ag_scale(t, ag_silu(t, ag_scale(t, g, k)), 1.0f / k));
+}
+
+Tensor *transformer_forward(const SpatialTransformer *a, Tape *t, Tensor *x, Tensor *ctx) {
+    if (!x) return NULL;
+    if (a->cross && !ctx) {
+        ldm_error("transformer", "block with cross-attention called without a context (x %s)", tshape(x));
+        return NULL;
+    }
+    /* NHWC (N, H, W, c) is (N, L = H W, c) tokens: proj_in as a linear layer is the 1x1 conv */
+    Tensor *h = linear_layer_forward(&a->proj_in, t, norm_layer_forward(&a->norm, t, x, false)); /* (N, H, W, c) */
+    Tensor *n = norm_layer_forward(&a->ln1, t, h, false);
+    h = ag_add(t, h, linear_layer_forward(&a->out1, t, ag_attention(t, linear_layer_forward(&a->q1, t, n),
+                                                                    linear_layer_forward(&a->k1, t, n),
+                                                                    linear_layer_forward(&a->v1, t, n), a->heads)));
+    if (a->cross) {
+        n = norm_layer_forward(&a->ln2, t, h, false);
+        h = ag_add(t, h, linear_layer_forward(&a->out2, t, ag_attention(t, linear_layer_forward(&a->q2, t, n),
+                                                                        linear_layer_forward(&a->k2, t, ctx),
+                                                                        linear_layer_forward(&a->v2, t, ctx),
+                                                                        a->heads)));
+    }
+    Tensor *f = linear_layer_forward(&a->ff_in, t, norm_layer_forward(&a->ln3, t, h, false)); /* (N, H, W, 8c) */
+    h = ag_add(t, h, linear_layer_forward(&a->ff_out, t, geglu(t, f, a->inner)));              /* (N, H, W, c) */
+    return ag_add(t, x, linear_layer_forward(&a->proj_out, t, h));
 }

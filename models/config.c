@@ -25,46 +25,52 @@ typedef struct {
     int min_n;              /* F_LIST: min entries */
     const char *const *names; /* F_ENUM: value names, NULL-terminated */
     const char *help;
+    bool optional;          /* may be absent from a stored config (written before the field
+                             * existed): it then reads as 0, what the model was without it */
 } Field;
 
 static const char *const recon_names[] = {"l1", "mse", NULL};
 static const char *const sched_names[] = {"linear", "scaled_linear", "cosine", NULL};
+static const char *const attn_names[] = {"basic", "transformer", NULL};
 
 #define OFF(f) offsetof(ModelConfig, f)
 #define V CFG_SCOPE_VAE
 #define U CFG_SCOPE_UNET
 #define A CFG_SCOPE_ALL
 static const Field fields[] = {
-    {"preset", F_STR, 0, OFF(preset), 0, CFG_NAME_MAX, 0, NULL, "preset this config started from"},
-    {"image_size", F_INT, A, OFF(image_size), 0, 0, 0, NULL, "model input side in pixels"},
-    {"data_size", F_INT, A, OFF(data_size), 0, 0, 0, NULL, "images are fitted into data_size^2, centred"},
-    {"channels", F_INT, A, OFF(channels), 0, 0, 0, NULL, "image channels: 1 gray, 3 RGB (colour is kept)"},
-    {"hflip", F_INT, A, OFF(hflip), 0, 0, 0, NULL, "random horizontal flips in training (0/1)"},
-    {"num_classes", F_INT, A, OFF(num_classes), 0, 0, 0, NULL, "class labels (0: unconditional)"},
-    {"class_names", F_STR, A, OFF(class_names), 0, 256, 0, NULL, "comma-separated class names"},
-    {"vae_ch", F_INT, V, OFF(vae_ch), 0, 0, 0, NULL, "VAE base width"},
+    {"preset", F_STR, 0, OFF(preset), 0, CFG_NAME_MAX, 0, NULL, "preset this config started from", false},
+    {"image_size", F_INT, A, OFF(image_size), 0, 0, 0, NULL, "model input side in pixels", false},
+    {"data_size", F_INT, A, OFF(data_size), 0, 0, 0, NULL, "images are fitted into data_size^2, centred", false},
+    {"channels", F_INT, A, OFF(channels), 0, 0, 0, NULL, "image channels: 1 gray, 3 RGB (colour is kept)", false},
+    {"hflip", F_INT, A, OFF(hflip), 0, 0, 0, NULL, "random horizontal flips in training (0/1)", false},
+    {"num_classes", F_INT, A, OFF(num_classes), 0, 0, 0, NULL, "class labels (0: unconditional)", false},
+    {"class_names", F_STR, A, OFF(class_names), 0, 256, 0, NULL, "comma-separated class names", false},
+    {"vae_ch", F_INT, V, OFF(vae_ch), 0, 0, 0, NULL, "VAE base width", false},
     {"vae_mult", F_LIST, V, OFF(vae_mult), OFF(vae_levels), CFG_MAX_LEVELS, 1, NULL,
-     "VAE width multipliers, one per level (factor 2^(levels-1))"},
-    {"vae_res", F_INT, V, OFF(vae_res), 0, 0, 0, NULL, "VAE ResBlocks per level"},
-    {"vae_attn", F_INT, V, OFF(vae_attn), 0, 0, 0, NULL, "VAE middle self-attention (0/1)"},
-    {"vae_groups", F_INT, V, OFF(vae_groups), 0, 0, 0, NULL, "VAE GroupNorm groups"},
-    {"latent_ch", F_INT, A, OFF(latent_ch), 0, 0, 0, NULL, "latent channels"},
-    {"recon", F_ENUM, V, OFF(recon), 0, 0, 0, recon_names, "VAE reconstruction loss: l1 | mse"},
-    {"kl_beta", F_FLOAT, V, OFF(kl_beta), 0, 0, 0, NULL, "VAE KL weight (per element)"},
-    {"unet_ch", F_INT, U, OFF(unet_ch), 0, 0, 0, NULL, "U-Net base width"},
+     "VAE width multipliers, one per level (factor 2^(levels-1))", false},
+    {"vae_res", F_INT, V, OFF(vae_res), 0, 0, 0, NULL, "VAE ResBlocks per level", false},
+    {"vae_attn", F_INT, V, OFF(vae_attn), 0, 0, 0, NULL, "VAE middle self-attention (0/1)", false},
+    {"vae_groups", F_INT, V, OFF(vae_groups), 0, 0, 0, NULL, "VAE GroupNorm groups", false},
+    {"latent_ch", F_INT, A, OFF(latent_ch), 0, 0, 0, NULL, "latent channels", false},
+    {"recon", F_ENUM, V, OFF(recon), 0, 0, 0, recon_names, "VAE reconstruction loss: l1 | mse", false},
+    {"kl_beta", F_FLOAT, V, OFF(kl_beta), 0, 0, 0, NULL, "VAE KL weight per element (LDM's kl_weight below)", false},
+    {"unet_ch", F_INT, U, OFF(unet_ch), 0, 0, 0, NULL, "U-Net base width", false},
     {"unet_mult", F_LIST, U, OFF(unet_mult), OFF(unet_levels), CFG_MAX_LEVELS, 1, NULL,
-     "U-Net width multipliers, one per level"},
-    {"unet_res", F_INT, U, OFF(unet_res), 0, 0, 0, NULL, "U-Net ResBlocks per level"},
+     "U-Net width multipliers, one per level", false},
+    {"unet_res", F_INT, U, OFF(unet_res), 0, 0, 0, NULL, "U-Net ResBlocks per level", false},
     {"attn_res", F_LIST, U, OFF(attn_res), OFF(n_attn_res), CFG_MAX_ATTN, 0, NULL,
-     "latent resolutions with attention (the middle always has it)"},
-    {"head_dim", F_INT, U, OFF(head_dim), 0, 0, 0, NULL, "channels per attention head"},
-    {"unet_groups", F_INT, U, OFF(unet_groups), 0, 0, 0, NULL, "U-Net GroupNorm groups"},
-    {"ctx_tokens", F_INT, U, OFF(ctx_tokens), 0, 0, 0, NULL, "learned tokens per class"},
-    {"ctx_dim", F_INT, U, OFF(ctx_dim), 0, 0, 0, NULL, "width of a class token"},
-    {"schedule", F_ENUM, U, OFF(schedule), 0, 0, 0, sched_names, "noise schedule: linear | scaled_linear | cosine"},
-    {"timesteps", F_INT, U, OFF(timesteps), 0, 0, 0, NULL, "diffusion steps T"},
-    {"beta_start", F_FLOAT, U, OFF(beta_start), 0, 0, 0, NULL, "beta_1 (linear, scaled_linear)"},
-    {"beta_end", F_FLOAT, U, OFF(beta_end), 0, 0, 0, NULL, "beta_T (linear, scaled_linear)"},
+     "latent resolutions with attention (the middle always has it)", false},
+    {"head_dim", F_INT, U, OFF(head_dim), 0, 0, 0, NULL, "channels per attention head", false},
+    {"unet_groups", F_INT, U, OFF(unet_groups), 0, 0, 0, NULL, "U-Net GroupNorm groups", false},
+    {"ctx_tokens", F_INT, U, OFF(ctx_tokens), 0, 0, 0, NULL, "learned tokens per class", false},
+    {"ctx_dim", F_INT, U, OFF(ctx_dim), 0, 0, 0, NULL, "width of a class token", false},
+    {"unet_attn", F_ENUM, U, OFF(unet_attn), 0, 0, 0, attn_names,
+     "attention stage: basic (self- + cross-attention) | transformer (LDM's spatial transformer)", true},
+    {"unet_dropout", F_FLOAT, U, OFF(unet_dropout), 0, 0, 0, NULL, "U-Net ResBlock dropout rate in training", true},
+    {"schedule", F_ENUM, U, OFF(schedule), 0, 0, 0, sched_names, "noise schedule: linear | scaled_linear | cosine", false},
+    {"timesteps", F_INT, U, OFF(timesteps), 0, 0, 0, NULL, "diffusion steps T", false},
+    {"beta_start", F_FLOAT, U, OFF(beta_start), 0, 0, 0, NULL, "beta_1 (linear, scaled_linear)", false},
+    {"beta_end", F_FLOAT, U, OFF(beta_end), 0, 0, 0, NULL, "beta_T (linear, scaled_linear)", false},
 };
 #undef V
 #undef U
@@ -319,7 +325,7 @@ int cfg_from_string(ModelConfig *cfg, const char *text) {
         seen[f - fields] = true;
     }
     for (int i = 0; i < N_FIELDS; i++)
-        if (!seen[i]) return ldm_error("config", "field '%s' is missing", fields[i].key);
+        if (!seen[i] && !fields[i].optional) return ldm_error("config", "field '%s' is missing", fields[i].key);
     if (cfg_validate(&c)) return -1;
     *cfg = c;
     return 0;
@@ -346,7 +352,15 @@ void cfg_describe(const ModelConfig *cfg, FILE *f) {
         char v[300];
         field_format(cfg, &fields[i], v, sizeof v);
         fprintf(f, "  %-12s = %-28s %s\n", fields[i].key, v, fields[i].help);
+        if (!strcmp(fields[i].key, "kl_beta"))
+            fprintf(f, "  %-12s = %-28.4g %s\n", "(kl_weight)", cfg_kl_weight_ldm(cfg),
+                    "kl_beta in LDM's convention: x image elements / latent elements");
     }
+}
+
+double cfg_kl_weight_ldm(const ModelConfig *cfg) {
+    const double s = cfg_latent_size(cfg);
+    return cfg->kl_beta * ((double)cfg->image_size * cfg->image_size * cfg->channels) / (s * s * cfg->latent_ch);
 }
 
 // ----------------------------------------------------------------------------
@@ -432,6 +446,8 @@ int cfg_validate(const ModelConfig *c) {
         return ldm_error("config", "image_size %d is not divisible by the VAE factor %d (vae_mult has %d levels)",
                          c->image_size, cfg_vae_factor(c), c->vae_levels);
     if (!(c->kl_beta >= 0)) return ldm_error("config", "kl_beta = %g must be >= 0", (double)c->kl_beta);
+    if (!(c->unet_dropout >= 0 && c->unet_dropout < 1))
+        return ldm_error("config", "unet_dropout = %g must be in [0, 1)", (double)c->unet_dropout);
     /* U-Net */
     if (check_range("unet_ch", c->unet_ch, 1, 4096) || check_range("unet_res", c->unet_res, 1, CFG_MAX_RES) ||
         check_range("unet_groups", c->unet_groups, 1, 4096) || check_range("head_dim", c->head_dim, 1, 4096) ||

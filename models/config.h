@@ -27,6 +27,9 @@
 
 typedef enum { RECON_L1 = 0, RECON_MSE = 1 } ReconLoss;
 typedef enum { SCHED_LINEAR = 0, SCHED_SCALED_LINEAR = 1, SCHED_COSINE = 2 } ScheduleKind;
+/* The U-Net's attention stage (models/blocks.h): separate self- and cross-attention
+ * blocks, or LDM's spatial transformer. */
+typedef enum { ATTN_BASIC = 0, ATTN_TRANSFORMER = 1 } AttnKind;
 
 typedef struct {
     char preset[CFG_NAME_MAX];
@@ -44,7 +47,8 @@ typedef struct {
     int vae_groups;            /* GroupNorm groups */
     int latent_ch;
     ReconLoss recon;
-    float kl_beta;             /* loss = recon + kl_beta * KL, both means per element */
+    float kl_beta;             /* loss = recon + kl_beta * KL, both means per element
+                                * (cfg_kl_weight_ldm gives it in LDM's convention) */
     /* U-Net */
     int unet_ch;
     int unet_mult[CFG_MAX_LEVELS], unet_levels;
@@ -53,6 +57,8 @@ typedef struct {
     int head_dim;              /* attention heads = channels / head_dim */
     int unet_groups;
     int ctx_tokens, ctx_dim;   /* learned class token sequence: ctx_tokens x ctx_dim per class */
+    AttnKind unet_attn;        /* the attention stage (absent from older checkpoints: basic) */
+    float unet_dropout;        /* ResBlock dropout rate in training (absent: 0) */
     /* noise schedule */
     ScheduleKind schedule;
     int timesteps;
@@ -88,6 +94,14 @@ int cfg_diff(const ModelConfig *a, const ModelConfig *b, CfgScope scope, char *m
 int cfg_vae_factor(const ModelConfig *cfg);  /* 2^(vae_levels-1) */
 int cfg_latent_size(const ModelConfig *cfg); /* image_size / factor */
 bool cfg_has_attn(const ModelConfig *cfg, int resolution);
+/* kl_beta in LDM's convention. LDM (Rombach et al. 2022, the autoencoder's
+ * LPIPSWithDiscriminator) sums both terms over each image's elements:
+ *   loss_LDM = sum_pixels |x - x_hat| + kl_weight * sum_latent KL        (per image)
+ * dividing by the P = image_size^2 channels pixel elements gives ours,
+ *   loss = mean |x - x_hat| + kl_beta * mean KL,  kl_beta = kl_weight * Lz / P,
+ * Lz = latent_size^2 latent_ch. So kl_weight = kl_beta * P / Lz (x4 at factor 4 with 4
+ * latent channels on gray images; x16 at factor 8). LDM's kl-f4/f8 models use 1e-6. */
+double cfg_kl_weight_ldm(const ModelConfig *cfg);
 
 /* Class names: index from a name or a decimal index ("AD", "1"); -1 with an error naming
  * the known classes. cfg_class_name writes class i's name into buf. */

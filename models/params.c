@@ -172,6 +172,23 @@ static int same_layout(const ParamSet *a, const ParamSet *b, const char *op) {
     return 0;
 }
 
+bool ps_decays(const Param *p) { return p->ndim >= 2 && p->init != PI_NORMAL; }
+
+int ps_swap_values(ParamSet *a, ParamSet *b) {
+    if (a->n != b->n) return ldm_error("params", "swap: %d tensors vs %d", a->n, b->n);
+    for (int i = 0; i < a->n; i++) {
+        Tensor *x = a->p[i].t, *y = b->p[i].t;
+        if (!x || !y || x->numel != y->numel || x->device != y->device || x->dtype != y->dtype ||
+            strcmp(a->p[i].name, b->p[i].name))
+            return ldm_error("params", "swap: %s and %s differ in shape, device or dtype", a->p[i].name, b->p[i].name);
+    }
+    for (int i = 0; i < a->n; i++) {
+        float *d = a->p[i].t->data;
+        a->p[i].t->data = b->p[i].t->data, b->p[i].t->data = d;
+    }
+    return 0;
+}
+
 int ps_copy_values(ParamSet *dst, const ParamSet *src) {
     if (!dst->alloc || !src->alloc) return ldm_error("params", "copy_values: a dry set has no values");
     if (same_layout(dst, src, "copy_values")) return -1;

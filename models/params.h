@@ -64,12 +64,23 @@ Tensor *ps_find(const ParamSet *ps, const char *name);
 const Param *ps_find_param(const ParamSet *ps, const char *name);
 
 size_t ps_count(const ParamSet *ps); /* total number of scalars */
+
+/* Whether weight decay applies to p: the weights of linear and conv layers (ndim >= 2),
+ * not biases or norm gains and shifts (1-D) nor embedding tables (PI_NORMAL). Decaying a
+ * norm's gain or a bias toward 0 only fights the normalisation; an embedding row is
+ * updated only when its class is drawn, so decay would shrink rare classes (the usual
+ * split in minGPT, timm and LDM's successors). */
+bool ps_decays(const Param *p);
 int ps_zero_grad(ParamSet *ps);
 
 /* A set with src's names and shapes on `dev`: values copied (copy_values) or zero. */
 int ps_clone(ParamSet *dst, const ParamSet *src, Device dev, bool with_grad, bool copy_values);
 /* dst's values = src's values; same names and shapes, in the same order. */
 int ps_copy_values(ParamSet *dst, const ParamSet *src);
+/* Exchanges the storage of a's and b's tensors (same names, shapes, device and dtype, in
+ * the same order): models holding a's tensors then compute with b's values, and a second
+ * call restores them. O(number of tensors), no copy (evaluating the EMA weights mid-run). */
+int ps_swap_values(ParamSet *a, ParamSet *b);
 /* Moves every tensor (and gradient) to `dev`; pointers held by models stay valid. */
 int ps_to_device(ParamSet *ps, Device dev);
 

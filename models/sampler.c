@@ -42,16 +42,10 @@ int sample_init_noise(Tensor *x, uint64_t seed) { return rng_normal(x, seed, 0);
 /* A (n) tensor holding the host ints v[] as floats, or n copies of `fill_v` when v is NULL. */
 static Tensor *float_vec(Tape *tp, Device dev, int n, const int *v, int fill_v) {
     Tensor *t = tensor_new1(tp->arena, dev, n);
-    float *h = malloc((size_t)n * sizeof(float));
-    if (!t || !h) {
-        free(h);
-        if (t) ldm_error("sampler", "out of host memory");
-        return NULL;
-    }
+    float *h = arena_alloc_host(tp->arena, (size_t)n * sizeof(float)); /* staging: no malloc in a step */
+    if (!t || !h) return NULL;
     for (int i = 0; i < n; i++) h[i] = (float)(v ? v[i] : fill_v);
-    int rc = tensor_from_host(t, h);
-    free(h);
-    return rc ? NULL : t;
+    return tensor_from_host(t, h) ? NULL : t;
 }
 
 /* Rows [half * B/2, (half + 1) * B/2) of x (B, ...) as a view. */
@@ -93,18 +87,13 @@ Tensor *guided_eps(EpsFn fn, void *ctx, Tape *tp, Tensor *x, int t, const int *l
     if (dev_memcpy(x2->data, x2->device, x->data, x->device, tensor_bytes(x)) ||
         dev_memcpy(x2->data + x->numel, x2->device, x->data, x->device, tensor_bytes(x)))
         return NULL;
-    float *h = malloc(2 * (size_t)N * sizeof(float));
-    if (!h) {
-        ldm_error("guided_eps", "out of host memory");
-        return NULL;
-    }
+    float *h = arena_alloc_host(tp->arena, 2 * (size_t)N * sizeof(float));
+    if (!h) return NULL;
     for (int i = 0; i < N; i++) {
         h[i] = (float)labels[i];
         h[N + i] = (float)null_label;
     }
-    int rc = tensor_from_host(lab, h);
-    free(h);
-    if (rc) return NULL;
+    if (tensor_from_host(lab, h)) return NULL;
     Tensor *eps2 = fn(ctx, tp, x2, float_vec(tp, x->device, 2 * N, NULL, t), lab);
     if (eps2 && !tensor_same_shape(eps2, x2)) {
         ldm_error("guided_eps", "eps model returned %s for input %s", tshape(eps2), tshape(x2));

@@ -81,15 +81,10 @@ Tensor *schedule_q_sample(Tape *tp, const NoiseSchedule *s, Tensor *x0, Tensor *
     }
     /* per-sample factors as scale_shift's (N, C) scales: x * (1 + (a - 1)) */
     Tensor *sa = tensor_new2(tp->arena, x0->device, N, C), *sb = tensor_new2(tp->arena, x0->device, N, C);
-    float *host = malloc(2 * (size_t)N * (size_t)C * sizeof(float));
-    if (!sa || !sb || !host) {
-        free(host);
-        if (sa && sb) ldm_error("q_sample", "out of host memory");
-        return NULL;
-    }
+    float *host = arena_alloc_host(tp->arena, 2 * (size_t)N * (size_t)C * sizeof(float)); /* no malloc */
+    if (!sa || !sb || !host) return NULL;
     for (int n = 0; n < N; n++) {
         if (t[n] < 0 || t[n] >= s->T) {
-            free(host);
             ldm_error("q_sample", "timestep %d of sample %d is outside 0..%d", t[n], n, s->T - 1);
             return NULL;
         }
@@ -99,8 +94,6 @@ Tensor *schedule_q_sample(Tape *tp, const NoiseSchedule *s, Tensor *x0, Tensor *
             host[(size_t)(N + n) * C + c] = (float)(sqrt(1.0 - ab) - 1.0);
         }
     }
-    int rc = tensor_from_host(sa, host) || tensor_from_host(sb, host + (size_t)N * C);
-    free(host);
-    if (rc) return NULL;
+    if (tensor_from_host(sa, host) || tensor_from_host(sb, host + (size_t)N * C)) return NULL;
     return ag_add(tp, ag_scale_shift(tp, x0, sa, NULL), ag_scale_shift(tp, noise, sb, NULL));
 }

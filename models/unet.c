@@ -19,8 +19,15 @@ static int stage_init(UNetStage *s, ParamSet *ps, const ModelConfig *cfg, const 
     int rc = 0, emb = 4 * cfg->unet_ch;
     snprintf(name, sizeof name, "%s.res.%d", where, j);
     rc |= resblock_init(&s->res, ps, name, cin, cout, emb, cfg->unet_groups, true);
-    s->has_attn = attn;
-    s->has_xattn = attn && cfg->num_classes > 0;
+    s->res.dropout = cfg->unet_dropout;
+    s->has_tf = attn && cfg->unet_attn == ATTN_TRANSFORMER;
+    s->has_attn = attn && !s->has_tf;
+    s->has_xattn = s->has_attn && cfg->num_classes > 0;
+    if (s->has_tf) {
+        snprintf(name, sizeof name, "%s.tf.%d", where, j);
+        rc |= transformer_init(&s->tf, ps, name, cout, cfg->num_classes > 0 ? cfg->ctx_dim : 0, cfg->head_dim,
+                               cfg->unet_groups);
+    }
     if (s->has_attn) {
         snprintf(name, sizeof name, "%s.attn.%d", where, j);
         rc |= attn_init(&s->attn, ps, name, cout, cfg->head_dim, cfg->unet_groups, true);
@@ -32,8 +39,9 @@ static int stage_init(UNetStage *s, ParamSet *ps, const ModelConfig *cfg, const 
     return rc ? -1 : 0;
 }
 
-static Tensor *stage_forward(const UNetStage *s, Tape *t, Tensor *h, Tensor *emb, Tensor *ctx) {
-    h = resblock_forward(&s->res, t, h, emb);
+static Tensor *stage_forward(const UNetStage *s, Tape *t, Tensor *h, Tensor *emb, Tensor *ctx, DropoutRng *drop) {
+    h = resblock_forward(&s->res, t, h, emb, drop);
+    if (s->has_tf) h = transformer_forward(&s->tf, t, h, ctx);
     if (s->has_attn) h = attn_forward(&s->attn, t, h);
     if (s->has_xattn) h = xattn_forward(&s->xattn, t, h, ctx);
     return h;
@@ -75,6 +83,7 @@ int unet_init(UNet *m, ParamSet *ps, const ModelConfig *cfg) {
     /* middle: stage_init's naming gives unet.mid.res.0, unet.mid.attn.0, unet.mid.xattn.0 */
     rc |= stage_init(&m->mid, ps, cfg, "unet.mid", 0, ch, ch, true);
     rc |= resblock_init(&m->mid_res1, ps, "unet.mid.res.1", ch, ch, 4 * C, cfg->unet_groups, true);
+    m->mid_res1.dropout = cfg->unet_dropout;
     for (int i = L - 1; i >= 0; i--) {
         int out = C * cfg->unet_mult[i];
         bool attn = cfg_has_attn(cfg, lat >> i);
@@ -149,15 +158,16 @@ Tensor *unet_forward(const UNet *m, Tape *t, Tensor *x, Tensor *timesteps, Tenso
     skips[ns++] = h;
     for (int i = 0; i < L; i++) {
         /* h (N, S_i, S_i, C_i) after the first stage of the level */
-        for (int j = 0; j < R; j++) skips[ns++] = h = stage_forward(&m->down[i][j], t, h, emb, ctx);
+        for (int j = 0; j < R; j++) skips[ns++] = h = stage_forward(&m->down[i][j], t, h, emb, ctx, m->dropout_rng);
         /* h (N, S_i / 2, S_i / 2, C_i) */
         if (i < L - 1) skips[ns++] = h = conv_layer_forward(&m->downsample[i], t, h);
     }
-    h = stage_forward(&m->mid, t, h, emb, ctx);     /* (N, S_{L-1}, S_{L-1}, C_{L-1}) */
-    h = resblock_forward(&m->mid_res1, t, h, emb); /* same */
+    h = stage_forward(&m->mid, t, h, emb, ctx, m->dropout_rng);    /* (N, S_{L-1}, S_{L-1}, C_{L-1}) */
+    h = resblock_forward(&m->mid_res1, t, h, emb, m->dropout_rng); /* same */
     for (int i = L - 1; i >= 0; i--) {
         /* concat (N, S_i, S_i, C_h + C_skip) -> stage (N, S_i, S_i, C_i) */
-        for (int j = 0; j <= R; j++) h = stage_forward(&m->up[i][j], t, ag_concat_channels(t, h, skips[--ns]), emb, ctx);
+        for (int j = 0; j <= R; j++) h = stage_forward(&m->up[i][j], t, ag_concat_channels(t, h, skips[--ns]), emb, ctx,
+                                                         m->dropout_rng);
         /* (N, 2 S_i, 2 S_i, C_i) */
         if (i > 0) h = conv_layer_forward(&m->upsample[i], t, ag_upsample2x(t, h));
     }
@@ -170,16 +180,10 @@ Tensor *unet_loss(const UNet *m, Tape *tp, const NoiseSchedule *s, Tensor *z0, T
     if (!z0 || !noise) return NULL;
     const int N = z0->shape[0];
     Tensor *ts = tensor_new1(tp->arena, z0->device, N);
-    float *host = malloc((size_t)N * sizeof(float));
-    if (!ts || !host) {
-        free(host);
-        if (ts) ldm_error("unet_loss", "out of host memory");
-        return NULL;
-    }
+    float *host = arena_alloc_host(tp->arena, (size_t)N * sizeof(float)); /* staging: no malloc in a step */
+    if (!ts || !host) return NULL;
     for (int n = 0; n < N; n++) host[n] = (float)t[n];
-    int rc = tensor_from_host(ts, host);
-    free(host);
-    if (rc) return NULL;
+    if (tensor_from_host(ts, host)) return NULL;
     Tensor *xt = schedule_q_sample(tp, s, z0, noise, t);
     return ag_mse_loss(tp, unet_forward(m, tp, xt, ts, labels), noise);
 }

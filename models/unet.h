@@ -14,6 +14,9 @@
  *            (attn -> xattn)]; nearest 2x upsampling + conv between levels
  *   out:     GroupNorm + SiLU, conv_out 3x3 -> latent_ch, initialised to zero (the
  *            residual branches' last layers too), as in the reference latent-diffusion U-Net
+ *   options: unet_attn=transformer replaces each (attn -> xattn) pair by LDM's spatial
+ *            transformer (unet.<...>.tf.<j>, models/blocks.h); unet_dropout=p drops ResBlock
+ *            activations before conv2 in training (dropout_rng set, gradients recorded)
  *
  * Parameter names: unet.time.{lin1,lin2}, unet.class_emb, unet.conv_in,
  * unet.down.<i>.{res,attn,xattn}.<j>, unet.down.<i>.downsample, unet.mid.{res.0,attn.0,xattn.0,res.1},
@@ -30,7 +33,8 @@ typedef struct {
     ResBlock res;
     AttnBlock attn;
     CrossAttnBlock xattn;
-    bool has_attn, has_xattn;
+    SpatialTransformer tf;
+    bool has_attn, has_xattn, has_tf; /* unet_attn: basic -> attn (+ xattn); transformer -> tf */
 } UNetStage;
 
 typedef struct {
@@ -46,6 +50,7 @@ typedef struct {
     ResBlock mid_res1;
     UNetStage up[CFG_MAX_LEVELS][CFG_MAX_RES + 1];
     Conv upsample[CFG_MAX_LEVELS];
+    DropoutRng *dropout_rng; /* set by a training run when unet_dropout > 0; NULL: no dropout */
 } UNet;
 
 /* Registers the U-Net's parameters ("unet.*") in ps. Validates cfg. */

@@ -25,9 +25,9 @@ static int mid_init(MidBlock *m, ParamSet *ps, const char *prefix, int ch, int g
 }
 
 static Tensor *mid_forward(const MidBlock *m, Tape *t, Tensor *h) {
-    h = resblock_forward(&m->res0, t, h, NULL);
+    h = resblock_forward(&m->res0, t, h, NULL, NULL);
     if (m->has_attn) h = attn_forward(&m->attn, t, h);
-    return resblock_forward(&m->res1, t, h, NULL);
+    return resblock_forward(&m->res1, t, h, NULL, NULL);
 }
 
 int vae_init(VAE *v, ParamSet *ps, const ModelConfig *cfg) {
@@ -109,7 +109,7 @@ int vae_encode(const VAE *v, Tape *t, Tensor *x, Tensor **mean, Tensor **logvar)
     const int L = v->cfg.vae_levels, R = v->cfg.vae_res, Z = v->cfg.latent_ch;
     Tensor *h = conv_layer_forward(&v->enc_in, t, x); /* (N, S, S, C_0) */
     for (int i = 0; i < L; i++) {
-        for (int j = 0; j < R; j++) h = resblock_forward(&v->enc_res[i][j], t, h, NULL); /* (N, S_i, S_i, C_i) */
+        for (int j = 0; j < R; j++) h = resblock_forward(&v->enc_res[i][j], t, h, NULL, NULL); /* (N, S_i, S_i, C_i) */
         if (i < L - 1) h = conv_layer_forward(&v->enc_down[i], t, h); /* (N, S_i / 2, S_i / 2, C_i) */
     }
     h = mid_forward(&v->enc_mid, t, h);                                                  /* (N, s, s, C_{L-1}) */
@@ -128,7 +128,7 @@ Tensor *vae_decode(const VAE *v, Tape *t, Tensor *z) {
     const int L = v->cfg.vae_levels, R = v->cfg.vae_res;
     Tensor *h = mid_forward(&v->dec_mid, t, conv_layer_forward(&v->dec_in, t, z)); /* (N, s, s, C_{L-1}) */
     for (int i = L - 1; i >= 0; i--) {
-        for (int j = 0; j <= R; j++) h = resblock_forward(&v->dec_res[i][j], t, h, NULL); /* (N, S_i, S_i, C_i) */
+        for (int j = 0; j <= R; j++) h = resblock_forward(&v->dec_res[i][j], t, h, NULL, NULL); /* (N, S_i, S_i, C_i) */
         if (i > 0) h = conv_layer_forward(&v->dec_up[i], t, ag_upsample2x(t, h)); /* (N, 2 S_i, 2 S_i, C_i) */
     }
     return conv_layer_forward(&v->dec_out, t, norm_layer_forward(&v->dec_norm, t, h, true)); /* (N, S, S, Cx) */

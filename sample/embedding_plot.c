@@ -9,7 +9,7 @@
 #include "core/error.h"
 #include "core/font.h"
 #include "core/png.h"
-#include "sample/frechet.h"
+#include "core/frechet.h"
 
 int pca2(const float *f, int n, int d, double *xy, double *explained) {
     GaussStats g;

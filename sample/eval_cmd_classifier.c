@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 
 #include "core/error.h"
-#include "sample/classifier_run.h"
+#include "models/classifier_run.h"
 #include "sample/eval_commands.h"
 #include "sample/eval_data.h"
 #include "sample/eval_report.h"
@@ -76,7 +76,12 @@ int eval_cmd_classifier(const EvalArgs *a) {
                   "the VAE and U-Net were trained with): %s", cfg.preset, msg);
         rc = 2;
     }
-    if (!rc && cfg.num_classes != ds->n_classes) { /* the data set's classes (commas would split a name) */
+    /* the data set's classes, as ldm-train takes them (so the judge and the models it judges
+     * agree on the names: Fashion-MNIST's "T-shirt/top", not the preset's "tshirt"), unless
+     * --set named them; commas would split a name */
+    bool named = false;
+    for (int i = 0; i < a->n_sets; i++) named |= !strncmp(a->sets[i], "class_names=", 12);
+    if (!rc && (cfg.num_classes != ds->n_classes || !named)) {
         char names[256] = "", num[16];
         for (int k = 0; k < ds->n_classes; k++) {
             size_t o = strlen(names);

@@ -13,7 +13,7 @@
  *   memorised  memorisation share (knn_metrics.h) in pixel space: generated images closer to
  *              a training image than 95% of held-out real images are to theirs (the
  *              threshold is set per class from that class's held-out images); ~5% = none
- * Images come from --unet/--vae (n per class, sample/generate.h, any sampler options) or
+ * Images come from --unet/--vae (n per class, models/generate.h, any sampler options) or
  * from --images DIR: PNG files named <class>_<anything>.png (ldm-sample --each writes
  * <class>_<i>.png), each image_size x image_size. */
 #include <math.h>
@@ -25,13 +25,13 @@
 #include "core/error.h"
 #include "data/dataset_build.h"
 #include "data/image.h"
-#include "sample/classifier_run.h"
+#include "models/classifier_run.h"
 #include "sample/embedding_plot.h"
 #include "sample/eval_commands.h"
 #include "sample/eval_data.h"
 #include "sample/eval_report.h"
-#include "sample/frechet.h"
-#include "sample/generate.h"
+#include "core/frechet.h"
+#include "models/generate.h"
 #include "sample/knn_metrics.h"
 
 typedef struct {
@@ -43,22 +43,6 @@ static double now(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
     return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-/* The classifier and the generator must agree on the canvas and the classes. */
-static int check_compat(const char *cpath, const ModelConfig *c, const char *what, const ModelConfig *g) {
-    if (g->channels != 1)
-        return ldm_error("samples", "%s makes %d-channel images; ldm-eval judges gray images only (channels = 1)",
-                         what, g->channels);
-    if (c->image_size != g->image_size || c->data_size != g->data_size)
-        return ldm_error("samples", "classifier %s was trained on %dx%d images (data %dx%d), but %s makes %dx%d (data %dx%d)",
-                         cpath, c->image_size, c->image_size, c->data_size, c->data_size, what, g->image_size,
-                         g->image_size, g->data_size, g->data_size);
-    if (c->num_classes != g->num_classes || strcmp(c->class_names, g->class_names))
-        return ldm_error("samples", "classifier %s was trained for %d classes (%s), but %s has %d (%s)", cpath,
-                         c->num_classes, c->class_names, what, g->num_classes,
-                         g->num_classes ? g->class_names : "unconditional");
-    return 0;
 }
 
 /* --images DIR: every <class>_*.png into *x (n, S, S) floats and *lab; -1 naming the file. */
@@ -222,7 +206,7 @@ int eval_cmd_samples(const EvalArgs *a) {
         else {
             char what[600];
             snprintf(what, sizeof what, "--unet %s", a->unet);
-            rc = check_compat(a->classifier, &cfg, what, &g.cfg);
+            rc = cls_check_compat(a->classifier, &cfg, what, &g.cfg);
             ng = (int)a->n * K;
             gx = rc ? NULL : malloc((size_t)ng * P * sizeof(float));
             glab = rc ? NULL : malloc((size_t)ng * sizeof(int));

@@ -14,11 +14,11 @@
 #include "core/error.h"
 #include "models/checkpoint.h"
 #include "models/vae.h"
-#include "sample/classifier_run.h"
+#include "models/classifier_run.h"
 #include "sample/eval_commands.h"
 #include "sample/eval_data.h"
 #include "sample/eval_report.h"
-#include "sample/frechet.h"
+#include "core/frechet.h"
 #include "sample/image_quality.h"
 
 #define VAE_EVAL_BATCH 4

@@ -23,7 +23,7 @@
 #include "core/error.h"
 #include "core/png.h"
 #include "models/checkpoint.h"
-#include "sample/generate.h"
+#include "models/generate.h"
 #include "sample/grid.h"
 
 #define PROG "ldm-sample"

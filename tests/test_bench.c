@@ -234,3 +234,24 @@ Test(bench, adni_table_has_the_reference_shapes) {
                   bench_shape_str(&want[w], buf, sizeof buf));
     }
 }
+
+/* --attn-len: self- and cross-attention per length, 4 heads of 64, batch as given */
+Test(bench, long_attention_shapes) {
+    BenchShape s[8];
+    int lens[] = {1024, 4096};
+    cr_assert_eq(shapes_long_attention(3, lens, 2, 4, 64, 4, s, 8), 4);
+    for (int i = 0; i < 4; i++) {
+        cr_expect_eq(s[i].kind, BK_ATTENTION);
+        cr_expect_eq(s[i].n, 3);
+        cr_expect_eq(s[i].heads, 4);
+        cr_expect_eq(s[i].d, 64);
+        cr_expect_eq(s[i].lq, lens[i / 2]);
+        cr_expect_eq(s[i].lk, i % 2 ? 4 : lens[i / 2]);
+        cr_expect_eq(s[i].count, 1);
+        cr_expect_str_eq(s[i].model, "unet");
+    }
+    cr_expect_eq(shapes_long_attention(3, lens, 2, 4, 64, 4, s, 3), -1); /* table full */
+    int bad[] = {0};
+    cr_expect_eq(shapes_long_attention(3, bad, 1, 4, 64, 4, s, 8), -1);
+    cr_expect_eq(shapes_long_attention(0, lens, 2, 4, 64, 4, s, 8), -1);
+}

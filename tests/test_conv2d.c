@@ -221,6 +221,11 @@ static Tensor *build_conv_nobias(Tape *t, Tensor **in, void *ctx) {
     return ag_conv2d(t, in[0], in[1], NULL, g->stride, g->pad);
 }
 
+static Tensor *build_conv_res(Tape *t, Tensor **in, void *ctx) {
+    const Geo *g = ctx;
+    return ag_conv2d_res(t, in[0], in[1], in[2], in[3], g->stride, g->pad);
+}
+
 Test(conv2d, gradient_matches_finite_differences) {
     const Case gc[] = {{1, 5, 7, 3, 4, 3, 1, 1, true}, {2, 7, 5, 5, 3, 3, 2, 1, true}, {1, 5, 6, 3, 4, 1, 2, 0, true}};
     for (size_t i = 0; i < sizeof gc / sizeof gc[0]; i++) {
@@ -235,6 +240,33 @@ Test(conv2d, gradient_matches_finite_differences) {
         cr_expect_eq(bad, 0, "case %zu without bias: %d gradient elements off", i, bad);
         for (int j = 0; j < 3; j++) tensor_free(in[j]);
     }
+}
+
+/* conv2d(x, w, b) + res in one op: the gradients of all four, and y itself equal to conv2d then
+ * add, bit for bit (the same fp32 additions in the same order) */
+Test(conv2d, residual_matches_conv_then_add) {
+    const Case k = {2, 7, 5, 5, 3, 3, 2, 1, true};
+    const int P = (k.H + 2 * k.pad - k.R) / k.stride + 1, Q = (k.W + 2 * k.pad - k.R) / k.stride + 1;
+    Geo g = {k.stride, k.pad};
+    Tensor *in[4] = {tu_param(4, (int[]){k.N, k.H, k.W, k.C}, 130, -1, 1),
+                     tu_param(4, (int[]){k.K, k.R, k.R, k.C}, 131, -1, 1), tu_param(1, (int[]){k.K}, 132, -1, 1),
+                     tu_param(4, (int[]){k.N, P, Q, k.K}, 133, -1, 1)};
+    int bad = tu_gradcheck(build_conv_res, &g, in, 4, &(TuGradOpts){.max_per_input = 60});
+    cr_expect_eq(bad, 0, "%d gradient elements off", bad);
+
+    Arena *a = arena_create(DEV_CPU, 1 << 20, 1 << 16);
+    Tape t;
+    tape_init(&t, a);
+    Tensor *y = ag_conv2d_res(&t, in[0], in[1], in[2], in[3], k.stride, k.pad);
+    Tensor *ref = ag_add(&t, in[3], ag_conv2d(&t, in[0], in[1], in[2], k.stride, k.pad));
+    cr_assert(y && ref, "%s", ldm_last_error());
+    cr_expect_eq(memcmp(y->data, ref->data, y->numel * sizeof(float)), 0, "y differs from conv2d + add");
+    cr_expect_eq(t.last->prev->prev->n_in, 4, "x, w, b, res recorded");
+    cr_expect_eq(conv2d_forward_res(in[0], in[1], in[2], y, k.stride, k.pad, y), -1, "res may not be y");
+    cr_expect(strstr(ldm_last_error(), "res"), "%s", ldm_last_error());
+    cr_expect_null(ag_conv2d_res(&t, in[0], in[1], in[2], in[0], k.stride, k.pad), "res of the wrong shape");
+    arena_destroy(a);
+    for (int j = 0; j < 4; j++) tensor_free(in[j]);
 }
 
 Test(conv2d, tape_skips_inputs_without_grad) {

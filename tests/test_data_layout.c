@@ -390,6 +390,36 @@ Test(layout, nifti_coronal_axis) {
     dataset_free(ds);
 }
 
+static void by_slice(DataOptions *o) { o->group_by = GROUP_IMAGE; }
+static void by_slice_4(DataOptions *o) { o->group_by = GROUP_IMAGE, o->val_patients = 4; }
+
+/* --group-by image: each slice is its own group, so one volume can hold slices out (a tenth
+ * by default, stratified by class); without it the volume is one patient and all trains. */
+Test(layout, nifti_group_by_image_holds_slices_out) {
+    write_phantom("vol.nii", 0, 4, 0);
+    Dataset *ds = open_with("vol.nii", NULL);
+    cr_assert_not_null(ds, "%s", ldm_last_error());
+    cr_expect_eq(ds->n_patients, 1);
+    cr_expect_eq(dataset_count(ds, SPLIT_VAL, -1), 0);
+    dataset_free(ds);
+    ds = open_with("vol.nii", by_slice);
+    cr_assert_not_null(ds, "%s", ldm_last_error());
+    cr_expect_eq(ds->n_patients, 20, "one group per kept slice");
+    cr_expect_eq(ds->grouping, GROUP_IMAGE);
+    cr_expect_eq(dataset_count(ds, SPLIT_VAL, -1), 2, "a tenth of 20 slices");
+    cr_expect_eq(dataset_count(ds, SPLIT_TRAIN, -1), 18);
+    dataset_free(ds);
+    ds = open_with("vol.nii", by_slice_4);
+    cr_assert_not_null(ds, "%s", ldm_last_error());
+    cr_expect_eq(dataset_count(ds, SPLIT_VAL, -1), 4);
+    for (int c = 0; c < 3; c++) cr_expect_geq(dataset_count(ds, SPLIT_VAL, c), 1, "class %d held out too", c);
+    int seen[NZ] = {0};
+    for (int i = 0; i < ds->n_items; i++) seen[ds->items[i].index]++;
+    for (int t = 5; t < 25; t++) cr_expect_eq(seen[t], 1, "slice %d once, on one side", t);
+    cr_expect(strstr(ds->split_rule, "by slice"), "%s", ds->split_rule);
+    dataset_free(ds);
+}
+
 Test(layout, nifti_folder_volumes_are_patients_and_bad_volume_skipped) {
     write_phantom("vols/a.nii", 0, 16, 0);
     write_phantom("vols/b.nii.gz", 1, 64, 1);

@@ -170,7 +170,8 @@ Test(emu, empty_tensors_are_a_no_op) {
     cr_expect_eq(linear_backward_cuda(&x4, &w0, &y40, &x4, &w0, NULL), 0, "linear backward N = 0: %s",
                  ldm_last_error());
     Tensor xc = tz(buf + 2048, 4, 0, 5, 5, 8), wc = tz(buf + 2048, 4, 8, 3, 3, 8), yc = tz(buf + 3000, 4, 0, 5, 5, 8);
-    cr_expect_eq(conv2d_forward_cuda(&xc, &wc, &c8, 1, 1, &yc), 0, "conv2d N = 0: %s", ldm_last_error());
+    Tensor rc = tz(buf + 3500, 4, 0, 5, 5, 8);
+    cr_expect_eq(conv2d_forward_cuda(&xc, &wc, &c8, &rc, 1, 1, &yc), 0, "conv2d N = 0: %s", ldm_last_error());
     cr_expect_eq(conv2d_backward_cuda(&xc, &wc, &yc, 1, 1, &xc, &wc, &g8), 0, "conv2d backward N = 0: %s",
                  ldm_last_error());
     Tensor gx = tz(buf, 4, 0, 4, 4, 8), gm = tz(buf + 128, 2, 0, 2, 0, 0);

@@ -10,7 +10,7 @@
 #include "core/error.h"
 #include "kernels/cross_entropy.h"
 #include "models/classifier.h"
-#include "sample/classifier_run.h"
+#include "models/classifier_run.h"
 #include "tests/util/testutil.h"
 
 Test(cross_entropy, value_by_hand) {

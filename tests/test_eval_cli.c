@@ -10,6 +10,7 @@
  *     file named; bad flags: exit 2.
  * The binaries are the ones built beside this test (<build>/ldm-eval, ldm-train). */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <png.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -165,6 +166,32 @@ Test(eval_cli, classifier_reports_held_out_accuracy_and_writes_its_checkpoint) {
     checkpoint_close(&ck);
 }
 
+/* The judge takes the data's class names, as ldm-train does, even when the preset has as
+ * many classes under other names (Fashion-MNIST's "T-shirt/top" vs the preset's "tshirt"):
+ * otherwise no model trained on the data would match it. */
+Test(eval_cli, classifier_takes_the_data_class_names) {
+    static const char *other[3] = {"lower", "mid", "upper"};
+    uint8_t px[256];
+    for (int c = 0; c < 3; c++)
+        for (int p = 0; p < 3; p++) {
+            blob(px, c, p, 0);
+            char rel[128];
+            snprintf(rel, sizeof rel, "named/%s/p%d_0.png", other[c], p);
+            char *path = fx_path(tmp, rel);
+            cr_assert_eq(fx_write_png(path, px, 16, 16, PNG_COLOR_TYPE_GRAY, 8, NULL, 0, 0), 0);
+            free(path);
+        }
+    int rc = run("ldm-eval", "classifier --data %s/named --group-by prefix --out %s/n.safetensors " CLS16 " --steps 2",
+                 tmp, tmp);
+    cr_assert_eq(rc, 0, "%s", out);
+    char p[4400];
+    snprintf(p, sizeof p, "%s/n.safetensors", tmp);
+    Checkpoint ck;
+    cr_assert_eq(checkpoint_open(&ck, p, "classifier", NULL), 0, "%s", ldm_last_error());
+    cr_expect_str_eq(ck.cfg.class_names, "lower,mid,upper");
+    checkpoint_close(&ck);
+}
+
 Test(eval_cli, copies_of_the_data_are_recognised_and_found_memorised) {
     train_classifier("c.safetensors", "");
     int rc = run("ldm-eval", "samples --classifier %s/c.safetensors --data %s/data --group-by prefix --images %s/copies --device cpu "
@@ -209,6 +236,104 @@ Test(eval_cli, samples_from_a_unet_and_vae_reconstructions) {
     cr_expect(num(j, "ssim") > -1 && num(j, "ssim") <= 1);
     cr_expect_eq(num(j, "ms_ssim_scales"), 1, "16x16 allows one 11x11 scale");
     cr_expect(strstr(out, "MS-SSIM  -"), "%s", out);
+}
+
+/* The last CSV row's text (the file's last line). */
+static void last_csv_row(const char *path, char *row, size_t n) {
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f, "no %s", path);
+    char line[512];
+    row[0] = '\0';
+    while (fgets(line, sizeof line, f)) snprintf(row, n, "%s", line);
+    fclose(f);
+}
+
+/* Column c (0 = step) of a CSV row as a number; NAN when empty. */
+static double csv_col(const char *row, int c) {
+    const char *p = row;
+    for (int i = 0; i < c; i++) {
+        p = strchr(p, ',');
+        cr_assert_not_null(p, "row has no column %d: %s", c, row);
+        p++;
+    }
+    char *end;
+    double v = strtod(p, &end);
+    return end == p ? NAN : v;
+}
+
+/* --eval-every logs what ldm-eval samples measures on the same EMA weights, and leaves the
+ * training itself untouched (the weights swapped in for sampling are swapped back). */
+Test(eval_cli, unet_eval_every_logs_what_ldm_eval_measures) {
+    train_classifier("c.safetensors", "");
+    train_pair();
+    int rc = run("ldm-train", "unet " TINY " --data %s/data --group-by prefix --vae %s/m/vae.safetensors --out %s/e --steps 4 "
+                 "--eval-every 2 --classifier %s/c.safetensors --eval-n 3 --eval-steps 2", tmp, tmp, tmp, tmp);
+    cr_assert_eq(rc, 0, "%s", out);
+    char path[4400], row[512], plain[512];
+    snprintf(path, sizeof path, "%s/e/unet.csv", tmp);
+    FILE *f = fopen(path, "r");
+    cr_assert_not_null(f);
+    char line[512];
+    int evals = 0;
+    while (fgets(line, sizeof line, f)) {
+        if (!strncmp(line, "step", 4)) {
+            cr_expect(strstr(line, "gen_accuracy,gen_fd"), "header: %s", line);
+            continue;
+        }
+        const int step = (int)csv_col(line, 0);
+        const double acc = csv_col(line, 5), fd = csv_col(line, 6);
+        cr_expect_eq(!isnan(acc), step % 2 == 0, "step %d: accuracy only at steps 2 and 4 (%s)", step, line);
+        if (!isnan(acc)) {
+            evals++;
+            cr_expect(acc >= 0 && acc <= 1 && fd >= 0, "%s", line);
+        }
+    }
+    fclose(f);
+    cr_expect_eq(evals, 2);
+    last_csv_row(path, row, sizeof row);
+    /* ldm-eval samples on the checkpoint: the same seed, sampler, steps, guidance and EMA weights */
+    rc = run("ldm-eval", "samples --classifier %s/c.safetensors --data %s/data --group-by prefix --unet %s/e/unet.safetensors "
+             "--vae %s/m/vae.safetensors --n 3 --steps 2 --sampler ddim --guidance 3 --seed 1234 --device cpu --quiet "
+             "--json %s/ge.json", tmp, tmp, tmp, tmp, tmp);
+    cr_assert_eq(rc, 0, "%s", out);
+    const char *all = strstr(load_json("ge.json"), "\"overall\": {");
+    cr_assert_not_null(all);
+    cr_expect_float_eq(csv_col(row, 5), num(all, "accuracy"), 1e-5, "%s", row);
+    cr_expect_float_eq(csv_col(row, 6), num(all, "fd"), 1e-5 * num(all, "fd") + 1e-9, "csv %s vs ldm-eval fd %g", row,
+                       num(all, "fd"));
+    /* the same run without the evaluations: the same losses, step for step */
+    rc = run("ldm-train", "unet " TINY " --data %s/data --group-by prefix --vae %s/m/vae.safetensors --out %s/p --steps 4", tmp,
+             tmp, tmp);
+    cr_assert_eq(rc, 0, "%s", out);
+    snprintf(path, sizeof path, "%s/p/unet.csv", tmp);
+    last_csv_row(path, plain, sizeof plain);
+    cr_expect_eq(csv_col(plain, 1), csv_col(row, 1), "loss at step 4 with evaluations %s vs without %s", row, plain);
+    /* and the plot has the evaluation row under the loss */
+    snprintf(path, sizeof path, "%s/e/unet_loss.png", tmp);
+    FILE *png = fopen(path, "rb");
+    cr_assert_not_null(png);
+    unsigned char hdr[24];
+    cr_assert_eq(fread(hdr, 1, 24, png), 24);
+    fclose(png);
+    const int h = hdr[20] << 24 | hdr[21] << 16 | hdr[22] << 8 | hdr[23];
+    cr_expect_eq(h, 620, "loss plot height %d: 400 + the 220 of the evaluation charts", h);
+}
+
+static int usage_rc(const char *flags) {
+    return run("ldm-train", "unet " TINY " --data %s/data --vae v --out %s/u %s", tmp, tmp, flags);
+}
+
+Test(eval_cli, unet_eval_flags_go_together) {
+    cr_expect_eq(usage_rc("--eval-every 2"), 2, "%s", out);
+    cr_expect(strstr(out, "--classifier"), "%s", out);
+    cr_expect_eq(usage_rc("--classifier c.safetensors"), 2, "%s", out);
+    cr_expect_eq(usage_rc("--eval-every 2 --classifier c --eval-n 1"), 2, "%s", out);
+    train_classifier("c.safetensors", "");
+    train_pair();
+    int rc = run("ldm-train", "unet " TINY " --data %s/data --group-by prefix --vae %s/m/vae.safetensors --out %s/e --steps 2 "
+                 "--eval-every 2 --classifier %s/m/vae.safetensors", tmp, tmp, tmp, tmp);
+    cr_expect_eq(rc, 1, "%s", out);
+    cr_expect(strstr(out, "--classifier") && strstr(out, "m/vae.safetensors"), "%s", out);
 }
 
 /* One volume has no held-out split: every 5th kept slice is held out, never trained on. */

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "sample/frechet.h"
+#include "core/frechet.h"
 #include "sample/image_quality.h"
 #include "sample/knn_metrics.h"
 #include "tests/util/testutil.h"

@@ -4,6 +4,11 @@
  *               shift = the halves of Linear(emb); with a 1x1 skip conv when cin != cout;
  *   AttnBlock   x + proj(MHA(q(n), k(n), v(n))), n = GN(x), scale 1/sqrt(C/heads);
  *   CrossAttn   x + proj(MHA(q(n), k(ctx), v(ctx))), n = LayerNorm(x);
+ *   SpatialTransformer  x + proj_out(h3): h0 = proj_in(GN(x)), h1 = h0 + out1(MHA(LN1 h0)),
+ *               h2 = h1 + out2(MHA(q(LN2 h1), k(ctx), v(ctx))), h3 = h2 + ff_out(u gelu(g)),
+ *               (u, g) = ff_in(LN3 h2), gelu(g) = g sigmoid(1.702 g);
+ *   dropout     the kept share, the 1/(1-p) scale, the same mask from the same draws, the
+ *               offset advanced, the gradient through the mask, and nothing without gradients;
  *   vae_loss    mean (x_hat - x)^2 + beta mean KL(N(mean, e^logvar) || N(0, 1));
  *   unet_loss   mean (eps(sqrt(abar_t) z0 + sqrt(1 - abar_t) noise, t) - noise)^2.
  * Gradient checks cannot see a wrong forward (the backward follows it); these do: a lost
@@ -15,6 +20,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "core/philox.h"
 #include "models/blocks.h"
 #include "models/unet.h"
 #include "models/vae.h"
@@ -153,7 +159,7 @@ static void check_resblock(int cin, int cout) {
     cr_assert_eq(ps_randomize(&ps, 4, 0.4f), 0);
     cr_assert_eq(r.has_skip, cin != cout);
     Tensor *x = tu_data(4, (int[]){N, H, W, cin}, 5, -1, 1), *emb = tu_data(2, (int[]){N, E}, 6, -1, 1);
-    Tensor *y = resblock_forward(&r, &tape, x, emb);
+    Tensor *y = resblock_forward(&r, &tape, x, emb, NULL);
     cr_assert(y, "%s", ldm_last_error());
 
     const size_t n_in = (size_t)N * L * cin, n_out = (size_t)N * L * cout;
@@ -245,6 +251,97 @@ Test(models_blocks, cross_attention_matches_its_definition) {
     tensor_free(x);
     tensor_free(ctx);
     ps_free(&ps);
+}
+
+static void check_transformer(bool cross) {
+    const int N = 2, H = 2, W = 3, L = H * W, C = 8, T = 3, D = cross ? 5 : 0, G = 2, I = 4 * C;
+    ParamSet ps;
+    ps_init(&ps, DEV_CPU, 30, true, false);
+    SpatialTransformer a;
+    cr_assert_eq(transformer_init(&a, &ps, "tf", C, D, 4, G), 0, "%s", ldm_last_error());
+    cr_assert_eq(a.heads, 2);
+    cr_assert_eq(ps_randomize(&ps, 31, 0.5f), 0); /* proj_out is zero-initialised: randomise it too */
+    Tensor *x = tu_data(4, (int[]){N, H, W, C}, 32, -1, 1), *ctx = cross ? tu_data(3, (int[]){N, T, D}, 33, -1, 1) : NULL;
+    Tensor *y = transformer_forward(&a, &tape, x, ctx);
+    cr_assert(y, "%s", ldm_last_error());
+    const size_t n = x->numel;
+    double *dx = to_double(x), *h = dalloc(n), *nx = dalloc(n), *q = dalloc(n), *o = dalloc(n), *r = dalloc(n);
+    double *k = dalloc((size_t)N * (L > T ? L : T) * C), *v = dalloc((size_t)N * (L > T ? L : T) * C);
+    double *f = dalloc((size_t)N * L * 2 * I), *u = dalloc((size_t)N * L * I);
+    ref_norm(dx, N, L, C, G, a.norm.w, a.norm.b, false, nx);
+    ref_linear(nx, N * L, &a.proj_in, h);
+    ref_norm(h, N, L, C, 0, a.ln1.w, a.ln1.b, false, nx); /* self-attention */
+    ref_linear(nx, N * L, &a.q1, q), ref_linear(nx, N * L, &a.k1, k), ref_linear(nx, N * L, &a.v1, v);
+    ref_mha(q, k, v, N, L, L, C, a.heads, o);
+    ref_linear(o, N * L, &a.out1, r);
+    for (size_t i = 0; i < n; i++) h[i] += r[i];
+    if (cross) {
+        double *dc = to_double(ctx);
+        ref_norm(h, N, L, C, 0, a.ln2.w, a.ln2.b, false, nx);
+        ref_linear(nx, N * L, &a.q2, q), ref_linear(dc, N * T, &a.k2, k), ref_linear(dc, N * T, &a.v2, v);
+        ref_mha(q, k, v, N, L, T, C, a.heads, o);
+        ref_linear(o, N * L, &a.out2, r);
+        for (size_t i = 0; i < n; i++) h[i] += r[i];
+        free(dc);
+    }
+    ref_norm(h, N, L, C, 0, a.ln3.w, a.ln3.b, false, nx); /* GEGLU feed-forward */
+    ref_linear(nx, N * L, &a.ff_in, f);
+    for (int p = 0; p < N * L; p++)
+        for (int j = 0; j < I; j++) {
+            const double g = f[(size_t)p * 2 * I + I + j];
+            u[(size_t)p * I + j] = f[(size_t)p * 2 * I + j] * g / (1 + exp(-1.702 * g));
+        }
+    ref_linear(u, N * L, &a.ff_out, r);
+    for (size_t i = 0; i < n; i++) h[i] += r[i];
+    ref_linear(h, N * L, &a.proj_out, r);
+    for (size_t i = 0; i < n; i++) r[i] += dx[i];
+    double err = max_err(y, r);
+    printf("SpatialTransformer%s: max error vs the double reference %.2e\n", cross ? " (cross)" : "", err);
+    cr_expect_leq(err, BLOCK_TOL, "%g", err);
+    free(dx), free(h), free(nx), free(q), free(o), free(r), free(k), free(v), free(f), free(u);
+    tensor_free(x);
+    tensor_free(ctx);
+    ps_free(&ps);
+}
+
+Test(models_blocks, spatial_transformer_matches_its_definition) {
+    check_transformer(true);
+    check_transformer(false);
+}
+
+Test(models_blocks, dropout_keeps_scales_and_replays_its_mask) {
+    const int n = 20000;
+    const float p = 0.25f;
+    Tensor *src = tu_data(1, (int[]){n}, 40, 0.5f, 1.5f), *x = tensor_param(DEV_CPU, 1, (int[]){n}, "x");
+    cr_assert(src && x);
+    memcpy(x->data, src->data, (size_t)n * sizeof(float));
+    tensor_free(src);
+    uint64_t off = 1000;
+    DropoutRng rng = {77, &off};
+    cr_expect_eq(dropout_forward(&tape, x, 0, &rng), x, "p = 0: x itself");
+    cr_expect_eq(dropout_forward(&tape, x, p, NULL), x, "no draws: x itself");
+    tape_set_grad_enabled(&tape, false);
+    cr_expect_eq(dropout_forward(&tape, x, p, &rng), x, "no gradients (evaluation): x itself");
+    tape_set_grad_enabled(&tape, true);
+    cr_expect_eq(off, 1000, "nothing drawn");
+    Tensor *y = dropout_forward(&tape, x, p, &rng);
+    cr_assert(y && y != x, "%s", ldm_last_error());
+    cr_expect_eq(off, 1000 + (uint64_t)n, "the offset moves past the mask");
+    int dropped = 0;
+    for (int i = 0; i < n; i++) {
+        const bool keep = philox_uniform(77, 1000 + (uint64_t)i) >= p;
+        dropped += !keep;
+        cr_assert_float_eq(y->data[i], keep ? x->data[i] / (1 - p) : 0.0f, 1e-6f, "element %d", i);
+    }
+    cr_expect(fabs((double)dropped / n - p) < 0.015, "dropped %d of %d", dropped, n);
+    /* d sum(y) / dx = the mask */
+    cr_assert_eq(tape_backward(&tape, ag_sum(&tape, y), NULL), 0, "%s", ldm_last_error());
+    for (int i = 0; i < n; i++) cr_assert_float_eq(x->grad[i], y->data[i] == 0 ? 0.0f : 1 / (1 - p), 1e-6f, "grad %d", i);
+    off = 1000;
+    Tensor *y2 = dropout_forward(&tape, x, p, &rng);
+    cr_assert(y2);
+    cr_expect_eq(memcmp(y->data, y2->data, (size_t)n * sizeof(float)), 0, "the same draws, the same mask");
+    tensor_free(x);
 }
 
 // ----------------------------------------------------------------------------

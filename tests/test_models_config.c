@@ -360,3 +360,42 @@ Test(models_config, describe_lists_presets_and_fields) {
     printf("%s", buf);
     free(buf);
 }
+
+/* LDM sums the reconstruction over pixels and the KL over latent elements; ours are means,
+ * so LDM's kl_weight = kl_beta * pixels / latent elements. */
+Test(models_config, kl_weight_in_ldm_convention) {
+    ModelConfig c;
+    cr_assert_eq(cfg_preset(&c, "demo"), 0);   /* 64x64x1 -> 16x16x4: 4096 / 1024 */
+    cr_expect_float_eq(cfg_kl_weight_ldm(&c), 4 * (double)c.kl_beta, 1e-12);
+    cr_assert_eq(cfg_preset(&c, "adni"), 0);   /* 256x256x1 -> 32x32x4: 65536 / 4096 */
+    cr_expect_float_eq(cfg_kl_weight_ldm(&c), 16 * (double)c.kl_beta, 1e-12);
+    cr_assert_eq(cfg_set(&c, "channels", "3"), 0);
+    cr_assert_eq(cfg_set(&c, "latent_ch", "8"), 0);
+    cr_expect_float_eq(cfg_kl_weight_ldm(&c), 24 * (double)c.kl_beta, 1e-12);
+}
+
+/* A config stored before unet_attn and unet_dropout existed still loads, as the model it
+ * was: basic attention, no dropout. Other fields stay required. */
+Test(models_config, older_configs_load_without_the_optional_fields) {
+    ModelConfig c, back;
+    cr_assert_eq(cfg_preset(&c, "demo"), 0);
+    cr_assert_eq(cfg_set(&c, "unet_attn", "transformer"), 0, "%s", ldm_last_error());
+    cr_assert_eq(cfg_set(&c, "unet_dropout", "0.1"), 0);
+    char text[4096], old[4096] = "";
+    cr_assert_gt(cfg_to_string(&c, text, sizeof text), 0);
+    cr_assert_eq(cfg_from_string(&back, text), 0, "%s", ldm_last_error());
+    cr_expect_eq(back.unet_attn, ATTN_TRANSFORMER);
+    cr_expect_float_eq(back.unet_dropout, 0.1f, 1e-9);
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"))
+        if (strncmp(line, "unet_attn=", 10) && strncmp(line, "unet_dropout=", 13)) strcat(old, line), strcat(old, "\n");
+    cr_assert_eq(cfg_from_string(&back, old), 0, "%s", ldm_last_error());
+    cr_expect_eq(back.unet_attn, ATTN_BASIC);
+    cr_expect_eq(back.unet_dropout, 0.0f);
+    char *p = strstr(old, "ctx_dim=");
+    cr_assert_not_null(p);
+    memcpy(p, "xxx_dim", 7);
+    cr_expect_neq(cfg_from_string(&back, old), 0, "a required field is still required");
+    cr_assert_eq(cfg_set(&c, "unet_dropout", "1"), 0);
+    cr_expect_neq(cfg_validate(&c), 0, "a dropout rate of 1 drops everything");
+    cr_expect(strstr(ldm_last_error(), "unet_dropout"), "%s", ldm_last_error());
+}

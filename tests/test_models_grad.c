@@ -214,9 +214,11 @@ static int unet_eval(Tape *t, void *p, Tensor **out, Tensor **scalar) {
     return *out && *scalar ? 0 : -1;
 }
 
-Test(models_grad, whole_tiny_unet, .timeout = 600) {
+/* extra: one more config override (NULL: none) */
+static void unet_gradcheck(const char *extra) {
     ModelConfig cfg;
     tiny_config(&cfg);
+    if (extra) cr_assert_eq(cfg_set_arg(&cfg, extra), 0, "%s", ldm_last_error());
     ParamSet ps;
     ps_init(&ps, DEV_CPU, 21, true, true);
     UnetCtx c;
@@ -248,3 +250,8 @@ Test(models_grad, whole_tiny_unet, .timeout = 600) {
     schedule_free(&c.sched);
     ps_free(&ps);
 }
+
+Test(models_grad, whole_tiny_unet, .timeout = 600) { unet_gradcheck(NULL); }
+
+/* LDM's spatial transformer in place of the attention blocks (GEGLU, three LayerNorms) */
+Test(models_grad, whole_tiny_unet_transformer, .timeout = 600) { unet_gradcheck("unet_attn=transformer"); }

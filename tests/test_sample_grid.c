@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "core/error.h"
-#include "sample/generate.h"
+#include "models/generate.h"
 #include "sample/grid.h"
 
 Test(grid, to_u8_maps_and_clamps) {

@@ -162,7 +162,7 @@ Test(train_cli, vae_run_writes_checkpoint_csv_and_plot) {
     snprintf(csv, sizeof csv, "%s/vae.csv", dir);
     char *c = slurp(csv);
     cr_assert_not_null(c);
-    cr_expect(!strncmp(c, "step,loss,lr,val_loss,images_per_s\n", 35), "%s", c);
+    cr_expect(!strncmp(c, "step,loss,lr,val_loss,images_per_s,gen_accuracy,gen_fd\n", 55), "%s", c);
     int rows = 0;
     for (char *p = c; *p; p++) rows += *p == '\n';
     cr_expect_eq(rows, 5, "header + 4 steps:\n%s", c);
@@ -220,13 +220,15 @@ Test(train_cli, vae_resume_equals_uninterrupted_run) {
     expect_same_tensors(a, b);
 }
 
-Test(train_cli, unet_resume_equals_uninterrupted_run) {
+/* 7 steps in one go (into full/) and as 3 + 4 (part/), with `extra` flags: the same CSV
+ * and checkpoint. */
+static void unet_resume_check(const char *extra) {
     train_vae("v", 2);
-    int rc = run("ldm-train", "unet " TINY " --data %s/data --vae %s/v/vae.safetensors --out %s/full --steps 7", tmp,
-                 tmp, tmp);
+    int rc = run("ldm-train", "unet " TINY " --data %s/data --vae %s/v/vae.safetensors --out %s/full --steps 7 %s", tmp,
+                 tmp, tmp, extra);
     cr_assert_eq(rc, 0, "%s", out);
-    rc = run("ldm-train", "unet " TINY " --data %s/data --vae %s/v/vae.safetensors --out %s/part --steps 7 --stop-after 3",
-             tmp, tmp, tmp);
+    rc = run("ldm-train", "unet " TINY " --data %s/data --vae %s/v/vae.safetensors --out %s/part --steps 7 --stop-after 3 %s",
+             tmp, tmp, tmp, extra);
     cr_assert_eq(rc, 0, "%s", out);
     rc = run("ldm-train", "unet " TINY " --data %s/data --vae %s/v/vae.safetensors --out %s/part --resume %s/part/unet.safetensors",
              tmp, tmp, tmp, tmp);
@@ -240,6 +242,24 @@ Test(train_cli, unet_resume_equals_uninterrupted_run) {
     snprintf(a, sizeof a, "%s/full/unet.safetensors", tmp);
     snprintf(b, sizeof b, "%s/part/unet.safetensors", tmp);
     expect_same_tensors(a, b);
+}
+
+Test(train_cli, unet_resume_equals_uninterrupted_run) { unet_resume_check(""); }
+
+/* Dropout draws its masks from the run's stream at the saved offset: a resumed run drops
+ * what the uninterrupted one dropped. And it does drop: the losses differ from a run
+ * without dropout (from step 2: conv2, after the dropout, starts at zero). */
+Test(train_cli, unet_with_dropout_and_transformer_resumes_exactly) {
+    unet_resume_check("--set unet_dropout=0.3 --set unet_attn=transformer");
+    int rc = run("ldm-train", "unet " TINY " --data %s/data --vae %s/v/vae.safetensors --out %s/nodrop --steps 7 "
+                 "--set unet_attn=transformer", tmp, tmp, tmp);
+    cr_assert_eq(rc, 0, "%s", out);
+    char a[4300], b[4300];
+    snprintf(a, sizeof a, "%s/full/unet.csv", tmp);
+    snprintf(b, sizeof b, "%s/nodrop/unet.csv", tmp);
+    char *la = csv_deterministic(a), *lb = csv_deterministic(b);
+    cr_expect_str_neq(la, lb, "dropout 0.3 changed nothing:\n%s", la);
+    free(la), free(lb);
 }
 
 /* The U-Net's EMA after step k (0-based) is e = d e + (1 - d) p, d = min(ema, (1 + k) /

@@ -116,3 +116,35 @@ Test(optimizer, reports_norm_and_refuses_non_finite_gradients) {
     optim_free(&o);
     ps_free(&ps);
 }
+
+/* Weight decay shrinks linear and conv weights only: zero gradients, so an AdamW step is
+ * p -= lr * wd * p exactly where the parameter decays. */
+Test(optimizer, weight_decay_spares_biases_norms_and_embeddings) {
+    ParamSet ps;
+    ps_init(&ps, DEV_CPU, 1, true, true);
+    Tensor *lin = ps_add(&ps, PI_FAN_IN, 2, (int[]){3, 4}, "m.lin.weight");
+    Tensor *conv = ps_add(&ps, PI_ZERO, 4, (int[]){2, 3, 3, 2}, "m.conv.weight");
+    Tensor *bias = ps_add(&ps, PI_ZERO, 1, (int[]){3}, "m.lin.bias");
+    Tensor *gain = ps_add(&ps, PI_ONE, 1, (int[]){4}, "m.norm.weight");
+    Tensor *emb = ps_add(&ps, PI_NORMAL, 2, (int[]){5, 4}, "m.class_emb.weight");
+    cr_assert(lin && conv && bias && gain && emb);
+    cr_assert_eq(ps_randomize(&ps, 7, 1.0f), 0);
+    ParamSet before;
+    cr_assert_eq(ps_clone(&before, &ps, DEV_CPU, false, true), 0);
+    Optimizer o;
+    cr_assert_eq(optim_init(&o, &ps, 0.5), 0);
+    double norm;
+    cr_assert_eq(optim_step(&o, &ps, 1, 0.1, 0, &norm), 0, "%s", ldm_last_error());
+    for (int i = 0; i < ps.n; i++) {
+        const bool decays = i < 2; /* the linear and the conv weight */
+        cr_expect_eq(ps_decays(&ps.p[i]), decays, "%s", ps.p[i].name);
+        for (size_t k = 0; k < ps.p[i].numel; k++) {
+            const float b = before.p[i].t->data[k], want = decays ? b * (1 - 0.1f * 0.5f) : b;
+            cr_expect_float_eq(ps.p[i].t->data[k], want, 1e-6f * (1 + fabsf(b)), "%s[%zu]: %g, want %g", ps.p[i].name, k,
+                               ps.p[i].t->data[k], want);
+        }
+    }
+    optim_free(&o);
+    ps_free(&before);
+    ps_free(&ps);
+}

@@ -58,10 +58,10 @@ Test(run_files, csv_resume_drops_rows_after_the_checkpoint) {
     snprintf(path, sizeof path, "%s/log.csv", tmpdir);
     CsvLog log;
     cr_assert_eq(csv_open(&log, path, -1), 0, "%s", ldm_last_error());
-    for (int s = 1; s <= 10; s++) csv_row(&log, s, 1.0 / s, 1e-3, s % 5 == 0 ? 0.5 : NAN, 10);
+    for (int s = 1; s <= 10; s++) csv_row(&log, s, 1.0 / s, 1e-3, s % 5 == 0 ? 0.5 : NAN, 10, NAN, NAN);
     csv_close(&log);
     cr_assert_eq(csv_open(&log, path, 6), 0);
-    csv_row(&log, 7, 0.77, 1e-3, NAN, 10);
+    csv_row(&log, 7, 0.77, 1e-3, NAN, 10, NAN, NAN);
     csv_close(&log);
     double *st, *l, *vs, *vl;
     int n, nv;
@@ -71,6 +71,34 @@ Test(run_files, csv_resume_drops_rows_after_the_checkpoint) {
     cr_expect_float_eq(l[6], 0.77, 1e-9);
     cr_expect_eq(nv, 1, "only step 5 had a validation loss before the resume point");
     free(st), free(l), free(vs), free(vl);
+    unlink(path);
+    rmdir(tmpdir);
+}
+
+Test(run_files, csv_eval_columns_read_back) {
+    mk_tmp();
+    char path[128];
+    snprintf(path, sizeof path, "%s/log.csv", tmpdir);
+    CsvLog log;
+    cr_assert_eq(csv_open(&log, path, -1), 0, "%s", ldm_last_error());
+    for (int s = 1; s <= 9; s++)
+        csv_row(&log, s, 1.0 / s, 1e-3, s == 6 ? 0.25 : NAN, 10, s % 4 == 0 ? 0.1 * s : NAN, s % 4 == 0 ? 100.0 / s : NAN);
+    csv_close(&log);
+    double *st, *v;
+    int n;
+    cr_assert_eq(csv_read_column(path, 5, &st, &v, &n), 0, "%s", ldm_last_error());
+    cr_assert_eq(n, 2, "accuracy at steps 4 and 8 only, got %d", n);
+    cr_expect_float_eq(st[0], 4, 0);
+    cr_expect_float_eq(v[1], 0.8, 1e-9);
+    free(st), free(v);
+    cr_assert_eq(csv_read_column(path, 6, &st, &v, &n), 0);
+    cr_assert_eq(n, 2);
+    cr_expect_float_eq(st[1], 8, 0);
+    cr_expect_float_eq(v[0], 25, 1e-9);
+    free(st), free(v);
+    cr_assert_eq(csv_read_column(path, 3, &st, &v, &n), 0);
+    cr_expect(n == 1 && st[0] == 6 && v[0] == 0.25, "val_loss column: n %d", n);
+    free(st), free(v);
     unlink(path);
     rmdir(tmpdir);
 }

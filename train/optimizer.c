@@ -29,7 +29,10 @@ int optim_step(Optimizer *o, ParamSet *ps, long t, double lr, double clip, doubl
     if (t < 1 || t > 2147483647L) return ldm_error("optimizer", "step %ld is outside 1..2^31-1", t);
     float scale = clip > 0 && norm > clip ? (float)(clip / norm) : 1.0f;
     o->cfg.lr = (float)lr;
+    AdamWConfig no_wd = o->cfg;
+    no_wd.weight_decay = 0;
     for (int i = 0; i < ps->n; i++)
-        if (adamw_step(ps->p[i].t, o->m.p[i].t, o->v.p[i].t, &o->cfg, (int)t, scale)) return -1;
+        if (adamw_step(ps->p[i].t, o->m.p[i].t, o->v.p[i].t, ps_decays(&ps->p[i]) ? &o->cfg : &no_wd, (int)t, scale))
+            return -1;
     return 0;
 }

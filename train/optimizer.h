@@ -2,7 +2,8 @@
  *
  *   norm  = sqrt(sum over all parameters of sum(grad^2))     (ps_grad_sumsq, in double)
  *   scale = clip / norm when clip > 0 and norm > clip, else 1
- *   every parameter: adamw_step(p, m, v, lr, t, grad_scale = scale)
+ *   every parameter: adamw_step(p, m, v, lr, t, grad_scale = scale), with the weight decay
+ *   only where ps_decays (linear and conv weights; not biases, norms, embedding tables)
  * The moments m and v are ParamSets with the model's names, so they go into the
  * checkpoint as "adam.m.<name>" / "adam.v.<name>" and a resumed run continues exactly.
  */

@@ -51,7 +51,7 @@ int outdir_prepare(const char *dir, unsigned long long need_bytes) {
     return 0;
 }
 
-static const char *CSV_HEADER = "step,loss,lr,val_loss,images_per_s\n";
+static const char *CSV_HEADER = "step,loss,lr,val_loss,images_per_s,gen_accuracy,gen_fd\n";
 
 int csv_open(CsvLog *log, const char *path, long resume_step) {
     snprintf(log->path, sizeof log->path, "%s", path);
@@ -84,11 +84,15 @@ int csv_open(CsvLog *log, const char *path, long resume_step) {
     return 0;
 }
 
-int csv_row(CsvLog *log, long step, double loss, double lr, double val_loss, double images_per_s) {
+int csv_row(CsvLog *log, long step, double loss, double lr, double val_loss, double images_per_s, double gen_acc,
+            double gen_fd) {
     if (!log->f) return ldm_error("csv", "log %s is not open", log->path);
-    char v[32] = "";
+    char v[32] = "", ga[32] = "", gf[32] = "";
     if (!isnan(val_loss)) snprintf(v, sizeof v, "%.9g", val_loss);
-    if (fprintf(log->f, "%ld,%.9g,%.6g,%s,%.3f\n", step, loss, lr, v, images_per_s) < 0 || fflush(log->f) != 0)
+    if (!isnan(gen_acc)) snprintf(ga, sizeof ga, "%.6g", gen_acc);
+    if (!isnan(gen_fd)) snprintf(gf, sizeof gf, "%.6g", gen_fd);
+    if (fprintf(log->f, "%ld,%.9g,%.6g,%s,%.3f,%s,%s\n", step, loss, lr, v, images_per_s, ga, gf) < 0 ||
+        fflush(log->f) != 0)
         return ldm_error("csv", "cannot write to %s: %s", log->path, strerror(errno));
     return 0;
 }
@@ -136,4 +140,24 @@ int csv_read_losses(const char *path, double **steps, double **loss, int *n_loss
     fclose(f);
     if (ok) return ldm_error("csv", "out of memory reading %s", path);
     return 0;
+}
+
+int csv_read_column(const char *path, int col, double **steps, double **vals, int *n) {
+    FILE *f = fopen(path, "r");
+    if (!f) return ldm_error("csv", "cannot read %s: %s", path, strerror(errno));
+    *steps = *vals = NULL;
+    *n = 0;
+    int cap = 0, capb = 0, nb = 0, bad = 0;
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        char *p = line, *end;
+        long s = strtol(p, &end, 10);
+        if (end == p || *end != ',') continue; /* header or junk */
+        for (int c = 0; c < col && p; c++) p = (p = strchr(p, ',')) ? p + 1 : NULL;
+        if (!p) continue;
+        double v = strtod(p, &end);
+        if (end != p) bad |= push(steps, n, &cap, (double)s) | push(vals, &nb, &capb, v);
+    }
+    fclose(f);
+    return bad ? ldm_error("csv", "out of memory reading %s", path) : 0;
 }

@@ -17,8 +17,8 @@ void train_usage(FILE *f) {
             "\n"
             "Trains the VAE (images <-> latents), then the class-conditional U-Net that denoises\n"
             "latents. Writes DIR/<kind>.safetensors (checkpoint: model, optimizer, EMA, RNG and\n"
-            "data position), DIR/<kind>.csv (step, loss, lr, val_loss, images/s) and\n"
-            "DIR/<kind>_loss.png (the loss curve).\n"
+            "data position), DIR/<kind>.csv (step, loss, lr, val_loss, images/s; unet: the\n"
+            "--eval-every numbers) and DIR/<kind>_loss.png (the loss curve).\n"
             "\n"
             "Model and data:\n"
             "  --preset P          adni, oasis, demo, fashion (with --resume: the checkpoint's)\n"
@@ -29,7 +29,8 @@ void train_usage(FILE *f) {
             "  --val-patients N    groups held out for validation (default: the layout's rule)\n"
             "  --group-by G        what the validation split keeps together: image (default for\n"
             "                      class folders), prefix (<patient>_<slice> names; default for\n"
-            "                      ADNI and OASIS) or a regular expression on file names\n"
+            "                      ADNI and OASIS) or a regular expression on file names; image on\n"
+            "                      a NIfTI volume: each slice its own group (holds slices out)\n"
             "  --classes C         data: condition on the data's classes (the folder names),\n"
             "                      whatever the preset's are; none: an unconditional model, labels\n"
             "                      ignored. Default: the data's classes when the preset is\n"
@@ -45,7 +46,8 @@ void train_usage(FILE *f) {
             "  --lr X              peak learning rate (default: vae 1e-3, unet 5e-4)\n"
             "  --warmup N          linear warm-up steps, then cosine decay (default: 5%% of steps)\n"
             "  --clip X            clip the global gradient norm at X (default 1; 0 = off)\n"
-            "  --weight-decay X    AdamW decoupled weight decay (default 0)\n"
+            "  --weight-decay X    AdamW decoupled weight decay of linear and conv weights (not\n"
+            "                      biases, norms, embedding tables; default 0)\n"
             "  --ema D             unet: EMA decay of the weights (default 0.999)\n"
             "  --cond-drop P       unet: probability a label becomes the null class (default 0.1)\n"
             "  --seed N            seed of everything random: init, data order, noise (default 0)\n"
@@ -56,6 +58,13 @@ void train_usage(FILE *f) {
             "  --log-every N       progress line every N steps (default 10; the CSV has every step)\n"
             "  --val-every N       validate every N steps (default: each epoch, at most 20 times)\n"
             "  --arena-mb N        per-step activation memory (default: sized from the model)\n"
+            "  --eval-every N      unet: every N steps (and at the end) sample --eval-n images per\n"
+            "                      class with the EMA weights (DDIM, fixed seed, guidance 3) and log\n"
+            "                      --classifier's accuracy on them and their Frechet distance to\n"
+            "                      held-out images (CSV gen_accuracy, gen_fd; the loss plot)\n"
+            "  --classifier C      unet: the judge, from 'ldm-eval classifier' on the same data\n"
+            "  --eval-n N          images per class for --eval-every (default 16)\n"
+            "  --eval-steps N      DDIM steps for --eval-every (default 20)\n"
             "  --threads N         data decode threads (default 2)\n"
             "  --quiet             no progress line\n"
             "  -h, --help          this text\n"
@@ -68,7 +77,7 @@ void train_usage(FILE *f) {
 enum {
     O_PRESET = 256, O_SET, O_DATA, O_LAYOUT, O_VALP, O_VAE, O_OUT, O_DESCRIBE, O_STEPS, O_EPOCHS, O_BATCH, O_LR,
     O_WARMUP, O_CLIP, O_WD, O_EMA, O_CDROP, O_SEED, O_DEVICE, O_RESUME, O_CKPT, O_STOP, O_LOG, O_VAL, O_ARENA, O_THREADS,
-    O_QUIET, O_GROUP, O_CLASSES
+    O_QUIET, O_GROUP, O_CLASSES, O_EVAL_EVERY, O_CLASSIFIER, O_EVAL_N, O_EVAL_STEPS
 };
 
 static const struct option long_opts[] = {
@@ -86,6 +95,8 @@ static const struct option long_opts[] = {
     {"ckpt-every", required_argument, 0, O_CKPT}, {"stop-after", required_argument, 0, O_STOP},
     {"log-every", required_argument, 0, O_LOG},   {"val-every", required_argument, 0, O_VAL},
     {"arena-mb", required_argument, 0, O_ARENA},
+    {"eval-every", required_argument, 0, O_EVAL_EVERY}, {"classifier", required_argument, 0, O_CLASSIFIER},
+    {"eval-n", required_argument, 0, O_EVAL_N},   {"eval-steps", required_argument, 0, O_EVAL_STEPS},
     {"threads", required_argument, 0, O_THREADS}, {"quiet", no_argument, 0, O_QUIET},
     {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
 
@@ -152,6 +163,10 @@ static int take(TrainArgs *a, int c, const char *v, bool *describe) {
     case O_ARENA: return cli_long(PROG, "--arena-mb", v, 16, 1 << 20, &n) ? -1 : (a->arena_mb = (size_t)n, 0);
     case O_THREADS: return cli_long(PROG, "--threads", v, 1, 64, &n) ? -1 : (a->threads = (int)n, 0);
     case O_QUIET: a->quiet = true; return 0;
+    case O_EVAL_EVERY: return cli_long(PROG, "--eval-every", v, 1, 100000000, &a->eval_every);
+    case O_CLASSIFIER: a->classifier = v; return 0;
+    case O_EVAL_N: return cli_long(PROG, "--eval-n", v, 2, 100000, &n) ? -1 : (a->eval_n = (int)n, 0);
+    case O_EVAL_STEPS: return cli_long(PROG, "--eval-steps", v, 1, 1000, &n) ? -1 : (a->eval_steps = (int)n, 0);
     }
     return -1;
 }
@@ -160,6 +175,7 @@ int train_args_parse(int argc, char **argv, TrainArgs *a) {
     memset(a, 0, sizeof *a);
     a->batch = 16, a->clip = 1.0, a->ema = 0.999, a->cond_drop = 0.1, a->lr_min_frac = 0.05;
     a->ckpt_every = 500, a->log_every = 10, a->val_patients = -1, a->threads = 2, a->warmup = -1;
+    a->eval_n = 16, a->eval_steps = 20;
     a->device = dev_cuda_available() && !dev_cuda_emulated() ? DEV_CUDA : DEV_CPU; /* the emulator only on request */
     if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         train_usage(stdout);
@@ -192,6 +208,10 @@ int train_args_parse(int argc, char **argv, TrainArgs *a) {
     if (!a->out) return cli_usage_error(PROG, "--out DIR is required");
     if (a->kind == TRAIN_UNET && !a->vae) return cli_usage_error(PROG, "unet: --vae FILE (the trained VAE checkpoint) is required");
     if (a->kind == TRAIN_VAE && a->vae) return cli_usage_error(PROG, "vae: --vae is only for 'ldm-train unet'");
+    if ((a->eval_every > 0) != (a->classifier != NULL))
+        return cli_usage_error(PROG, "--eval-every N and --classifier C go together (the judge and how often)");
+    if (a->eval_every > 0 && a->kind != TRAIN_UNET)
+        return cli_usage_error(PROG, "vae: --eval-every judges samples; it is for 'ldm-train unet'");
     if (!a->steps && !a->epochs) a->steps = a->kind == TRAIN_VAE ? 2000 : 4000;
     if (!a->given_lr) a->lr = a->kind == TRAIN_VAE ? 1e-3 : 5e-4;
     return 0;

@@ -50,6 +50,9 @@ typedef struct {
     const char *group_pattern;
     ClassesMode classes;
     int threads;               /* loader decode threads */
+    long eval_every;           /* unet: sample and judge every N steps (train/unet_eval.h); 0 = off */
+    const char *classifier;    /* unet: ldm-eval's classifier checkpoint, the judge */
+    int eval_n, eval_steps;    /* images per class, DDIM steps */
     bool quiet;
     bool given_batch, given_lr, given_seed, given_warmup, given_clip, given_ema, given_cond_drop,
         given_wd, given_steps;

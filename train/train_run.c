@@ -13,6 +13,7 @@
 
 int run_begin(TrainRun *r, const TrainArgs *a, const char *kind) {
     memset(r, 0, sizeof *r);
+    r->gen_acc = r->gen_fd = NAN;
     r->a = a;
     r->kind = kind;
     if (!a->resume) return train_config(a, NULL, &r->cfg);
@@ -134,7 +135,8 @@ int run_log(TrainRun *r, double loss, double lr, double val_loss, int images) {
     double t = now_seconds();
     double ips = t > r->t_last ? images / (t - r->t_last) : 0;
     r->t_last = t;
-    if (csv_row(&r->log, r->st.step, loss, lr, val_loss, ips)) return -1;
+    if (csv_row(&r->log, r->st.step, loss, lr, val_loss, ips, r->gen_acc, r->gen_fd)) return -1;
+    r->gen_acc = r->gen_fd = NAN;
     long s = r->st.step;
     if (s % r->a->log_every == 0 || s == run_last_step(r)) {
         char line[256];

@@ -4,7 +4,7 @@
  *
  *   DIR/<kind>.safetensors   model + optimizer moments (+ EMA) + TrainState metadata;
  *                            rewritten atomically every --ckpt-every steps and at the end
- *   DIR/<kind>.csv           one row per step (step, loss, lr, val_loss, images/s)
+ *   DIR/<kind>.csv           one row per step (run_files.h has the columns)
  *   DIR/<kind>_loss.png      the loss curve, redrawn at every checkpoint
  *   DIR/vae_recon.png        (VAE) images and their reconstructions, likewise
  */
@@ -33,6 +33,7 @@ typedef struct {
     Progress prog;
     double t_last;    /* time of the last step's end, for images/s */
     long val_every;   /* validation period in steps */
+    double gen_acc, gen_fd; /* the step's sample evaluation (unet --eval-every), for run_log; NAN: none */
 } TrainRun;
 
 /* The configuration: the preset + --set, or the resumed checkpoint's config (which --set
@@ -63,7 +64,8 @@ int run_check_finite(const TrainRun *r, const ParamSet *params);
 int run_save(TrainRun *r, const ParamSet *params, const ParamSet *ema, const ParamSet *m, const ParamSet *v,
              double latent_scale);
 
-/* One CSV row for the step just done, and the progress line every --log-every steps. */
+/* One CSV row for the step just done (with gen_acc and gen_fd when set, then reset), and
+ * the progress line every --log-every steps. */
 int run_log(TrainRun *r, double loss, double lr, double val_loss, int images);
 
 /* Whether the run validates after the step it has just completed: every val_every

@@ -11,9 +11,10 @@
  *           guidance learns the unconditional model in the same network)
  *   loss  = || unet(sqrt(abar_t) z0 + sqrt(1 - abar_t) noise, t, label) - noise ||^2 (mean)
  *   backward, clip, AdamW; EMA of the weights with decay min(ema, (1 + step) / (10 + step))
- * eps, noise, t and the drops each take the next range of the run's Philox stream, so the
+ * eps, noise, t, the label drops and the dropout masks each take the next range of the run's Philox stream, so the
  * draws are the same on every device and after a resume. After each epoch and at the end:
- * the loss on the validation latents at fixed timesteps and noise.
+ * the loss on the validation latents at fixed timesteps and noise. With --eval-every: the
+ * samples of the EMA weights judged by a classifier (train/unet_eval.h), into the CSV.
  */
 #include <math.h>
 #include <stdio.h>
@@ -29,6 +30,7 @@
 #include "train/train_data.h"
 #include "train/train_run.h"
 #include "train/trainers.h"
+#include "train/unet_eval.h"
 
 #define VAL_STREAM 0x56414cull /* "VAL": noise of the validation loss */
 #define VAL_MIN_EVALS 64       /* validation: at least this many (latent, t) pairs */
@@ -245,6 +247,7 @@ int train_unet(const TrainArgs *a) {
     Tape tp;
     LatentCache train = {0}, val = {0};
     HostBatch hb = {0};
+    UnetEval ue = {0};
     int rc = -1;
     bool have_opt = false;
     double scale = 1.0;
@@ -294,7 +297,7 @@ int train_unet(const TrainArgs *a) {
         goto out;
     size_t encode_peak = arena->data_peak;
     arena->data_peak = 0; /* from here on: the training step's peak */
-    ps_free(&vae_ps); /* the VAE is not needed any more */
+    if (!a->eval_every) ps_free(&vae_ps); /* the VAE is not needed any more (but to decode samples) */
     if (!a->quiet)
         printf("unet: encoded %d training and %d validation images with the VAE (%s%.1f s), latent scale %.4g\n",
                train.n, val.n, cfg->hflip ? "both orientations, " : "", now_seconds() - t0, scale);
@@ -310,7 +313,10 @@ int train_unet(const TrainArgs *a) {
         ldm_error("unet", "out of memory");
         goto out;
     }
+    if (a->eval_every && unet_eval_open(&ue, a, cfg, ds)) goto out;
     const uint64_t key = run.st.seed ^ TRAIN_STREAM;
+    DropoutRng drop = {key, &run.st.rng_offset}; /* dropout masks: the run's stream, after each step's other draws */
+    if (cfg->unet_dropout > 0) unet.dropout_rng = &drop;
     const long last = run_last_step(&run);
     if (!a->quiet)
         printf("unet: preset %s, %.2fM parameters, batch %d, steps %ld..%ld of %ld (%ld per epoch) on %s%s\n",
@@ -340,6 +346,15 @@ int train_unet(const TrainArgs *a) {
             progress_done(&run.prog);
             if (!a->quiet) printf("  validation loss %.5g (%d latents)\n", vloss, val.n);
         }
+        if (a->eval_every && (run.st.step % a->eval_every == 0 || run.st.step == last)) {
+            double te = now_seconds();
+            if (unet_eval_run(&ue, cfg, &unet, &ps, &ema, &vae, scale, &run.gen_acc, &run.gen_fd)) goto out;
+            progress_done(&run.prog);
+            if (!a->quiet)
+                printf("  samples (EMA, %d per class): classifier accuracy %.1f%% (real held-out %.1f%%), FD %.4g "
+                       "(%.1f s)\n", ue.per_class, 100 * run.gen_acc, 100 * ue.real_acc, run.gen_fd, now_seconds() - te);
+            run.t_last += now_seconds() - te; /* images/s counts training only */
+        }
         if (run_log(&run, l, lr, vloss, batch)) goto out;
         if (run_should_save(&run) && (run_check_finite(&run, &ps) || run_save(&run, &ps, &ema, &opt.m, &opt.v, scale)))
             goto out;
@@ -360,6 +375,7 @@ out:
     loader_free(loader);
     dataset_free(ds);
     cache_free(&train), cache_free(&val);
+    unet_eval_close(&ue);
     free(hb.mean_rows), free(hb.logvar_rows), free(hb.label_values), free(hb.t);
     arena_destroy(arena);
     schedule_free(&sched);

@@ -207,9 +207,9 @@ int train_vae(const TrainArgs *a) {
     const uint64_t key = run.st.seed ^ TRAIN_STREAM;
     const long last = run_last_step(&run);
     if (!a->quiet)
-        printf("vae: preset %s, %.2fM parameters, batch %d, steps %ld..%ld of %ld (%ld per epoch) on %s\n",
-               cfg->preset, ps_count(&m.ps) / 1e6, batch, run.st.step + 1, last, run.st.total, per_epoch,
-               device_name(m.dev));
+        printf("vae: preset %s, %.2fM parameters, batch %d, steps %ld..%ld of %ld (%ld per epoch) on %s; KL weight "
+               "%g per element (LDM's kl_weight %.3g)\n", cfg->preset, ps_count(&m.ps) / 1e6, batch, run.st.step + 1,
+               last, run.st.total, per_epoch, device_name(m.dev), (double)cfg->kl_beta, cfg_kl_weight_ldm(cfg));
     double latent_scale = 1.0;
     while (run.st.step < last) {
         const DataBatch *b = loader_next(loader);

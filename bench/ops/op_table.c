@@ -44,8 +44,9 @@
  * of a sum is about u sqrt(2/3) sqrt(sum of squared products) <= 0.82 u rms(y), and
  * 2^-5 = 8u leaves ~10 such standard deviations for the largest of all outputs (a wrong
  * element is off by O(1)). linear's db stays version 2's, held to the same bound. conv2d v3
- * forward is the same sum with K = R*S*C (the bound is relative to rms(y), whatever K; padded
- * taps add exact zeros); its dgrad and wgrad are version 2's, well inside it. */
+ * is the same sum in each pass: k = R*S*C (forward), taps x K (dgrad), N*P*Q (wgrad, split-K
+ * partials added in fp32); the bound is relative to rms of the output, whatever k; padded
+ * taps add exact zeros. Its db is version 2's fp32 column sum, well inside it. */
 #define TOL_BF16_MMA 0.03125
 #define WHY_BF16_MMA "bf16 operands (u = 2^-8), fp32 accumulation: ~0.82 u rms(y) per output, 8u = 2^-5 bound"
 #define WHY_EW "fp32 element-wise: a few roundings per element, expf/rsqrtf within a few ulp"
@@ -645,8 +646,8 @@ static int ln_shapes(OpShapeSet set, OpCase *o, int m) {
 // ---------------------------------------------------------------------------------
 // conv2d, linear, attention
 
-/* x w b dy | y | dx dw db; ip = stride, pad */
-static void conv_args(OpCase *c, int N, int H, int W, int C, int K, int R, int stride, int pad, int bias) {
+/* x w b dy | y | dx dw db | res (the residual y adds, optional); ip = stride, pad */
+static void conv_args(OpCase *c, int N, int H, int W, int C, int K, int R, int stride, int pad, int bias, int res) {
     const int P = conv2d_out_size(H, R, stride, pad), Q = conv2d_out_size(W, R, stride, pad);
     in(c, "x", -1, 1, 4, N, H, W, C);
     in(c, "w", -0.5f, 0.5f, 4, K, R, R, C);
@@ -656,10 +657,13 @@ static void conv_args(OpCase *c, int N, int H, int W, int C, int K, int R, int s
     acc(c, "dx", 0, 4, N, H, W, C);
     acc(c, "dw", 1, 4, K, R, R, C);
     acc(c, "db", 2, 1, K, 0, 0, 0)->null = !bias;
+    in(c, "res", -1, 1, 4, N, P, Q, K)->null = !res;
     c->ip[0] = stride;
     c->ip[1] = pad;
 }
-static int conv_f(Tensor **t, const OpCase *c) { return conv2d_forward(t[0], t[1], t[2], c->ip[0], c->ip[1], t[4]); }
+static int conv_f(Tensor **t, const OpCase *c) {
+    return conv2d_forward_res(t[0], t[1], t[2], t[8], c->ip[0], c->ip[1], t[4]);
+}
 static int conv_d(Tensor **t, const OpCase *c) {
     return conv2d_backward(t[0], t[1], t[3], c->ip[0], c->ip[1], t[5], NULL, NULL);
 }
@@ -672,26 +676,31 @@ static double conv_ff(const OpCase *c) {
     return 2.0 * y[0] * y[1] * y[2] * y[3] * w[1] * w[2] * w[3];
 }
 static int conv_shapes(OpShapeSet set, OpCase *o, int m) {
-    /* N H W C K R stride pad bias */
-    static const int full[][9] = {{1, 9, 7, 3, 5, 3, 1, 1, 1},    {2, 17, 15, 37, 70, 3, 2, 1, 1},
-                                  {2, 16, 16, 64, 64, 3, 1, 1, 0}, {1, 13, 11, 33, 17, 1, 1, 0, 1},
-                                  {3, 8, 8, 130, 129, 1, 2, 0, 1}, {1, 5, 5, 8, 16, 3, 1, 0, 1},
-                                  {1, 32, 32, 128, 4, 3, 1, 1, 1}, {1, 12, 10, 1, 8, 3, 1, 1, 1},
-                                  {2, 9, 9, 4, 20, 3, 2, 1, 1},    {1, 10, 11, 16, 24, 3, 2, 1, 0},
-                                  {1, 6, 5, 4, 9, 3, 1, 2, 1}};
-    /* C = 16 and 4: version 3's cp.async gather (C % 8 == 0) and its element gather */
-    static const int quick[][9] = {{1, 9, 7, 3, 5, 3, 1, 1, 1},     {2, 17, 15, 37, 70, 3, 2, 1, 1},
-                                   {1, 13, 11, 33, 17, 1, 1, 0, 1}, {1, 7, 9, 16, 12, 3, 2, 1, 0},
-                                   {1, 6, 5, 4, 9, 3, 1, 2, 1}};
+    /* N H W C K R stride pad bias res */
+    static const int full[][10] = {{1, 9, 7, 3, 5, 3, 1, 1, 1, 1},    {2, 17, 15, 37, 70, 3, 2, 1, 1, 0},
+                                   {2, 16, 16, 64, 64, 3, 1, 1, 0, 1}, {1, 13, 11, 33, 17, 1, 1, 0, 1, 1},
+                                   {3, 8, 8, 130, 129, 1, 2, 0, 1, 0}, {1, 5, 5, 8, 16, 3, 1, 0, 1, 0},
+                                   {1, 32, 32, 128, 4, 3, 1, 1, 1, 1}, {1, 12, 10, 1, 8, 3, 1, 1, 1, 0},
+                                   {2, 9, 9, 4, 20, 3, 2, 1, 1, 0},    {1, 10, 11, 16, 24, 3, 2, 1, 0, 1},
+                                   {1, 6, 5, 4, 9, 3, 1, 2, 1, 0}};
+    /* Version 3 gathers 16 bytes by cp.async when the gathered image's channels are a multiple
+     * of 8 (forward, wgrad: C; dgrad: K), else element by element: C = 16 and 4, K = 12 and 24.
+     * (2,23,24,8) s2: odd H (stride classes of unequal size), 288 pixels = 9 k-tiles, so
+     * wgrad splits K in two, unequally. The residual with and without a bias, thin and wide. */
+    static const int quick[][10] = {{1, 9, 7, 3, 5, 3, 1, 1, 1, 1},     {2, 17, 15, 37, 70, 3, 2, 1, 1, 0},
+                                    {1, 13, 11, 33, 17, 1, 1, 0, 1, 0}, {1, 7, 9, 16, 12, 3, 2, 1, 0, 1},
+                                    {1, 6, 5, 4, 9, 3, 1, 2, 1, 0},     {2, 23, 24, 8, 24, 3, 2, 1, 1, 1}};
     const int nquick = (int)(sizeof quick / sizeof *quick), nfull = (int)(sizeof full / sizeof *full);
     int k = 0;
     for (int i = 0; i < (set == SHAPES_QUICK ? nquick : nfull) && k < m; i++) {
         const int *s = set == SHAPES_QUICK ? quick[i] : full[i];
-        OpCase *c = begin(&o[k++], row("conv2d"), "x (%d,%d,%d,%d) w (%d,%d,%d,%d) s%d p%d%s", s[0], s[1], s[2], s[3],
-                          s[4], s[5], s[5], s[3], s[6], s[7], s[8] ? "" : " nobias");
-        conv_args(c, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8]);
+        OpCase *c = begin(&o[k++], row("conv2d"), "x (%d,%d,%d,%d) w (%d,%d,%d,%d) s%d p%d%s%s", s[0], s[1], s[2],
+                          s[3], s[4], s[5], s[5], s[3], s[6], s[7], s[8] ? "" : " nobias", s[9] ? " +res" : "");
+        conv_args(c, s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9]);
     }
-    if (k < m) conv_args(begin(&o[k++], row("conv2d"), "x (0,5,5,8) w (8,3,3,8) empty batch"), 0, 5, 5, 8, 8, 3, 1, 1, 1);
+    if (k < m)
+        conv_args(begin(&o[k++], row("conv2d"), "x (0,5,5,8) w (8,3,3,8) empty batch +res"), 0, 5, 5, 8, 8, 3, 1, 1, 1,
+                  1);
     return k;
 }
 
@@ -794,7 +803,7 @@ int op_case_from_shape(const OpDef *op, const BenchShape *s, OpCase *c) {
     c->count = s->count;
     const int n = (int)s->numel;
     switch (s->kind) {
-    case BK_CONV2D: conv_args(c, s->n, s->h, s->w, s->c, s->k, s->r, s->stride, s->r / 2, 1); break;
+    case BK_CONV2D: conv_args(c, s->n, s->h, s->w, s->c, s->k, s->r, s->stride, s->r / 2, 1, 0); break;
     case BK_GROUP_NORM: gn_args(c, 4, (int[]){s->n, s->h, s->w, s->c}, s->groups, s->silu); break;
     case BK_LAYER_NORM: ln_args(c, 2, (int[]){s->rows, s->in, 0, 0}); break;
     case BK_ATTENTION: attn_args(c, s->n, s->lq, s->lk, s->heads, s->d); break;
@@ -897,7 +906,7 @@ const OpDef op_table[] = {
       P_BWD(ln_b, B(0) | B(1) | B(3) | B(5) | B(6), B(7) | B(8) | B(9), TOL_RED, WHY_RED, ln_bf)},
      ln_shapes, BK_LAYER_NORM, 2e-3, GRAD_SMOOTH "; rstd amplifies rounding by 1/sigma", 1e-2f},
     {"conv2d", 3, 1, true, 3,
-     {P_FWD(conv_f, B(0) | B(1) | B(2), B(4), TOL_RED, WHY_MM, conv_ff),
+     {P_FWD(conv_f, B(0) | B(1) | B(2) | B(8), B(4), TOL_RED, WHY_MM, conv_ff),
       {"dgrad", conv_d, B(1) | B(3), B(5), TOL_RED, WHY_MM, conv_ff},
       {"wgrad", conv_w, B(0) | B(3), B(6) | B(7), TOL_RED, WHY_MM, conv_ff}},
      conv_shapes, BK_CONV2D, 1e-3, "linear in each input: central differences exact up to rounding", 1e-2f},

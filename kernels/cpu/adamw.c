@@ -4,9 +4,9 @@
  * elements. */
 #include <math.h>
 
+#include "kernels/cpu/cpu_util.h"
 #include "kernels/adamw.h"
 
-#define PAR_MIN 32768
 
 int adamw_step_cpu(Tensor *param, Tensor *m, Tensor *v, const AdamWConfig *cfg, int step, float grad_scale) {
     const float b1 = cfg->beta1, b2 = cfg->beta2, eps = cfg->eps, lr = cfg->lr, wd = cfg->weight_decay;
@@ -14,7 +14,7 @@ int adamw_step_cpu(Tensor *param, Tensor *m, Tensor *v, const AdamWConfig *cfg, 
     float *p = param->data, *mp = m->data, *vp = v->data;
     const float *gp = param->grad;
     long n = (long)param->numel;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for schedule(static) if (cpu_par(28.0 * n))
     for (long i = 0; i < n; i++) {
         float g = gp[i] * grad_scale;
         float mi = b1 * mp[i] + (1.0f - b1) * g;

@@ -11,8 +11,7 @@
  * ATT_BK keys, keeping a running row max m, row sum l and an unnormalised (BQ, D)
  * accumulator; a new block rescales them by exp(m_old - m_new). Scratch per thread is
  * one (BQ, BK) score tile, a (D, BK) transposed key block and the (BQ, D) accumulator:
- * bounded, independent of Lq and Lk, and kept between calls (gemm_scratch: no malloc in
- * a training step). The key block is transposed so that the score and
+ * bounded, independent of Lq and Lk. The key block is transposed so that the score and
  * P V loops are unit-stride axpys over an inner dimension; `omp simd` vectorises them
  * (plain -O2 does not: it will not version loops for aliasing).
  * Backward: a task is (b, h); it walks query blocks and, inside, key blocks, recomputing
@@ -23,11 +22,11 @@
  * exp count), less when some of dq, dk, dv are NULL. Bytes: forward reads q once and k,
  * v once per query block (4 B Lk C ceil(Lq/BQ) x 2), writes o and lse; backward reads
  * q, o, dout, lse once and k, v once per query block, read-modify-writes dq, dk, dv.
+ * Each thread's scratch comes from cpu_scratch (cpu_util.h): no malloc once warmed up.
  */
 #include <math.h>
-
 #include "kernels/attention.h"
-#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/cpu_util.h"
 
 #define ATT_BQ 32
 #define ATT_BK 64
@@ -130,9 +129,9 @@ int attention_forward_cpu(const Tensor *q, const Tensor *k, const Tensor *v, int
     const size_t scratch = (size_t)ATT_BQ * ATT_BK + (size_t)sh.d * ATT_BK + (size_t)ATT_BQ * sh.d + 2 * ATT_BQ;
     const double work = (double)sh.b * sh.lq * sh.lk * sh.c;
     int failed = 0;
-#pragma omp parallel if (work > 65536.0)
+#pragma omp parallel if (cpu_par(4.0 * work))
     {
-        float *buf = gemm_scratch(GEMM_SCRATCH_ATTENTION, scratch);
+        float *buf = cpu_scratch(SCRATCH_ATTENTION, scratch * sizeof(float), "attention");
         if (!buf) {
 #pragma omp atomic write
             failed = 1;
@@ -228,9 +227,9 @@ int attention_backward_cpu(const Tensor *q, const Tensor *k, const Tensor *v, co
     const size_t scratch = 2 * (size_t)sh.d * ATT_BK + 2 * (size_t)ATT_BQ * ATT_BK + ATT_BQ;
     const double work = (double)sh.b * sh.lq * sh.lk * sh.c;
     int failed = 0;
-#pragma omp parallel if (work > 65536.0 && tasks > 1)
+#pragma omp parallel if (cpu_par(10.0 * work) && tasks > 1)
     {
-        float *buf = gemm_scratch(GEMM_SCRATCH_ATTENTION, scratch);
+        float *buf = cpu_scratch(SCRATCH_ATTENTION, scratch * sizeof(float), "attention_backward");
         if (!buf) {
 #pragma omp atomic write
             failed = 1;

@@ -9,9 +9,9 @@
  * Ids are checked (an integer in [0, V)) before anything is written. */
 #include <math.h>
 
+#include "kernels/cpu/cpu_util.h"
 #include "kernels/embedding.h"
 
-#define PAR_MIN 32768
 
 /* 0, or -1 naming the first id that is not an integer in [0, V). */
 static int check_ids(const char *op, const Tensor *table, const Tensor *ids) {
@@ -30,7 +30,7 @@ int embedding_forward_cpu(const Tensor *table, const Tensor *ids, Tensor *y) {
     const int N = ids->shape[0], D = table->shape[1];
     const float *tp = table->data; /* (V, D) */
     float *yp = y->data;           /* (N, D) */
-#pragma omp parallel for schedule(static) if (y->numel > PAR_MIN)
+#pragma omp parallel for schedule(static) if (cpu_par(8.0 * (double)y->numel))
     for (int n = 0; n < N; n++) {
         const float *row = tp + (long)ids->data[n] * D;
         for (int d = 0; d < D; d++) yp[(long)n * D + d] = row[d];
@@ -43,7 +43,7 @@ int embedding_backward_cpu(const Tensor *ids, const Tensor *dy, Tensor *dtable) 
     const int N = ids->shape[0], D = dtable->shape[1];
     const float *g = dy->data; /* (N, D) */
     float *dt = dtable->data;  /* (V, D) */
-#pragma omp parallel for schedule(static) if (dy->numel > PAR_MIN)
+#pragma omp parallel for schedule(static) if (cpu_par(12.0 * (double)dy->numel))
     for (int d = 0; d < D; d++)
         for (int n = 0; n < N; n++) dt[(long)ids->data[n] * D + d] += g[(long)n * D + d];
     return 0;

@@ -7,10 +7,10 @@
  *   reparameterize forward: 3 FLOP + exp, 16 bytes/elem; backward ~4 FLOP + exp, up to 28. */
 #include <math.h>
 
+#include "kernels/cpu/cpu_util.h"
 #include "kernels/reduce.h"
 #include "kernels/gaussian.h"
 
-#define PAR_MIN 32768
 
 static inline float clamp_lv(float lv) { return lv < LOGVAR_MIN ? LOGVAR_MIN : lv > LOGVAR_MAX ? LOGVAR_MAX : lv; }
 static inline bool lv_inside(float lv) { return lv >= LOGVAR_MIN && lv <= LOGVAR_MAX; }
@@ -41,7 +41,7 @@ int gaussian_kl_backward_cpu(const Tensor *mu, const Tensor *logvar, const Tenso
     const float k = (float)(dy->data[0] / (double)n);
     const float *m = mu->data, *lv = logvar->data;
     float *dm = dmu ? dmu->data : NULL, *dl = dlogvar ? dlogvar->data : NULL;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for schedule(static) if (cpu_par(24.0 * n))
     for (long i = 0; i < n; i++) {
         if (dm) dm[i] += k * m[i];
         if (dl && lv_inside(lv[i])) dl[i] += k * 0.5f * (expf(lv[i]) - 1.0f);
@@ -53,7 +53,7 @@ int reparameterize_forward_cpu(const Tensor *mu, const Tensor *logvar, const Ten
     const long n = (long)mu->numel;
     const float *m = mu->data, *lv = logvar->data, *e = eps->data;
     float *zp = z->data;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for schedule(static) if (cpu_par(16.0 * n))
     for (long i = 0; i < n; i++) zp[i] = m[i] + expf(0.5f * clamp_lv(lv[i])) * e[i];
     return 0;
 }
@@ -63,7 +63,7 @@ int reparameterize_backward_cpu(const Tensor *logvar, const Tensor *eps, const T
     const long n = (long)logvar->numel;
     const float *lv = logvar->data, *e = eps->data, *g = dz->data;
     float *dm = dmu ? dmu->data : NULL, *dl = dlogvar ? dlogvar->data : NULL;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for schedule(static) if (cpu_par(28.0 * n))
     for (long i = 0; i < n; i++) {
         if (dm) dm[i] += g[i];
         if (dl && lv_inside(lv[i])) dl[i] += g[i] * 0.5f * expf(0.5f * lv[i]) * e[i];

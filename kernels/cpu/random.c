@@ -15,6 +15,7 @@
  * the CUDA file's do.
  */
 #include "core/philox.h"
+#include "kernels/cpu/cpu_util.h"
 #include "kernels/random.h"
 
 /* Blocks first .. last hold draws offset .. offset + n - 1 (n >= 1). */
@@ -34,7 +35,7 @@ int rng_uniform_cpu(Tensor *y, uint64_t seed, uint64_t offset) {
     float *yp = y->data; /* (numel) */
     size_t n = y->numel;
     BlockRange r = block_range(offset, n);
-#pragma omp parallel for schedule(static) if (n > 32768)
+#pragma omp parallel for schedule(static) if (cpu_par(16.0 * n))
     for (long b = 0; b < r.nblocks; b++) {
         uint64_t blk = r.first + (uint64_t)b;
         Philox4 x = philox_block(seed, blk, 0);
@@ -51,7 +52,7 @@ int rng_normal_cpu(Tensor *y, uint64_t seed, uint64_t offset) {
     float *yp = y->data; /* (numel) */
     size_t n = y->numel;
     BlockRange r = block_range(offset, n);
-#pragma omp parallel for schedule(static) if (n > 32768)
+#pragma omp parallel for schedule(static) if (cpu_par(40.0 * n))
     for (long b = 0; b < r.nblocks; b++) {
         uint64_t blk = r.first + (uint64_t)b;
         Philox4 x = philox_block(seed, blk, 1);

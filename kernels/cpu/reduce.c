@@ -6,11 +6,10 @@
  *   mse: 3 FLOP, 8 bytes/elem.  l1: 3 FLOP, 8 bytes/elem.
  *   backward (broadcast, mse, l1): 2-4 FLOP, 8-28 bytes/elem. */
 #include <math.h>
-#include <stdlib.h>
 
+#include "kernels/cpu/cpu_util.h"
 #include "kernels/reduce.h"
 
-#define PAR_MIN 32768
 
 int reduce_blocked_cpu(const char *op, long n, ReduceBlockFn fn, const void *ctx, double *out) {
     const long nb = (n + REDUCE_BLOCK - 1) / REDUCE_BLOCK;
@@ -18,9 +17,9 @@ int reduce_blocked_cpu(const char *op, long n, ReduceBlockFn fn, const void *ctx
         *out = fn(ctx, 0, n);
         return 0;
     }
-    double *p = malloc((size_t)nb * sizeof *p); /* (nb) block sums */
-    if (!p) return ldm_error(op, "out of host memory for %ld partial sums", nb);
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+    double *p = cpu_scratch(SCRATCH_REDUCE, (size_t)nb * sizeof *p, op); /* (nb) block sums */
+    if (!p) return -1;
+#pragma omp parallel for schedule(static) if (cpu_par(8.0 * n))
     for (long i = 0; i < nb; i++) {
         long lo = i * REDUCE_BLOCK, hi = lo + REDUCE_BLOCK < n ? lo + REDUCE_BLOCK : n;
         p[i] = fn(ctx, lo, hi);
@@ -28,7 +27,6 @@ int reduce_blocked_cpu(const char *op, long n, ReduceBlockFn fn, const void *ctx
     for (long w = 1; w < nb; w *= 2)
         for (long i = 0; i + w < nb; i += 2 * w) p[i] += p[i + w];
     *out = p[0];
-    free(p);
     return 0;
 }
 
@@ -105,7 +103,7 @@ int broadcast_scalar_backward_cpu(const Tensor *dy, float k, Tensor *dx) {
     const float g = dy->data[0] * k;
     float *d = dx->data;
     long n = (long)dx->numel;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for schedule(static) if (cpu_par(8.0 * n))
     for (long i = 0; i < n; i++) d[i] += g;
     return 0;
 }
@@ -115,7 +113,7 @@ int mse_backward_cpu(const Tensor *a, const Tensor *b, const Tensor *dy, Tensor 
     const float k = (float)(2.0 * dy->data[0] / (double)n);
     const float *ap = a->data, *bp = b->data;
     float *pa = da ? da->data : NULL, *pb = db ? db->data : NULL;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for schedule(static) if (cpu_par(16.0 * n))
     for (long i = 0; i < n; i++) {
         float g = k * (ap[i] - bp[i]);
         if (pa) pa[i] += g;
@@ -129,7 +127,7 @@ int l1_backward_cpu(const Tensor *a, const Tensor *b, const Tensor *dy, Tensor *
     const float k = (float)(dy->data[0] / (double)n);
     const float *ap = a->data, *bp = b->data;
     float *pa = da ? da->data : NULL, *pb = db ? db->data : NULL;
-#pragma omp parallel for schedule(static) if (n > PAR_MIN)
+#pragma omp parallel for schedule(static) if (cpu_par(16.0 * n))
     for (long i = 0; i < n; i++) {
         float g = ap[i] > bp[i] ? k : ap[i] < bp[i] ? -k : 0.0f;
         if (pa) pa[i] += g;

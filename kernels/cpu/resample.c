@@ -7,9 +7,9 @@
  * OpenMP over rows (an NHWC row is the C channels of one pixel). */
 #include <string.h>
 
+#include "kernels/cpu/cpu_util.h"
 #include "kernels/resample.h"
 
-#define PAR_MIN 32768
 
 // ----------------------------------------------------------------------------
 // upsample2x
@@ -18,7 +18,7 @@ int upsample2x_forward_cpu(const Tensor *x, Tensor *y) {
     const int N = x->shape[0], H = x->shape[1], W = x->shape[2], C = x->shape[3];
     const float *xp = x->data; /* (N, H, W, C) */
     float *yp = y->data;       /* (N, 2H, 2W, C) */
-#pragma omp parallel for schedule(static) if (y->numel > PAR_MIN)
+#pragma omp parallel for schedule(static) if (cpu_par(8.0 * (double)y->numel))
     for (long r = 0; r < (long)N * 2 * H; r++) { /* one output image row (n, i) */
         const long n = r / (2 * H), i = r % (2 * H);
         const float *src = xp + ((n * H + i / 2) * W) * C;
@@ -36,7 +36,7 @@ int upsample2x_backward_cpu(const Tensor *dy, Tensor *dx) {
     const long W2C = 2L * W * C;
     const float *g = dy->data; /* (N, 2H, 2W, C) */
     float *d = dx->data;       /* (N, H, W, C) */
-#pragma omp parallel for schedule(static) if (dy->numel > PAR_MIN)
+#pragma omp parallel for schedule(static) if (cpu_par(8.0 * (double)dy->numel))
     for (long r = 0; r < (long)N * H; r++) {               /* one input image row (n, h) */
         const float *g0 = g + 2 * r * W2C, *g1 = g0 + W2C; /* output rows 2h and 2h + 1 */
         float *dr = d + r * W * (long)C;
@@ -54,13 +54,13 @@ int upsample2x_backward_cpu(const Tensor *dy, Tensor *dx) {
 
 /* dst[r, d0 + k] = src[r, s0 + k] for k < n, every row r */
 static void copy_cols(float *dst, int dc, int d0, const float *src, int sc, int s0, int n, long rows) {
-#pragma omp parallel for schedule(static) if (rows * n > PAR_MIN)
+#pragma omp parallel for schedule(static) if (cpu_par(8.0 * rows * n))
     for (long r = 0; r < rows; r++) memcpy(dst + r * dc + d0, src + r * sc + s0, (size_t)n * sizeof(float));
 }
 
 /* dst[r, d0 + k] += src[r, s0 + k] for k < n, every row r */
 static void add_cols(float *dst, int dc, int d0, const float *src, int sc, int s0, int n, long rows) {
-#pragma omp parallel for schedule(static) if (rows * n > PAR_MIN)
+#pragma omp parallel for schedule(static) if (cpu_par(12.0 * rows * n))
     for (long r = 0; r < rows; r++)
         for (int k = 0; k < n; k++) dst[r * dc + d0 + k] += src[r * sc + s0 + k];
 }

@@ -1,6 +1,6 @@
 /* kernels/cuda/conv2d.cu — 2-D convolution on the GPU (math in kernels/conv2d.h).
  *   x (N, H, W, C), w (K, R, S, C), b (K), y (N, P, Q, K)
- *   y[n,p,q,k] = b[k] + sum_{r,s,c} x[n, p*st-pad+r, q*st-pad+s, c] w[k,r,s,c]
+ *   y[n,p,q,k] = b[k] + sum_{r,s,c} x[n, p*st-pad+r, q*st-pad+s, c] w[k,r,s,c] (+ res[n,p,q,k])
  *   dx[n,h,w,c] += sum_{k,r,s: h = p*st-pad+r, w = q*st-pad+s} dy[n,p,q,k] w[k,r,s,c]
  *   dw[k,r,s,c] += sum_{n,p,q} dy[n,p,q,k] x[n, p*st-pad+r, q*st-pad+s, c]
  *   db[k]       += sum_{n,p,q} dy[n,p,q,k]
@@ -25,8 +25,9 @@
  *      db       column sums of dy (N*P*Q x K), two fixed-order passes (gemm.cu).
  *   Any C, K (tiles padded with zeros), odd H/W, batch 1, stride 1/2, any pad.
  *   float4 global loads when C (A side) or K (dy side) is a multiple of 4.
- *   3  forward on the bf16 tensor cores (mma.sync, kernels/cuda/conv2d_tc.cu: implicit GEMM on
- *      linear v3's main loop); dgrad, wgrad and db fall back to version 2.
+ *   3  forward, dgrad and wgrad on the bf16 tensor cores (mma.sync, kernels/cuda/conv2d_tc.cu:
+ *      implicit GEMMs on linear v3's main loop, dgrad per stride class as above, wgrad
+ *      split-K with a fixed-order reduction); db is version 2's.
  * Accuracy: fp32 FMA throughout; differs from the CPU only by summation order.
  */
 #include <math.h>
@@ -63,7 +64,8 @@ static int grid1d(long n) {
 // Version 1: naive direct kernels (one thread per output element)
 
 __global__ void conv_fwd_naive(const float *__restrict__ x, const float *__restrict__ w,
-                               const float *__restrict__ b, float *__restrict__ y, ConvDims d) {
+                               const float *__restrict__ b, const float *__restrict__ res, float *__restrict__ y,
+                               ConvDims d) {
     const long idx = blockIdx.x * (long)blockDim.x + threadIdx.x;
     const long total = (long)d.n * d.p * d.q * d.k;
     if (idx >= total) return;
@@ -82,7 +84,7 @@ __global__ void conv_fwd_naive(const float *__restrict__ x, const float *__restr
             for (int c = 0; c < d.c; c++) acc = fmaf(xp[c], wp[c], acc);
         }
     }
-    y[idx] = acc;
+    y[idx] = res ? acc + res[idx] : acc;
 }
 
 __global__ void conv_dgrad_naive(const float *__restrict__ dy, const float *__restrict__ w,
@@ -394,12 +396,13 @@ static int conv_version(void) {
                      v);
 }
 
-static int conv_forward_v2(const float *x, const float *w, const float *b, float *y, const ConvDims &d) {
+static int conv_forward_v2(const float *x, const float *w, const float *b, const float *res, float *y,
+                           const ConvDims &d) {
     const int M = d.n * d.p * d.q, cchunks = (d.c + GEMM_BK - 1) / GEMM_BK;
     const bool vec = d.c % 4 == 0 && gemm_aligned16(x) && gemm_aligned16(w);
     const ConvFwdA la = {x, d, M, cchunks, vec};
     const ConvFwdB lb = {w, d.k, d.r * d.s * d.c, d.c, cchunks, vec};
-    const EpiRowMajor epi = {y, b, nullptr, 0, d.k, false};
+    const EpiRowMajor epi = {y, b, nullptr, 0, d.k, false, res};
     return gemm_launch("conv2d_forward_igemm", M, d.k, d.r * d.s * cchunks, 1, d.r * d.s * cchunks, la, lb, epi);
 }
 
@@ -434,19 +437,19 @@ static int conv_wgrad_v2(const float *x, const float *dy, float *dw, const ConvD
     return gemm_accumulate_splitk("conv2d_wgrad_igemm", d.k, rsc, (npq + GEMM_BK - 1) / GEMM_BK, la, lb, dw);
 }
 
-extern "C" int conv2d_forward_cuda(const Tensor *x, const Tensor *w, const Tensor *b, int stride, int pad,
-                                   Tensor *y) {
+extern "C" int conv2d_forward_cuda(const Tensor *x, const Tensor *w, const Tensor *b, const Tensor *res, int stride,
+                                   int pad, Tensor *y) {
     const int v = conv_version();
     if (v < 0) return -1;
     const ConvDims d = conv_dims(x, w, y, stride, pad);
-    const float *bias = b ? b->data : nullptr;
+    const float *bias = b ? b->data : nullptr, *r = res ? res->data : nullptr;
     if (v == 1) {
-        LDM_LAUNCH(conv_fwd_naive, grid1d((long)y->numel), 256)(x->data, w->data, bias, y->data, d);
+        LDM_LAUNCH(conv_fwd_naive, grid1d((long)y->numel), 256)(x->data, w->data, bias, r, y->data, d);
         CUDA_LAUNCH_CHECK("conv2d_forward_naive");
         return 0;
     }
-    if (v == 3) return conv2d_forward_tc_cuda(x, w, b, stride, pad, y);
-    return conv_forward_v2(x->data, w->data, bias, y->data, d);
+    if (v == 3) return conv2d_forward_tc_cuda(x, w, b, res, stride, pad, y);
+    return conv_forward_v2(x->data, w->data, bias, r, y->data, d);
 }
 
 extern "C" int conv2d_backward_cuda(const Tensor *x, const Tensor *w, const Tensor *dy, int stride, int pad,
@@ -470,9 +473,12 @@ extern "C" int conv2d_backward_cuda(const Tensor *x, const Tensor *w, const Tens
         }
         return 0;
     }
-    /* version 3 has no backward of its own yet: version 2's */
-    if (dx && conv_dgrad_v2(dy->data, w->data, dx->data, d)) return -1;
-    if (dw && conv_wgrad_v2(x->data, dy->data, dw->data, d)) return -1;
+    if (v == 3) {
+        if (conv2d_backward_tc_cuda(x, w, dy, stride, pad, dx, dw)) return -1;
+    } else {
+        if (dx && conv_dgrad_v2(dy->data, w->data, dx->data, d)) return -1;
+        if (dw && conv_wgrad_v2(x->data, dy->data, dw->data, d)) return -1;
+    }
     if (db && ldm_colsum_accumulate(dy->data, npq, d.k, db->data)) return -1;
     return 0;
 }

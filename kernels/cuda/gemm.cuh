@@ -243,6 +243,7 @@ struct EpiRowMajor {
     long part_stride;
     int ldc;
     bool accumulate;
+    const float *res; /* added after the bias (conv2d's residual), same layout as out; or NULL */
     __device__ long row(int m) const { return (long)m * ldc; }
     __device__ void store(long r, int n, float acc) const {
         if (part)
@@ -250,7 +251,7 @@ struct EpiRowMajor {
         else if (accumulate)
             out[r + n] += acc;
         else
-            out[r + n] = acc + (bias ? __ldg(bias + n) : 0.0f);
+            out[r + n] = acc + (bias ? __ldg(bias + n) : 0.0f) + (res ? __ldg(res + r + n) : 0.0f);
     }
 };
 
@@ -262,7 +263,7 @@ static int gemm_accumulate_splitk(const char *name, int M, int N, int ktiles, co
     if (M <= 0 || N <= 0) return 0; /* empty output: a no-op */
     int splits, per;
     ldm_splitk_plan((M + GEMM_BM - 1) / GEMM_BM, (N + GEMM_BN - 1) / GEMM_BN, ktiles, &splits, &per);
-    EpiRowMajor epi = {out, nullptr, nullptr, 0, N, true};
+    EpiRowMajor epi = {out, nullptr, nullptr, 0, N, true, nullptr};
     if (splits == 1) return gemm_launch(name, M, N, ktiles, 1, per, la, lb, epi);
     const long mn = (long)M * N;
     float *part = ldm_cuda_scratch((size_t)splits * mn);

@@ -102,7 +102,7 @@ extern "C" int linear_forward_cuda(const Tensor *x, const Tensor *w, const Tenso
     const bool vec = in % 4 == 0 && gemm_aligned16(x->data) && gemm_aligned16(w->data);
     const MatK la = {x->data, in, (int)m, in, vec};
     const MatK lb = {w->data, in, out, in, vec};
-    const EpiRowMajor epi = {y->data, bias, nullptr, 0, out, false};
+    const EpiRowMajor epi = {y->data, bias, nullptr, 0, out, false, nullptr};
     const int ktiles = (in + GEMM_BK - 1) / GEMM_BK;
     return gemm_launch("linear_forward_sgemm", (int)m, out, ktiles, 1, ktiles, la, lb, epi);
 }
@@ -135,7 +135,7 @@ extern "C" int linear_backward_cuda(const Tensor *x, const Tensor *w, const Tens
     } else if (dx) {
         const MatK la = {dy->data, out, (int)m, out, vec_out && gemm_aligned16(dy->data)};
         const MatMN lb = {w->data, in, in, out, vec_in && gemm_aligned16(w->data)};
-        const EpiRowMajor epi = {dx->data, nullptr, nullptr, 0, in, true};
+        const EpiRowMajor epi = {dx->data, nullptr, nullptr, 0, in, true, nullptr};
         const int ktiles = (out + GEMM_BK - 1) / GEMM_BK;
         if (gemm_launch("linear_dx_sgemm", (int)m, in, ktiles, 1, ktiles, la, lb, epi)) return -1;
     }

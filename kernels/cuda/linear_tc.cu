@@ -67,20 +67,6 @@ void tc_cast_pad(const float *src, bf16_t *dst, long rows, int k, int kp) {
 // ---------------------------------------------------------------------------------
 // pass 2: the mma main loop
 
-/* element offset of (k row, 8-element n chunk) in a swizzled 32 x 64 bf16 tile */
-__device__ __forceinline__ int tc_swz_kn(int row, int chunk) { return row * TC_BN + ((chunk ^ (row & 7)) << 3); }
-
-/* copies rows kt*32.. of a (krows, np) bf16 matrix, columns n0..n0+63, into s (32 x 64) */
-__device__ __forceinline__ void tc_load_tile_kn(bf16_t *s, const bf16_t *g, int krows, int np, int n0, int kt) {
-#pragma unroll
-    for (int j = 0; j < 2; j++) {
-        const int c = threadIdx.x + TC_THREADS * j, row = c >> 3, chunk = c & 7;
-        const int gk = kt * TC_BK + row, gn = n0 + chunk * 8;
-        const bool ok = gk < krows && gn < np;
-        cp_async_cg16(s + tc_swz_kn(row, chunk), ok ? g + (long)gk * np + gn : g, ok ? 16 : 0);
-    }
-}
-
 /* C (m, n) = A B (+ bias) (+= when accumulate).
  * A_KM = false: a is (m, kp), A(m, k) = a[m, k];  A_KM = true: a is (kp, mp), A(m, k) = a[k, m]
  *   (kp is then the true K, mp = m rounded up to 8).
@@ -129,27 +115,13 @@ linear_mma_kernel(const bf16_t *__restrict__ xb, const bf16_t *__restrict__ wb, 
             uint32_t af[2][4], bfr[4][2];
 #pragma unroll
             for (int mi = 0; mi < 2; mi++) {
-                if (A_KM) { /* matrices (m lo, k lo), (m hi, k lo), (m lo, k hi), (m hi, k hi), transposed */
-                    const int i = lane >> 3, row = ks * 16 + (i >> 1) * 8 + (lane & 7);
-                    const int chunk = wm * 4 + mi * 2 + (i & 1);
-                    ldmatrix_x4_trans(af[mi], a_s + tc_swz_kn(row, chunk));
-                } else {
-                    tc_frag_a(af[mi], a_s, ks, wm, mi, lane);
-                }
+                if (A_KM) tc_frag_a_km(af[mi], a_s, ks, wm, mi, lane); /* ldmatrix.trans */
+                else tc_frag_a(af[mi], a_s, ks, wm, mi, lane);
             }
 #pragma unroll
             for (int pr = 0; pr < 2; pr++) {
-                if (B_KN) { /* matrices (n8 tile 2pr, k lo), (2pr, k hi), (2pr+1, k lo), (2pr+1, k hi):
-                             * lane supplies k row (k lo or hi) + lane % 8 of n chunk (tile) */
-                    const int i = lane >> 3;
-                    const int row = ks * 16 + (i & 1) * 8 + (lane & 7), chunk = wn * 4 + pr * 2 + (i >> 1);
-                    uint32_t r[4];
-                    ldmatrix_x4_trans(r, b_s + tc_swz_kn(row, chunk));
-                    bfr[2 * pr][0] = r[0], bfr[2 * pr][1] = r[1];
-                    bfr[2 * pr + 1][0] = r[2], bfr[2 * pr + 1][1] = r[3];
-                } else {
-                    tc_frag_b(bfr, b_s, ks, wn, pr, lane);
-                }
+                if (B_KN) tc_frag_b_kn(bfr, b_s, ks, wn, pr, lane); /* ldmatrix.trans */
+                else tc_frag_b(bfr, b_s, ks, wn, pr, lane);
             }
             tc_mma_warp(acc, af, bfr);
         }

@@ -1,6 +1,7 @@
 /* kernels/cuda/tc_tile.cuh — the pieces of linear v3's main loop (kernels/cuda/linear_tc.cu)
- * shared with conv2d v3 (kernels/cuda/conv2d_tc.cu): tile sizes, the swizzled 64 x 32 bf16
- * shared tile and its cp.async loader, the fp32 -> bf16 cast pass. */
+ * shared with conv2d v3 (kernels/cuda/conv2d_tc.cu): tile sizes, the swizzled bf16 shared
+ * tiles (64 x 32 stored by m or n rows, 32 x 64 stored by k rows) with their cp.async loaders
+ * and fragment loads, the warp's mma step, the fp32 -> bf16 cast pass. */
 #ifndef LDM_KERNELS_CUDA_TC_TILE_CUH
 #define LDM_KERNELS_CUDA_TC_TILE_CUH
 
@@ -54,6 +55,43 @@ __device__ __forceinline__ void tc_frag_b(uint32_t (&bfr)[4][2], const bf16_t *b
     const int row = wn * 32 + pr * 16 + (i >> 1) * 8 + (lane & 7), chunk = 2 * ks + (i & 1);
     uint32_t r[4];
     ldmatrix_x4(r, b_s + tc_swz(row, chunk));
+    bfr[2 * pr][0] = r[0], bfr[2 * pr][1] = r[1];
+    bfr[2 * pr + 1][0] = r[2], bfr[2 * pr + 1][1] = r[3];
+}
+
+/* element offset of (k row, 8-element chunk) in a swizzled 32 x 64 bf16 tile stored by k rows
+ * (128-byte rows of eight chunks at chunk ^ (row & 7)) */
+__device__ __forceinline__ int tc_swz_kn(int row, int chunk) { return row * TC_BN + ((chunk ^ (row & 7)) << 3); }
+
+/* copies rows kt*32.. of a (krows, np) bf16 matrix, columns n0..n0+63, into s (32 x 64) */
+__device__ __forceinline__ void tc_load_tile_kn(bf16_t *s, const bf16_t *g, int krows, int np, int n0, int kt) {
+#pragma unroll
+    for (int j = 0; j < 2; j++) {
+        const int c = threadIdx.x + TC_THREADS * j, row = c >> 3, chunk = c & 7;
+        const int gk = kt * TC_BK + row, gn = n0 + chunk * 8;
+        const bool ok = gk < krows && gn < np;
+        cp_async_cg16(s + tc_swz_kn(row, chunk), ok ? g + (long)gk * np + gn : g, ok ? 16 : 0);
+    }
+}
+
+/* A fragments of k-step ks from a (k, m) tile (tc_swz_kn): ldmatrix.x4.trans of the matrices
+ * (m lo, k lo), (m hi, k lo), (m lo, k hi), (m hi, k hi); lane supplies k row
+ * ks*16 + (i / 2) * 8 + l % 8 of m chunk (i % 2) (i = l / 8). */
+__device__ __forceinline__ void tc_frag_a_km(uint32_t (&af)[4], const bf16_t *a_s, int ks, int wm, int mi, int lane) {
+    const int i = lane >> 3, row = ks * 16 + (i >> 1) * 8 + (lane & 7);
+    const int chunk = wm * 4 + mi * 2 + (i & 1);
+    ldmatrix_x4_trans(af, a_s + tc_swz_kn(row, chunk));
+}
+
+/* B fragments of n8 tiles 2 pr and 2 pr + 1 from a (k, n) tile (tc_swz_kn): ldmatrix.x4.trans
+ * of (tile 2pr, k lo), (2pr, k hi), (2pr+1, k lo), (2pr+1, k hi); lane supplies k row
+ * ks*16 + (i % 2) * 8 + l % 8 of n chunk (tile) i / 2. */
+__device__ __forceinline__ void tc_frag_b_kn(uint32_t (&bfr)[4][2], const bf16_t *b_s, int ks, int wn, int pr,
+                                             int lane) {
+    const int i = lane >> 3;
+    const int row = ks * 16 + (i & 1) * 8 + (lane & 7), chunk = wn * 4 + pr * 2 + (i >> 1);
+    uint32_t r[4];
+    ldmatrix_x4_trans(r, b_s + tc_swz_kn(row, chunk));
     bfr[2 * pr][0] = r[0], bfr[2 * pr][1] = r[1];
     bfr[2 * pr + 1][0] = r[2], bfr[2 * pr + 1][1] = r[3];
 }

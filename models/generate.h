@@ -1,4 +1,4 @@
-/* sample/generate.h — from two checkpoints to images: noise -> U-Net sampler -> VAE decoder.
+/* models/generate.h — from two checkpoints (or two models in memory) to images: noise -> U-Net sampler -> VAE decoder.
  *
  *   z_T ~ N(0, I)                  (n, s, s, latent_ch), Philox (row seed, offset 0)
  *   z_0 = sample(...)              DDPM / DDIM / DPM++(2M) with classifier-free guidance,
@@ -18,8 +18,8 @@
  * depend on the batching; with eta > 0 each batch of a split run draws its step noise from
  * its own seed (gen_row_seed(row seed, 1000 + batch)), an unsplit run from the row seed.
  */
-#ifndef LDM_SAMPLE_GENERATE_H
-#define LDM_SAMPLE_GENERATE_H
+#ifndef LDM_MODELS_GENERATE_H
+#define LDM_MODELS_GENERATE_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -37,6 +37,7 @@ typedef struct {
     double latent_scale;
     long long unet_step, vae_step;
     bool used_ema;
+    bool owns_models;   /* gen_open loaded them (and frees them); gen_attach borrows */
     Device dev;
     size_t arena_bytes; /* --arena-mb, or 0: planned */
     Arena *arena;       /* NULL until the first gen_images */
@@ -52,6 +53,12 @@ typedef struct {
  * them. arena_mb 0 = planned from the model, n and the guidance (see above); else the
  * fixed activation memory, in batches that fit in it. -1 naming the file. */
 int gen_open(Generator *g, const char *unet_path, const char *vae_path, Device dev, bool use_ema, size_t arena_mb);
+/* The same generator over models already in memory (a training run's U-Net with its EMA
+ * weights swapped in, its VAE): the structs are copied, their parameters borrowed, so
+ * they must outlive the generator and gen_close leaves them alone. The planned arena
+ * (arena_mb 0) as for gen_open. -1 on a bad schedule. */
+int gen_attach(Generator *g, const ModelConfig *cfg, const UNet *unet, const VAE *vae, double latent_scale, Device dev,
+               size_t arena_mb);
 void gen_close(Generator *g);
 
 /* The row seed for class `label` (-1: unconditional). */

@@ -1,4 +1,4 @@
-/* sample/classifier_run.h — training ldm-eval's classifier (models/classifier.h) and running
+/* models/classifier_run.h — training ldm-eval's classifier (models/classifier.h) and running
  * it over images.
  *
  * Training: AdamW (lr with a 5% linear warm-up, then cosine decay to 0; no weight decay),
@@ -6,8 +6,8 @@
  * training images each epoch (splitmix64 from the seed: the same seed gives the same run on
  * one device). A progress line every 50 steps: step, mean loss, batch accuracy, images/s.
  */
-#ifndef LDM_SAMPLE_CLASSIFIER_RUN_H
-#define LDM_SAMPLE_CLASSIFIER_RUN_H
+#ifndef LDM_MODELS_CLASSIFIER_RUN_H
+#define LDM_MODELS_CLASSIFIER_RUN_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -35,6 +35,10 @@ int cls_predict(const Classifier *m, Device dev, const float *x, int n, int *pre
 int cls_save(const char *path, const ModelConfig *cfg, const ParamSet *ps, const ClassifierConfig *cc, long long step,
              int n_extra, const char *const *keys, const char *const *vals);
 int cls_load(const char *path, Device dev, ModelConfig *cfg, Classifier *m, ParamSet *ps);
+
+/* The classifier (config c, from file cpath) and a model `what` with config g agree on
+ * the canvas, the data size and the classes, and g makes gray images; -1 naming both. */
+int cls_check_compat(const char *cpath, const ModelConfig *c, const char *what, const ModelConfig *g);
 
 /* Per-class accuracy: correct[k], total[k] for k < K, from labels and predictions. */
 void cls_tally(const int *labels, const int *pred, int n, int K, int *correct, int *total);

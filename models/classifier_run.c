@@ -1,5 +1,5 @@
-/* sample/classifier_run.c — see classifier_run.h. */
-#include "sample/classifier_run.h"
+/* models/classifier_run.c — see classifier_run.h. */
+#include "models/classifier_run.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -10,7 +10,6 @@
 #include "core/error.h"
 #include "kernels/adamw.h"
 #include "models/checkpoint.h"
-#include "sample/eval_data.h"
 
 #define CLS_RUN_BATCH 64
 
@@ -25,6 +24,11 @@ static uint64_t splitmix64(uint64_t *s) {
  * floats each) dominate; with gradients and the tape about 8 such maps per image. */
 static size_t arena_bytes(const ClassifierConfig *cc, int batch) {
     return (size_t)(8.0 * 4 * cc->image_size * cc->image_size * cc->ch * batch * 1.5) + ((size_t)64 << 20);
+}
+
+/* uint8 canvas pixels -> [-1, 1]: v / 127.5 - 1, as data/transform.h's transform_to_float */
+static void u8_to_input(const uint8_t *src, size_t n, float *dst) {
+    for (size_t i = 0; i < n; i++) dst[i] = src[i] * (1.0f / 127.5f) - 1.0f;
 }
 
 static double now(void) {
@@ -77,7 +81,7 @@ int cls_train(Classifier *m, ParamSet *ps, const uint8_t *x, const int *labels, 
                 pos = 0;
             }
             const int k = perm[pos++];
-            eval_u8_to_float(x + (size_t)k * S * S, (size_t)S * S, hx + (size_t)b * S * S);
+            u8_to_input(x + (size_t)k * S * S, (size_t)S * S, hx + (size_t)b * S * S);
             hl[b] = (float)labels[k];
         }
         arena_reset(arena);
@@ -146,6 +150,22 @@ int cls_predict(const Classifier *m, Device dev, const float *x, int n, int *pre
     arena_destroy(arena);
     free(logits);
     return rc;
+}
+
+/* The classifier and the generator must agree on the canvas and the classes. */
+int cls_check_compat(const char *cpath, const ModelConfig *c, const char *what, const ModelConfig *g) {
+    if (g->channels != 1)
+        return ldm_error("classifier", "%s makes %d-channel images; ldm-eval judges gray images only (channels = 1)",
+                         what, g->channels);
+    if (c->image_size != g->image_size || c->data_size != g->data_size)
+        return ldm_error("classifier", "classifier %s was trained on %dx%d images (data %dx%d), but %s makes %dx%d (data %dx%d)",
+                         cpath, c->image_size, c->image_size, c->data_size, c->data_size, what, g->image_size,
+                         g->image_size, g->data_size, g->data_size);
+    if (c->num_classes != g->num_classes || strcmp(c->class_names, g->class_names))
+        return ldm_error("classifier", "classifier %s was trained for %d classes (%s), but %s has %d (%s)", cpath,
+                         c->num_classes, c->class_names, what, g->num_classes,
+                         g->num_classes ? g->class_names : "unconditional");
+    return 0;
 }
 
 void cls_tally(const int *labels, const int *pred, int n, int K, int *correct, int *total) {

@@ -1,5 +1,5 @@
-/* sample/generate.c — see generate.h. */
-#include "sample/generate.h"
+/* models/generate.c — see generate.h. */
+#include "models/generate.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -39,6 +39,7 @@ int gen_open(Generator *g, const char *unet_path, const char *vae_path, Device d
     if (vck.latent_scale != uck.latent_scale)
         fprintf(stderr, "ldm-sample: warning: --vae %s has latent scale %.6g but the U-Net was trained with %.6g "
                 "(another VAE run?); using the U-Net's\n", vae_path, vck.latent_scale, uck.latent_scale);
+    g->owns_models = true;
     g->used_ema = use_ema && checkpoint_has_group(&uck, "ema.");
     ps_init(&g->unet_ps, DEV_CPU, 0, true, false);
     ps_init(&g->vae_ps, DEV_CPU, 0, true, false);
@@ -53,9 +54,18 @@ int gen_open(Generator *g, const char *unet_path, const char *vae_path, Device d
     return rc ? -1 : 0;
 }
 
+int gen_attach(Generator *g, const ModelConfig *cfg, const UNet *unet, const VAE *vae, double latent_scale, Device dev,
+               size_t arena_mb) {
+    memset(g, 0, sizeof *g);
+    g->cfg = *cfg, g->unet = *unet, g->vae = *vae, g->latent_scale = latent_scale, g->dev = dev;
+    g->arena_bytes = arena_mb << 20;
+    if (schedule_from_config(&g->sched, cfg)) return -1;
+    tape_init(&g->tp, NULL), tape_set_grad_enabled(&g->tp, false);
+    return 0;
+}
+
 void gen_close(Generator *g) {
-    ps_free(&g->unet_ps);
-    ps_free(&g->vae_ps);
+    if (g->owns_models) ps_free(&g->unet_ps), ps_free(&g->vae_ps);
     schedule_free(&g->sched);
     arena_destroy(g->arena);
     g->arena = NULL;

@@ -1,4 +1,4 @@
-/* sample/frechet.h — the Fréchet distance between two sets of feature vectors, each summed up
+/* core/frechet.h — the Fréchet distance between two sets of feature vectors, each summed up
  * as a Gaussian (mean, covariance), as FID does (Heusel et al. 2017) in the classifier's
  * feature space:
  *
@@ -16,8 +16,8 @@
  * can return complex parts and needs a fudge term for singular products.
  * Covariances are unbiased (divide by n - 1). For d = 128 one FD costs ~50 ms.
  */
-#ifndef LDM_SAMPLE_FRECHET_H
-#define LDM_SAMPLE_FRECHET_H
+#ifndef LDM_CORE_FRECHET_H
+#define LDM_CORE_FRECHET_H
 
 typedef struct {
     int d, n;     /* dimension; vectors summed up */

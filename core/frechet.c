@@ -1,5 +1,5 @@
-/* sample/frechet.c — see frechet.h for the math. */
-#include "sample/frechet.h"
+/* core/frechet.c — see frechet.h for the math. */
+#include "core/frechet.h"
 
 #include <math.h>
 #include <stdlib.h>
