@@ -45,14 +45,16 @@
  * Threads: work items (bands) are handed out dynamically. The weight gradient sums over
  * all pixels: the items are cut into groups, as many as the shape says (at most
  * WG_GROUPS), each summed into its own partial dw in item order, and the partials are
- * added in group order, so the result does not depend on the thread count. Scratch (packed weights, slabs, partials) comes from
- * gemm_scratch: no malloc per call.
+ * added in group order, so the result does not depend on the thread count. Scratch
+ * (packed weights, slabs, partials) comes from cpu_scratch (cpu_util.h): no malloc per
+ * call; cpu_par decides whether a call is worth a second thread.
  */
 #include <omp.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "kernels/conv2d.h"
+#include "kernels/cpu/cpu_util.h"
 #include "kernels/cpu/gemm.h"
 
 // ----------------------------------------------------------------------------
@@ -309,10 +311,10 @@ static void kernel_pack(const KernelView *v, int Ko, int D, int nrp, float *dst)
             }
 }
 
-/* Threads for `flop` of work in `items` pieces: one below ~1 MFLOP (a parallel region
- * costs more) or inside a parallel region. */
+/* Threads for `flop` of work in `items` pieces: one where cpu_par says a parallel region
+ * costs more, or inside a parallel region. */
 static int conv_threads(double flop, int items) {
-    if (omp_in_parallel() || flop < 1e6) return 1;
+    if (omp_in_parallel() || !cpu_par(flop)) return 1;
     int nt = omp_get_max_threads();
     return nt < items ? nt : items;
 }
@@ -358,8 +360,8 @@ static int conv_direct(const DirectConv *c) {
     size_t wfloats = ((size_t)(dot ? Ko : nkb * nrp) * D + 15) / 16 * 16, sfloats = slab_floats(&sl);
     /* per thread: the slab pointer and the output pointer of each pixel of its item */
     int maxpx = ipb > 1 ? ipb * P * Q : sl.band * Q;
-    float *buf = gemm_scratch(GEMM_SCRATCH_CONV, wfloats + (size_t)nt * ipb * sfloats);
-    void **tables = (void **)gemm_scratch(GEMM_SCRATCH_CONV_PIXELS, (size_t)nt * 2 * maxpx * sizeof(void *) / sizeof(float));
+    float *buf = cpu_scratch(SCRATCH_CONV, sizeof(float) * (wfloats + (size_t)nt * ipb * sfloats), "conv2d");
+    void **tables = cpu_scratch(SCRATCH_CONV_PIXELS, (size_t)nt * 2 * maxpx * sizeof(void *), "conv2d");
     if (!buf || !tables) return -1;
     float *wp = buf;
     kernel_pack(c->kv, Ko, D, nrp, wp);
@@ -465,7 +467,7 @@ static int conv_wgrad_direct(const Tensor *x, const Tensor *dy, int stride, int 
     int nrp = ls->nv * VW, ipb = sl.nband == 1 && P * Q < WG_CHUNK ? WG_CHUNK / (P * Q) : 1;
     size_t pfloats = (size_t)K * D, sfloats = slab_floats(&sl);
     int nt = conv_threads(2.0 * sl.N * P * Q * K * D, G);
-    float *buf = gemm_scratch(GEMM_SCRATCH_CONV, G * pfloats + (size_t)nt * ipb * sfloats);
+    float *buf = cpu_scratch(SCRATCH_CONV, sizeof(float) * (G * pfloats + (size_t)nt * ipb * sfloats), "conv2d");
     if (!buf) return -1;
     long sa[BAND_PIXELS], sb[BAND_PIXELS]; /* segment j: row j % band of image j / band of the block */
     for (int j = 0; j < ipb * sl.band; j++) {
@@ -521,7 +523,7 @@ static int conv_wgrad_direct(const Tensor *x, const Tensor *dy, int stride, int 
         }
     }
     /* dw += the partials, in group order */
-#pragma omp parallel for schedule(static) num_threads(nt) if (pfloats * G > 65536)
+#pragma omp parallel for schedule(static) num_threads(nt) if (cpu_par(4.0 * pfloats * G))
     for (size_t e = 0; e < pfloats; e++) {
         float s = 0.0f;
         for (int g = 0; g < G; g++) s += buf[g * pfloats + e];
