@@ -43,16 +43,18 @@
  * tap row instead, each output a dot product of length D (dot_tile).
  *
  * Threads: work items (bands) are handed out dynamically. The weight gradient sums over
- * all pixels: the items are cut into WG_GROUPS fixed groups, each summed into its own
- * partial dw in item order, and the partials are added in group order, so the result does
- * not depend on the thread count. Scratch (packed weights, slabs, partials) comes from
- * gemm_scratch: no malloc per call.
+ * all pixels: the items are cut into groups, as many as the shape says (at most
+ * WG_GROUPS), each summed into its own partial dw in item order, and the partials are
+ * added in group order, so the result does not depend on the thread count. Scratch
+ * (packed weights, slabs, partials) comes from cpu_scratch (cpu_util.h): no malloc per
+ * call; cpu_par decides whether a call is worth a second thread.
  */
 #include <omp.h>
 #include <stdbool.h>
 #include <string.h>
 
 #include "kernels/conv2d.h"
+#include "kernels/cpu/cpu_util.h"
 #include "kernels/cpu/gemm.h"
 
 // ----------------------------------------------------------------------------
@@ -280,10 +282,16 @@ typedef struct {
 static void kernel_pack(const KernelView *v, int Ko, int D, int nrp, float *dst) {
     int blocks = nrp ? (Ko + nrp - 1) / nrp : 0;
     if (nrp) memset(dst, 0, (size_t)blocks * nrp * D * sizeof(float));
-#define AT(o, d) dst[nrp ? ((size_t)((o) / nrp) * D + (d)) * nrp + (o) % nrp : (size_t)(o) * D + (d)]
     if (!v->flip) {
-        for (int o = 0; o < Ko; o++)
-            for (int d = 0; d < D; d++) AT(o, d) = v->w[(size_t)o * D + d];
+        if (!nrp) {
+            memcpy(dst, v->w, (size_t)Ko * D * sizeof(float));
+            return;
+        }
+        for (int o = 0; o < Ko; o++) {
+            const float *src = v->w + (size_t)o * D;
+            float *d0 = dst + (size_t)(o / nrp) * D * nrp + o % nrp;
+            for (int d = 0; d < D; d++) d0[(size_t)d * nrp] = src[d];
+        }
         return;
     }
     int K = v->K;
@@ -292,15 +300,21 @@ static void kernel_pack(const KernelView *v, int Ko, int D, int nrp, float *dst)
             for (int b = 0; b < v->ns; b++) {
                 const float *src = v->w + (((size_t)k * v->R + v->rt[a]) * v->S + v->st[b]) * v->C;
                 int d = (a * v->ns + b) * K + k;
-                for (int o = 0; o < Ko; o++) AT(o, d) = src[o];
+                if (!nrp) {
+                    for (int o = 0; o < Ko; o++) dst[(size_t)o * D + d] = src[o];
+                    continue;
+                }
+                for (int blk = 0; blk < blocks; blk++) {
+                    int n = Ko - blk * nrp < nrp ? Ko - blk * nrp : nrp;
+                    memcpy(dst + ((size_t)blk * D + d) * nrp, src + blk * nrp, (size_t)n * sizeof(float));
+                }
             }
-#undef AT
 }
 
-/* Threads for `flop` of work in `items` pieces: one below ~1 MFLOP (a parallel region
- * costs more) or inside a parallel region. */
+/* Threads for `flop` of work in `items` pieces: one where cpu_par says a parallel region
+ * costs more, or inside a parallel region. */
 static int conv_threads(double flop, int items) {
-    if (omp_in_parallel() || flop < 1e6) return 1;
+    if (omp_in_parallel() || !cpu_par(flop)) return 1;
     int nt = omp_get_max_threads();
     return nt < items ? nt : items;
 }
@@ -344,8 +358,11 @@ static int conv_direct(const DirectConv *c) {
     const LaneShape *ls = dot ? NULL : lane_shape_for(BAND_PIXELS, Ko);
     int nrp = dot ? 0 : ls->nv * VW, nkb = dot ? 0 : (Ko + nrp - 1) / nrp;
     size_t wfloats = ((size_t)(dot ? Ko : nkb * nrp) * D + 15) / 16 * 16, sfloats = slab_floats(&sl);
-    float *buf = gemm_scratch(GEMM_SCRATCH_CONV, wfloats + (size_t)nt * ipb * sfloats);
-    if (!buf) return -1;
+    /* per thread: the slab pointer and the output pointer of each pixel of its item */
+    int maxpx = ipb > 1 ? ipb * P * Q : sl.band * Q;
+    float *buf = cpu_scratch(SCRATCH_CONV, sizeof(float) * (wfloats + (size_t)nt * ipb * sfloats), "conv2d");
+    void **tables = cpu_scratch(SCRATCH_CONV_PIXELS, (size_t)nt * 2 * maxpx * sizeof(void *), "conv2d");
+    if (!buf || !tables) return -1;
     float *wp = buf;
     kernel_pack(c->kv, Ko, D, nrp, wp);
     long sa[3];
@@ -356,9 +373,15 @@ static int conv_direct(const DirectConv *c) {
         int n = ipb > 1 ? item * ipb : item / sl.nband, band = ipb > 1 ? 0 : item % sl.nband;
         int nimg = N - n < ipb ? N - n : ipb, rows = 0;
         for (int i = 0; i < nimg; i++) rows = slab_fill(&sl, n + i, band, slab + i * sfloats);
-        int ppi = rows * Q, npx = nimg * ppi; /* pixels per image, in the item */
-#define PIXEL(pi) slab_pixel(&sl, slab + (size_t)((pi) / ppi) * sfloats, (pi) % ppi / Q, (pi) % Q)
-#define OUT(pi) out_pixel(c, n + (pi) / ppi, band * sl.band + (pi) % ppi / Q, (pi) % Q)
+        int npx = nimg * rows * Q;
+        const float **pix = (const float **)(tables + (size_t)omp_get_thread_num() * 2 * maxpx);
+        float **outp = (float **)(pix + maxpx);
+        for (int i = 0, pi = 0; i < nimg; i++)
+            for (int pl = 0; pl < rows; pl++)
+                for (int q = 0; q < Q; q++, pi++) {
+                    pix[pi] = slab_pixel(&sl, slab + (size_t)i * sfloats, pl, q);
+                    outp[pi] = out_pixel(c, n + i, band * sl.band + pl, q);
+                }
         if (dot) {
             const float *wk[4];
             long swd[3];
@@ -371,12 +394,12 @@ static int conv_direct(const DirectConv *c) {
                     float o[LMAX];
                     for (int i = 0; i < dp; i++) {
                         int pi = px + i < npx ? px + i : npx - 1;
-                        a[i] = PIXEL(pi);
+                        a[i] = pix[pi];
                     }
                     (dk == 1 ? dot_8_1 : dot_3_4)(a, wk, R, sa, swd, SC, o);
                     for (int i = 0; i < dp && px + i < npx; i++)
                         for (int k = 0; k < dk && k0 + k < Ko; k++) {
-                            float *yo = OUT(px + i) + k0 + k;
+                            float *yo = outp[px + i] + k0 + k;
                             float v = o[i * dk + k] + (bias ? bias[k0 + k] : 0.0f);
                             *yo = accumulate ? *yo + v : v;
                         }
@@ -407,16 +430,14 @@ static int conv_direct(const DirectConv *c) {
                         L.mi = npx - px < ls->ml ? npx - px : ls->ml;
                         for (int i = 0; i < ls->ml; i++) {
                             int pi = i < L.mi ? px + i : px;
-                            L.a[i] = PIXEL(pi) + t0;
-                            L.c[i] = OUT(pi) + kb * nrp;
+                            L.a[i] = pix[pi] + t0;
+                            L.c[i] = outp[pi] + kb * nrp;
                         }
                         ls->fn(&L);
                     }
                 }
         }
     }
-#undef PIXEL
-#undef OUT
     return 0;
 }
 
@@ -426,7 +447,13 @@ static int conv_direct(const DirectConv *c) {
 static int conv_wgrad_direct(const Tensor *x, const Tensor *dy, int stride, int pad, Tensor *dw) {
     int K = dw->shape[0], R = dw->shape[1], S = dw->shape[2], P = dy->shape[1], Q = dy->shape[2];
     Slab sl = slab_of(x->data, x->shape, R, S, stride, pad, pad, P, Q);
-    int C = sl.C, SC = S * C, D = R * SC, items = sl.N * sl.nband, G = items < WG_GROUPS ? items : WG_GROUPS;
+    /* Groups: at most WG_GROUPS, at least two (two threads), else one per WG_CHUNK pixels:
+     * each group's partial dw (K*D floats) is cleared and summed once, which costs more
+     * than a small group's FMAs when K*D is large (K = 64, D = 1152 at 8x8 pixels). */
+    int C = sl.C, SC = S * C, D = R * SC, items = sl.N * sl.nband;
+    long pixels = (long)sl.N * P * Q, by_size = pixels / WG_CHUNK > 2 ? pixels / WG_CHUNK : 2;
+    int G = (int)(by_size < WG_GROUPS ? by_size : WG_GROUPS);
+    if (G > items) G = items;
     /* Vectors along the tap row, unless it is shorter than one (C = 1) and the output
      * channels fill whole tiles (the dy rows are read nrp floats at a time). */
     const LaneShape *ls = lane_shape_for(K, SC);
@@ -440,7 +467,7 @@ static int conv_wgrad_direct(const Tensor *x, const Tensor *dy, int stride, int 
     int nrp = ls->nv * VW, ipb = sl.nband == 1 && P * Q < WG_CHUNK ? WG_CHUNK / (P * Q) : 1;
     size_t pfloats = (size_t)K * D, sfloats = slab_floats(&sl);
     int nt = conv_threads(2.0 * sl.N * P * Q * K * D, G);
-    float *buf = gemm_scratch(GEMM_SCRATCH_CONV, G * pfloats + (size_t)nt * ipb * sfloats);
+    float *buf = cpu_scratch(SCRATCH_CONV, sizeof(float) * (G * pfloats + (size_t)nt * ipb * sfloats), "conv2d");
     if (!buf) return -1;
     long sa[BAND_PIXELS], sb[BAND_PIXELS]; /* segment j: row j % band of image j / band of the block */
     for (int j = 0; j < ipb * sl.band; j++) {
@@ -496,7 +523,7 @@ static int conv_wgrad_direct(const Tensor *x, const Tensor *dy, int stride, int 
         }
     }
     /* dw += the partials, in group order */
-#pragma omp parallel for schedule(static) num_threads(nt) if (pfloats * G > 65536)
+#pragma omp parallel for schedule(static) num_threads(nt) if (cpu_par(4.0 * pfloats * G))
     for (size_t e = 0; e < pfloats; e++) {
         float s = 0.0f;
         for (int g = 0; g < G; g++) s += buf[g * pfloats + e];

@@ -25,7 +25,7 @@
  * threads together (when it fits in 16 MB), so a conv's weights or a wgrad's dy^T are
  * not re-packed per tile. The depth is never split: no two threads write one element,
  * and each element is summed in the same order whatever the thread count.
- * Small products (< ~1 MFLOP) run on the calling thread.
+ * Small products (cpu_par, cpu_util.h) run on the calling thread.
  */
 #include "kernels/cpu/gemm.h"
 
@@ -35,6 +35,7 @@
 #include <string.h>
 
 #include "core/error.h"
+#include "kernels/cpu/cpu_util.h"
 
 /* Register tiles: see the top of the file. */
 #if VW == 16
@@ -215,7 +216,7 @@ int gemm_ex(int M, int N, int K, float alpha, const GemmOperand *a, const GemmOp
         return 0;
     }
     Gemm g = {M, N, K, round_up(M, MR), round_up(N, NR), alpha, beta, a, b, c, NULL, NULL};
-    int nt = omp_in_parallel() || 2.0 * M * N * K < 1e6 ? 1 : omp_get_max_threads();
+    int nt = omp_in_parallel() || !cpu_par(2.0 * M * N * K) ? 1 : omp_get_max_threads();
     /* About 4 tiles per thread, handed out dynamically (a thread that loses its core does
      * not hold up the rest). Cut the dimension of the larger operand, so that the smaller
      * one is the operand every tile reads, and pack that one once for all tiles. */
@@ -233,8 +234,8 @@ int gemm_ex(int M, int N, int K, float alpha, const GemmOperand *a, const GemmOp
     int tm = (M + mt - 1) / mt, tn = (N + ntl - 1) / ntl;
     bool share_a = tn > 1 && size_a <= SHARED_MAX, share_b = tm > 1 && size_b <= SHARED_MAX;
     size_t floats = (size_t)nt * PACK_FLOATS + (share_a ? size_a + 16 : 0) + (share_b ? size_b : 0);
-    float *buf = gemm_scratch(GEMM_SCRATCH_PACK, floats);
-    if (!buf) return ldm_error("gemm", "out of memory for %zu pack floats (M %d, N %d, K %d)", floats, M, N, K);
+    float *buf = cpu_scratch(SCRATCH_GEMM_PACK, floats * sizeof(float), "gemm");
+    if (!buf) return -1;
     float *shared = buf + (size_t)nt * PACK_FLOATS;
     if (share_a) g.sa = shared, shared += (size_a + 15) / 16 * 16; /* keep sb 64-byte aligned */
     if (share_b) g.sb = shared;
@@ -250,24 +251,6 @@ int gemm_ex(int M, int N, int K, float alpha, const GemmOperand *a, const GemmOp
         }
     }
     return 0;
-}
-
-// ----------------------------------------------------------------------------
-// scratch: grow-only, per thread and slot
-
-static _Thread_local struct {
-    float *p;
-    size_t floats;
-} scratch[GEMM_SCRATCH_SLOTS];
-
-float *gemm_scratch(int slot, size_t floats) {
-    if (floats <= scratch[slot].floats) return scratch[slot].p;
-    size_t want = floats + floats / 4; /* a little headroom: the next shape may be larger */
-    float *p = aligned_alloc(64, (want * sizeof(float) + 63) / 64 * 64);
-    if (!p) return ldm_error("gemm", "out of memory for %zu scratch floats", want), NULL;
-    free(scratch[slot].p);
-    scratch[slot].p = p, scratch[slot].floats = want;
-    return p;
 }
 
 // ----------------------------------------------------------------------------
@@ -293,7 +276,7 @@ int sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const fl
 // bias helpers: rows*n FLOP and 4*rows*n bytes each, memory-bound
 
 void gemm_fill_rows(float *y, long rows, int n, const float *b) {
-#pragma omp parallel for schedule(static) if (rows * n > 65536)
+#pragma omp parallel for schedule(static) if (cpu_par(4.0 * rows * n))
     for (long r = 0; r < rows; r++) memcpy(y + r * n, b, (size_t)n * sizeof(float));
 }
 
@@ -304,7 +287,7 @@ void gemm_fill_rows(float *y, long rows, int n, const float *b) {
 #define SUM_CHUNK 256
 void gemm_sum_rows(const float *dy, long rows, int n, float *db) {
     int nb = (n + 15) / 16;
-#pragma omp parallel for schedule(static) if (rows * n > 65536 && nb > 1)
+#pragma omp parallel for schedule(static) if (cpu_par(4.0 * rows * n) && nb > 1)
     for (int blk = 0; blk < nb; blk++) {
         int j0 = blk * 16, w = imin(16, n - j0);
         double acc[16] = {0};

@@ -1,5 +1,5 @@
 /* kernels/cpu/gemm.h — the CPU SGEMM behind the linear layers,
- * and what the CPU kernels share: the `vf` vector type and scratch buffers.
+ * and the `vf` vector type its micro-kernel and conv2d.c's are written in.
  *
  *   sgemm:   C = alpha * op(A) op(B) + beta * C, row-major, op(X) = X or X^T,
  *            op(A) is (M, K), op(B) is (K, N), C is (M, N).
@@ -104,15 +104,5 @@ static inline vf vf_mul(vf a, vf b) { return a * b; }
 static inline vf vf_add(vf a, vf b) { return a + b; }
 static inline float vf_sum(vf a) { return a; }
 #endif
-
-// ----------------------------------------------------------------------------
-// scratch
-
-/* A 64-byte aligned buffer of at least `floats` floats for the calling thread, one per
- * slot: it only grows (the first steps of training size it; later calls reuse it) and is
- * kept for the thread's life. Contents are undefined. NULL with an error when it cannot
- * grow. A caller must not hold two pointers from one slot at once. */
-enum { GEMM_SCRATCH_PACK, GEMM_SCRATCH_CONV, GEMM_SCRATCH_SLOTS };
-float *gemm_scratch(int slot, size_t floats);
 
 #endif
