@@ -7,8 +7,8 @@
  *     emulator then all of it again with every tensor misaligned.
  *   - Without a device (or in a CPU-only build): a visible skip, never a pass.
  *   - CUDA installed but broken: a failure naming the CUDA error.
- * And a tiny U-Net trains a few AdamW steps in bf16 (mixed precision) on the device, against
- * the same steps on the CPU's bf16 reference.
+ * And a tiny U-Net trains a few AdamW steps in bf16 (mixed precision) on the device, and
+ * samples with guided DDIM in bf16, against the same on the CPU's bf16 reference.
  * The full shapes, the sanitizers and the benchmark are bench/gpu_run.sh. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -20,6 +20,7 @@
 #include "core/device.h"
 #include "core/error.h"
 #include "kernels/adamw.h"
+#include "models/sampler.h"
 #include "models/unet.h"
 
 Test(gpu, op_table_parity_quick, .timeout = 900) {
@@ -44,16 +45,21 @@ Test(gpu, op_table_parity_quick, .timeout = 900) {
     cr_expect_gt(r.passed, 100);
 }
 
+/* The demo preset shrunk to a 16x16 image (4x4 latents) with every U-Net block kind. */
+static void tiny_unet_config(ModelConfig *cfg) {
+    cfg_preset(cfg, "demo");
+    const char *kv[] = {"image_size=16", "data_size=16", "unet_ch=8", "unet_mult=1,2", "unet_res=1", "attn_res=4",
+                        "head_dim=8",    "unet_groups=4", "ctx_tokens=2", "ctx_dim=6"};
+    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) cr_assert_eq(cfg_set_arg(cfg, kv[i]), 0, "%s", ldm_last_error());
+}
+
 /* STEPS AdamW steps of a tiny conditional U-Net (every block kind: ResBlocks, self- and
  * cross-attention, skips) with bf16 activations on dev, from seed 61; per-step losses into
  * loss[]; returns the bf16 tape nodes of a step (D). */
 #define TRAIN_STEPS 3
 static int unet_bf16_steps(Device dev, double *loss) {
     ModelConfig cfg;
-    cfg_preset(&cfg, "demo");
-    const char *kv[] = {"image_size=16", "data_size=16", "unet_ch=8", "unet_mult=1,2", "unet_res=1", "attn_res=4",
-                        "head_dim=8",    "unet_groups=4", "ctx_tokens=2", "ctx_dim=6"};
-    for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++) cr_assert_eq(cfg_set_arg(&cfg, kv[i]), 0, "%s", ldm_last_error());
+    tiny_unet_config(&cfg);
     ParamSet ps, m, v;
     UNet net;
     NoiseSchedule sched;
@@ -122,4 +128,80 @@ Test(gpu, unet_trains_in_bf16, .timeout = 900) {
     }
     cr_expect(D > 20, "only %d bf16 tensors in a step", D);
     cr_expect_neq(ld[TRAIN_STEPS - 1], ld[0], "the loss never moved: no training happened");
+}
+
+/* Guided DDIM sampling (SAMPLE_STEPS steps, guidance 2, two classes) of the tiny U-Net above
+ * with bf16 activations on dev (act_dtype bf16), or fp32 when bf16 is false; the sample into
+ * out[n]. Returns n. */
+#define SAMPLE_STEPS 4
+static size_t unet_sample(Device dev, bool bf16, float *out, size_t cap) {
+    ModelConfig cfg;
+    tiny_unet_config(&cfg);
+    ParamSet ps;
+    UNet net;
+    NoiseSchedule sched;
+    ps_init(&ps, DEV_CPU, 61, true, false);
+    cr_assert_eq(unet_init(&net, &ps, &cfg) || ps_randomize(&ps, 63, 0.2f) || ps_to_device(&ps, dev) ||
+                     schedule_from_config(&sched, &cfg),
+                 0, "%s", ldm_last_error());
+    const int s = cfg_latent_size(&cfg), shape[4] = {2, s, s, cfg.latent_ch};
+    Tensor *x = tensor_new(NULL, dev, 4, shape);
+    cr_assert(x && x->numel <= cap && !sample_init_noise(x, 5), "%s", ldm_last_error());
+    Arena *a = arena_create(dev, (size_t)64 << 20, (size_t)4 << 20);
+    cr_assert(a, "%s", ldm_last_error());
+    Tape tp;
+    tape_init(&tp, a);
+    tp.act_dtype = bf16 ? DT_BF16 : DT_F32;
+    const SamplerOpts o = {.kind = SAMPLER_DDIM, .steps = SAMPLE_STEPS, .guidance = 2.0f, .seed = 7,
+                           .null_label = cfg.num_classes};
+    cr_assert_eq(sample(&sched, unet_eps, &net, &tp, x, (const int[]){1, 2}, &o), 0, "%s", ldm_last_error());
+    const size_t n = x->numel;
+    cr_assert_eq(tensor_to_host(x, out), 0, "%s", ldm_last_error());
+    tensor_free(x);
+    arena_destroy(a);
+    schedule_free(&sched);
+    ps_free(&ps);
+    return n;
+}
+
+static double rel_max_diff(const float *a, const float *b, size_t n) {
+    double d = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        d = fmax(d, fabs((double)a[i] - b[i]));
+        m = fmax(m, fabs((double)b[i]));
+    }
+    return d / m;
+}
+
+/* bf16 sampling on the device against the CPU's bf16 reference. Every bf16 store rounds the
+ * same fp32 value on both, except where the device's fp32 sum (another order, ~1e-6 apart)
+ * straddles a rounding boundary: a flip is one of the roundings that make the bf16 sample
+ * differ from the fp32 one, so the device's distance from the CPU's bf16 sample is at most
+ * the whole bf16-vs-fp32 distance (a kernel off by 1% in its stores fails this; the sqrt(D)
+ * bound does not see it). That distance itself: above 0 (the path really rounds) and at most
+ * the independent roundings of all steps added in quadrature, sqrt(SAMPLE_STEPS D) u, D the
+ * bf16 tensors of one forward of this network (the training test's count), u = 2^-8. */
+Test(gpu, unet_samples_in_bf16, .timeout = 900) {
+    const int probe = dev_cuda_probe();
+    cr_assert_geq(probe, 0, "%s", ldm_last_error());
+    if (probe == 0) {
+        fprintf(stderr, "SKIPPED: no CUDA device (tests/test_gpu.c, bf16 sampling)\n");
+        cr_skip_test("no CUDA device: bf16 sampling on the device not run");
+    }
+    enum { CAP = 1024 };
+    float c[CAP], d[CAP], f[CAP];
+    const size_t n = unet_sample(DEV_CPU, true, c, CAP);
+    cr_assert_eq(unet_sample(DEV_CUDA, true, d, CAP), n);
+    cr_assert_eq(unet_sample(DEV_CPU, false, f, CAP), n);
+    double lc[TRAIN_STEPS];
+    const int D = unet_bf16_steps(DEV_CPU, lc);
+    const double bound = sqrt((double)SAMPLE_STEPS * D) / 256.0;
+    const double dev_err = rel_max_diff(d, c, n), fp_err = rel_max_diff(c, f, n);
+    printf("bf16 guided DDIM (%d steps) on %s: max |device - cpu| / max |cpu| = %.3g, bf16 vs fp32 %.3g, "
+           "bound sqrt(%d x %d) / 256 = %.3g\n", SAMPLE_STEPS, dev_cuda_name(), dev_err, fp_err, SAMPLE_STEPS, D, bound);
+    for (size_t i = 0; i < n; i++) cr_assert(isfinite(d[i]), "sample element %zu is %g", i, d[i]);
+    cr_expect_leq(dev_err, fp_err, "device bf16 sample off the CPU's by %g, more than bf16 vs fp32 (%g)", dev_err,
+                  fp_err);
+    cr_expect_gt(fp_err, 0.0, "the bf16 sample equals the fp32 one: no rounding happened");
+    cr_expect_leq(fp_err, bound, "bf16 sample off the fp32 one by %g", fp_err);
 }
