@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "kernels/cast.h"
 #include "kernels/elementwise.h"
+#include "kernels/versions.h"
 
 void tape_init(Tape *t, Arena *arena) {
     t->arena = arena;
@@ -13,6 +14,11 @@ void tape_init(Tape *t, Arena *arena) {
     t->n_nodes = 0;
     t->grad_enabled = true;
     t->act_dtype = DT_F32;
+}
+
+void tape_set_precision(Tape *t, DType act_dtype) {
+    t->act_dtype = act_dtype;
+    kernel_prefer_tensor_cores(act_dtype == DT_BF16);
 }
 
 void tape_reset(Tape *t) {

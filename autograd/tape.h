@@ -96,6 +96,12 @@ bool tape_any_null(int n, Tensor *const *in);
 // tape_f32_finish rounds it into the output. On the CPU this is the bf16 reference:
 // inputs rounded to bf16, fp32 arithmetic, outputs rounded once.
 
+/* Sets act_dtype (DT_F32 or DT_BF16: --precision) and, with it, the kernels' default
+ * versions: bf16 makes conv2d, linear and attention default to their tensor-core versions
+ * on CUDA (kernels/versions.h), fp32 restores the fp32 ones. Process-wide for the kernels:
+ * the entry points run one precision at a time. */
+void tape_set_precision(Tape *t, DType act_dtype);
+
 /* DT_F32 unless every non-NULL tensor in `in` is bf16 (NULLs are skipped; none: DT_F32). */
 DType tape_promote(int n, Tensor *const *in);
 /* x itself when NULL or fp32, else an fp32 copy from the arena (NULL + error when full). */

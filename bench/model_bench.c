@@ -139,7 +139,7 @@ static int time_training(ParamSet *ps, LossFn loss_fn, void *ctx, Device dev, DT
     int rc = a && t ? 0 : -1;
     Tape tp;
     if (a) tape_init(&tp, a);
-    tp.act_dtype = act;
+    tape_set_precision(&tp, act);
     const AdamWConfig cfg = {1e-4f, 0.9f, 0.999f, 1e-8f, 0.0f};
     for (int s = 0; s <= steps && !rc; s++) {
         arena_reset(a);
@@ -258,7 +258,7 @@ int sample_bench_run(const ModelBenchOpts *o, FILE *out) {
              schedule_from_config(&sched, &cfg) || ps_randomize(&pu, 3, 0.02f);
     Tape tp;
     if (a) tape_init(&tp, a);
-    tp.act_dtype = o->precision;
+    tape_set_precision(&tp, o->precision);
     SamplerOpts so = {.kind = SAMPLER_DDIM, .steps = o->steps, .eta = 0.0f, .guidance = cfg.num_classes ? 3.0f : 1.0f,
                       .seed = 7, .null_label = cfg.num_classes};
     double t_sample = 0, t_decode = 0, t0;

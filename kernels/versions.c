@@ -13,6 +13,10 @@ static struct {
     int version;
 } g_table[KERNEL_MAX_OPS];
 static int g_n, g_env_read;
+static bool g_prefer_tc;
+
+void kernel_prefer_tensor_cores(bool on) { g_prefer_tc = on; }
+bool kernel_prefers_tensor_cores(void) { return g_prefer_tc; }
 
 static int set_raw(const char *op, size_t len, int v) {
     if (len == 0 || len >= sizeof g_table[0].op) return ldm_error("kernels", "bad kernel name '%.*s'", (int)len, op);

@@ -178,7 +178,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "ldm-sample: %s\n", ldm_last_error());
         return 1;
     }
-    g.tp.act_dtype = a.precision;
+    tape_set_precision(&g.tp, a.precision);
     const ModelConfig *cfg = &g.cfg;
     /* the rows: every class, one class, or the unconditional model */
     int rows[MAX_ROWS], n_rows = 0;

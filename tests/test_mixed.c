@@ -34,6 +34,7 @@
 #include "kernels/elementwise.h"
 #include "kernels/group_norm.h"
 #include "kernels/silu.h"
+#include "kernels/versions.h"
 #include "kernels/random.h"
 #include "models/blocks.h"
 #include "models/unet.h"
@@ -300,4 +301,18 @@ Test(mixed, demo_unet_100_steps_bf16_vs_fp32, .timeout = 900) {
                   bound);
     cr_expect_lt(m32, f32, "fp32 did not learn (%.4f -> %.4f)", f32, m32);
     cr_expect_lt(m16, f16, "bf16 did not learn (%.4f -> %.4f)", f16, m16);
+}
+
+/* --precision picks the kernels with the activations: bf16 makes the tensor-core versions
+ * the CUDA default for conv2d, linear and attention; fp32 restores the fp32 defaults. */
+Test(mixed, precision_sets_the_tensor_core_default) {
+    Tape t;
+    tape_init(&t, NULL);
+    cr_expect_not(kernel_prefers_tensor_cores());
+    tape_set_precision(&t, DT_BF16);
+    cr_expect_eq(t.act_dtype, DT_BF16);
+    cr_expect(kernel_prefers_tensor_cores());
+    tape_set_precision(&t, DT_F32);
+    cr_expect_eq(t.act_dtype, DT_F32);
+    cr_expect_not(kernel_prefers_tensor_cores());
 }

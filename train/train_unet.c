@@ -292,7 +292,7 @@ int train_unet(const TrainArgs *a) {
     size_t ab = train_arena_bytes(a, cfg, TRAIN_UNET, batch), vb = train_arena_bytes(a, cfg, TRAIN_VAE, ENCODE_CHUNK) / 6;
     if (!(arena = arena_create(dev, ab > vb ? ab : vb, (size_t)16 << 20))) goto out;
     tape_init(&tp, arena);
-    tp.act_dtype = a->precision; /* the VAE's encoding too: the same activations as training's */
+    tape_set_precision(&tp, a->precision); /* the VAE's encoding too: the same activations as training's */
     double t0 = now_seconds();
     if (encode_split(&vae, &tp, ds, cfg, SPLIT_TRAIN, ENCODE_CHUNK, cfg->hflip, &train) ||
         encode_split(&vae, &tp, ds, cfg, SPLIT_VAL, ENCODE_CHUNK, false, &val))

@@ -200,7 +200,7 @@ int train_vae(const TrainArgs *a) {
     const size_t P = (size_t)S * S * C; /* floats per image */
     if (!(m.arena = arena_create(m.dev, train_arena_bytes(a, cfg, TRAIN_VAE, batch), (size_t)16 << 20))) goto out;
     tape_init(&m.tp, m.arena);
-    m.tp.act_dtype = a->precision;
+    tape_set_precision(&m.tp, a->precision);
     snprintf(preview_path, sizeof preview_path, "%s/vae_recon.png", a->out);
     if (!(scratch = malloc((size_t)batch * P * sizeof(float))) || !(preview = malloc((size_t)2 * PREVIEW * P * sizeof(float)))) {
         ldm_error("vae", "out of memory");

@@ -62,7 +62,7 @@ int unet_eval_run(UnetEval *e, const ModelConfig *cfg, const UNet *unet, ParamSe
     int rc = ps_swap_values(ps, ema) ? -1 : 0;
     bool swapped = !rc;
     rc = rc || gen_attach(&g, cfg, unet, vae, latent_scale, e->dev, 0);
-    if (!rc) g.tp.act_dtype = e->precision;
+    if (!rc) tape_set_precision(&g.tp, e->precision);
     SamplerOpts so = {.kind = SAMPLER_DDIM, .steps = e->steps, .eta = 0, .guidance = UEVAL_GUIDANCE, .seed = UEVAL_SEED};
     for (int k = 0; k < K && !rc; k++)
         rc = gen_images(&g, k, e->per_class, &so, x + (size_t)k * e->per_class * S * S, NULL);

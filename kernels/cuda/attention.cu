@@ -9,7 +9,8 @@
  * Bytes (minimum): forward 4*(2*B*Lq*C + 2*B*Lk*C) + lse; backward about twice that.
  * The Lq x Lk matrices never reach global memory in either version.
  *
- * Versions (kernel_version("attention"); 0 = 2 when D <= 128, else 1):
+ * Versions (kernel_version("attention"); 0 = 2 when D <= 128 (3 in bf16 precision:
+ * kernel_prefer_tensor_cores), else 1):
  *   1  naive: forward and dQ use one block (128 threads) per query row and (b, head), the
  *      row's Lk scores in shared memory (threads over keys, then over d); dK/dV one block
  *      per key row, that key's Lq probabilities and dS in shared memory. Any D.
@@ -547,7 +548,7 @@ static int att_version(const AttnDims &d) {
     if ((long)d.b * d.heads > 65535)
         return ldm_error("attention", "batch * heads = %ld exceeds the grid limit 65535", (long)d.b * d.heads);
     const int v = kernel_version("attention");
-    if (v == 0) return d.d <= 128 ? 2 : 1;
+    if (v == 0) return d.d <= 128 ? (kernel_prefers_tensor_cores() ? 3 : 2) : 1;
     if (v == 1) return 1;
     if (v == 2 || v == 3) {
         if (d.d > 128) return ldm_error("attention", "version %d supports head dim <= 128, got %d", v, d.d);

@@ -8,7 +8,7 @@
  * Bytes (minimum): forward 4*(NHWC + KRSC + NPQK); backward reads x, w, dy once and
  * read-modify-writes dx, dw (and db).
  *
- * Versions (kernel_version("conv2d"); 0 = 2):
+ * Versions (kernel_version("conv2d"); 0 = 2, or 3 in bf16 precision: kernel_prefer_tensor_cores):
  *   1  naive direct: one thread per output element in each of forward, dgrad, wgrad and db,
  *      plain loops in the CPU order. The reference port; slow.
  *   2  implicit GEMM on the shared tiled main loop of gemm.cuh (128x128 block tile,
@@ -390,7 +390,7 @@ struct WgradB {
 
 static int conv_version(void) {
     const int v = kernel_version("conv2d");
-    if (v == 0) return 2;
+    if (v == 0) return kernel_prefers_tensor_cores() ? 3 : 2;
     if (v >= 1 && v <= 3) return v;
     return ldm_error("conv2d", "no CUDA version %d of conv2d (have 1 = naive, 2 = implicit GEMM, 3 = tensor cores)",
                      v);

@@ -3,7 +3,7 @@
  *   y = x w^T + b;  dx += dy w;  dw += dy^T x;  db += sum_rows dy
  * FLOP: 2*M*IN*OUT for each of y, dx, dw. Bytes (minimum): 4*(M*IN + OUT*IN + M*OUT) each.
  *
- * Versions (kernel_version("linear"); 0 = 2):
+ * Versions (kernel_version("linear"); 0 = 2, or 3 in bf16 precision: kernel_prefer_tensor_cores):
  *   1  naive: one thread per output element (y, dx, dw, db), plain dot-product loops.
  *   2  the tiled SGEMM main loop of gemm.cuh (block 128x128 of the output, 8x8 per thread,
  *      k-tiles of 8, double-buffered shared memory), row-major operands read in place
@@ -81,7 +81,7 @@ __global__ void linear_db_naive(const float *__restrict__ dy, float *__restrict_
 
 static int linear_version(void) {
     const int v = kernel_version("linear");
-    if (v == 0) return 2;
+    if (v == 0) return kernel_prefers_tensor_cores() ? 3 : 2;
     if (v >= 1 && v <= 3) return v;
     return ldm_error("linear", "no CUDA version %d of linear (have 1 = naive, 2 = tiled SGEMM, 3 = bf16 mma)", v);
 }
