@@ -27,9 +27,10 @@
 #include <math.h>
 #include "kernels/attention.h"
 #include "kernels/cpu/cpu_util.h"
+#include "kernels/cpu/vec_math.h"
 
 #define ATT_BQ 32
-#define ATT_BK 64
+#define ATT_BK 64 /* a multiple of every VW */
 
 /* Shapes of one call, flattened: q rows (b, i) at (b Lq + i) C, k/v rows at (b Lk + j) C. */
 typedef struct {
@@ -51,22 +52,118 @@ static AttShape att_shape(const Tensor *q, const Tensor *k, int heads, float sca
     return s;
 }
 
-/* Kt (D, BK) = the nk rows of a (., C)-strided block of keys (or values), transposed. */
-static void transpose_block(const float *src, int c, int d, int nk, float *dst) {
-    for (int j = 0; j < nk; j++)
-        for (int e = 0; e < d; e++) dst[e * ATT_BK + j] = src[(size_t)j * c + e];
+/* nk rounded up to whole vectors: the width of the score tiles' rows that vector loops cover */
+static int pad_vw(int nk) { return (nk + VW - 1) / VW * VW; }
+
+/* lane max, and the sum of the lanes in a fixed order */
+#if VW == 16
+static inline vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
+#elif VW == 8
+static inline vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
+#else
+static inline vf vf_max(vf a, vf b) { return a > b ? a : b; }
+#endif
+static inline float lanes_max(vf v) {
+    float l[VW], m;
+    vf_store(l, v);
+    m = l[0];
+    for (int i = 1; i < VW; i++) m = l[i] > m ? l[i] : m;
+    return m;
+}
+static inline float lanes_sum(vf v) {
+    float l[VW], s = 0.0f;
+    vf_store(l, v);
+    for (int i = 0; i < VW; i++) s += l[i];
+    return s;
 }
 
-/* s (nq, BK) = a (nq rows, stride c) times bt (D, BK): s_ij = sum_e a_ie bt_ej. */
+/* Kt (D, BK) = the nk rows of a (., C)-strided block of keys (or values), transposed, with
+ * columns nk .. pad_vw(nk) zero. */
+static void transpose_block(const float *src, int c, int d, int nk, float *dst) {
+    const int nkp = pad_vw(nk);
+    for (int j = 0; j < nk; j++)
+        for (int e = 0; e < d; e++) dst[e * ATT_BK + j] = src[(size_t)j * c + e];
+    for (int e = 0; e < d; e++)
+        for (int j = nk; j < nkp; j++) dst[e * ATT_BK + j] = 0.0f;
+}
+
+/* Every score is one fma chain over e from 0, s_ij = fma(a_i,d-1, bt_d-1,j, ... fma(a_i0, bt_0j, 0)),
+ * whatever tile computes it: the forward and the backward get the same bits, and a single key
+ * gives dP_ij == D_i exactly (see row_dot). R rows by V vectors of columns, in registers. */
+#define SCORE_TILE(R, V)                                                                                             \
+    static inline void score_tile_##R##x##V(const float *a, int c, int d, const float *bt, float *s) {                \
+        vf acc[R][V];                                                                                                  \
+        for (int r = 0; r < R; r++)                                                                                    \
+            for (int u = 0; u < V; u++) acc[r][u] = vf_set1(0.0f);                                                     \
+        for (int e = 0; e < d; e++) {                                                                                  \
+            vf bv[V];                                                                                                  \
+            for (int u = 0; u < V; u++) bv[u] = vf_load(bt + e * ATT_BK + u * VW);                                     \
+            for (int r = 0; r < R; r++) {                                                                              \
+                const vf ar = vf_set1(a[(size_t)r * c + e]);                                                           \
+                for (int u = 0; u < V; u++) acc[r][u] = vf_fma(ar, bv[u], acc[r][u]);                                  \
+            }                                                                                                          \
+        }                                                                                                              \
+        for (int r = 0; r < R; r++)                                                                                    \
+            for (int u = 0; u < V; u++) vf_store(s + r * ATT_BK + u * VW, acc[r][u]);                                  \
+    }
+SCORE_TILE(4, 2)
+SCORE_TILE(4, 1)
+SCORE_TILE(1, 2)
+SCORE_TILE(1, 1)
+
+/* s (nq, BK) = a (nq rows, stride c) times bt (D, BK): s_ij = sum_e a_ie bt_ej, for
+ * j < pad_vw(nk) (the padding columns come out 0). */
 static void tile_scores(const float *a, int c, int d, int nq, int nk, const float *bt, float *s) {
-    for (int i = 0; i < nq; i++) {
-        float *si = s + i * ATT_BK;
-        for (int j = 0; j < nk; j++) si[j] = 0.0f;
-        for (int e = 0; e < d; e++) {
-            const float ae = a[(size_t)i * c + e], *bte = bt + e * ATT_BK;
-#pragma omp simd
-            for (int j = 0; j < nk; j++) si[j] += ae * bte[j];
+    const int nkp = pad_vw(nk);
+    int i = 0;
+    for (; i + 4 <= nq; i += 4) {
+        int j = 0;
+        for (; j + 2 * VW <= nkp; j += 2 * VW) score_tile_4x2(a + (size_t)i * c, c, d, bt + j, s + i * ATT_BK + j);
+        for (; j < nkp; j += VW) score_tile_4x1(a + (size_t)i * c, c, d, bt + j, s + i * ATT_BK + j);
+    }
+    for (; i < nq; i++) {
+        int j = 0;
+        for (; j + 2 * VW <= nkp; j += 2 * VW) score_tile_1x2(a + (size_t)i * c, c, d, bt + j, s + i * ATT_BK + j);
+        for (; j < nkp; j += VW) score_tile_1x1(a + (size_t)i * c, c, d, bt + j, s + i * ATT_BK + j);
+    }
+}
+
+/* sum_e a_e b_e as the score tiles compute it: one fma chain from 0 */
+static float row_dot(const float *a, const float *b, int d) {
+    float acc = 0.0f;
+    for (int e = 0; e < d; e++) acc = fma_s(a[e], b[e], acc);
+    return acc;
+}
+
+/* out (d) += sum_{t < n} w[t ws] m[t ms .. t ms + d): per element one fma chain over t,
+ * starting from out. Four vectors of out in registers at a time. */
+static void axpy_rows(float *out, const float *w, long ws, int n, const float *m, long ms, int d) {
+    int e = 0;
+    for (; e + 4 * VW <= d; e += 4 * VW) {
+        vf o0 = vf_load(out + e), o1 = vf_load(out + e + VW), o2 = vf_load(out + e + 2 * VW),
+           o3 = vf_load(out + e + 3 * VW);
+        for (int t = 0; t < n; t++) {
+            const vf wt = vf_set1(w[t * ws]);
+            const float *mt = m + t * ms + e;
+            o0 = vf_fma(wt, vf_load(mt), o0);
+            o1 = vf_fma(wt, vf_load(mt + VW), o1);
+            o2 = vf_fma(wt, vf_load(mt + 2 * VW), o2);
+            o3 = vf_fma(wt, vf_load(mt + 3 * VW), o3);
         }
+        vf_store(out + e, o0);
+        vf_store(out + e + VW, o1);
+        vf_store(out + e + 2 * VW, o2);
+        vf_store(out + e + 3 * VW, o3);
+    }
+    for (; e + VW <= d; e += VW) {
+        vf o0 = vf_load(out + e);
+        for (int t = 0; t < n; t++) o0 = vf_fma(vf_set1(w[t * ws]), vf_load(m + t * ms + e), o0);
+        vf_store(out + e, o0);
+    }
+    for (; e < d; e++) {
+        float o0 = out[e];
+        for (int t = 0; t < n; t++) o0 = fma_s(w[t * ws], m[t * ms + e], o0);
+        out[e] = o0;
     }
 }
 
@@ -80,38 +177,43 @@ static void forward_block(const AttShape *sh, const float *q, const float *k, co
     float *s = scratch, *kt = s + ATT_BQ * ATT_BK, *acc = kt + (size_t)d * ATT_BK, *m = acc + (size_t)ATT_BQ * d,
           *l = m + ATT_BQ;
     const float *qb = q + ((size_t)b * sh->lq + i0) * c + (size_t)h * d; /* (nq, D), row stride C */
+    const vf vscale = vf_set1(sh->scale);
     for (int i = 0; i < nq; i++) {
         m[i] = -INFINITY;
         l[i] = 0.0f;
         for (int e = 0; e < d; e++) acc[(size_t)i * d + e] = 0.0f;
     }
     for (long j0 = 0; j0 < sh->lk; j0 += ATT_BK) {
-        const int nk = (int)(sh->lk - j0 < ATT_BK ? sh->lk - j0 : ATT_BK);
+        const int nk = (int)(sh->lk - j0 < ATT_BK ? sh->lk - j0 : ATT_BK), nkp = pad_vw(nk);
         const size_t kv_off = ((size_t)b * sh->lk + j0) * c + (size_t)h * d; /* (nk, D), row stride C */
         transpose_block(k + kv_off, c, d, nk, kt);
         tile_scores(qb, c, d, nq, nk, kt, s);
         for (int i = 0; i < nq; i++) {
             float *si = s + i * ATT_BK, *ai = acc + (size_t)i * d;
-            float mx = m[i];
-            for (int j = 0; j < nk; j++) {
-                si[j] *= sh->scale;
-                if (si[j] > mx) mx = si[j];
+            vf vmax = vf_set1(-INFINITY);
+            for (int j = 0; j < nkp; j += VW) {
+                const vf x = vf_mul(vf_load(si + j), vscale);
+                vf_store(si + j, x);
+                vmax = vf_max(vmax, x);
             }
-            const float corr = expf(m[i] - mx); /* 0 on the first block (m = -inf) */
-            float sum = 0.0f;
-            for (int j = 0; j < nk; j++) {
-                si[j] = expf(si[j] - mx);
-                sum += si[j];
+            for (int j = nk; j < nkp; j++) si[j] = -INFINITY; /* padding: p = 0 below */
+            float mx = lanes_max(vmax);
+            if (nk < nkp) { /* the padding's 0 may have won the max */
+                mx = -INFINITY;
+                for (int j = 0; j < nk; j++) mx = si[j] > mx ? si[j] : mx;
             }
-            l[i] = l[i] * corr + sum;
+            mx = m[i] > mx ? m[i] : mx;
+            const float corr = m[i] == -INFINITY ? 0.0f : exp_s(m[i] - mx); /* 0 on the first block */
+            const vf vmx = vf_set1(mx);
+            for (int j = 0; j < nkp; j += VW) vf_store(si + j, vf_exp(vf_sub(vf_load(si + j), vmx)));
+            for (int j = nk; j < nkp; j++) si[j] = 0.0f;
+            vf vsum = vf_set1(0.0f);
+            for (int j = 0; j < nkp; j += VW) vsum = vf_add(vsum, vf_load(si + j));
+            l[i] = l[i] * corr + lanes_sum(vsum);
             m[i] = mx;
-#pragma omp simd
-            for (int e = 0; e < d; e++) ai[e] *= corr;
-            for (int j = 0; j < nk; j++) {
-                const float p = si[j], *vj = v + kv_off + (size_t)j * c;
-#pragma omp simd
-                for (int e = 0; e < d; e++) ai[e] += p * vj[e];
-            }
+            if (corr != 1.0f)
+                for (int e = 0; e < d; e++) ai[e] *= corr;
+            axpy_rows(ai, si, 1, nk, v + kv_off, c, d);
         }
     }
     float *ob = o + ((size_t)b * sh->lq + i0) * c + (size_t)h * d;
@@ -163,57 +265,41 @@ static void backward_head(const AttShape *sh, const AttGrads *g, int b, int h, f
     float *kt = scratch, *vt = kt + (size_t)d * ATT_BK, *p = vt + (size_t)d * ATT_BK, *ds = p + ATT_BQ * ATT_BK,
           *di = ds + ATT_BQ * ATT_BK;
     const float *lse_bh = g->lse + ((size_t)b * sh->heads + h) * sh->lq;
+    const vf vscale = vf_set1(sh->scale);
     for (long i0 = 0; i0 < sh->lq; i0 += ATT_BQ) {
         const int nq = (int)(sh->lq - i0 < ATT_BQ ? sh->lq - i0 : ATT_BQ);
         const size_t q_off = ((size_t)b * sh->lq + i0) * c + (size_t)h * d; /* (nq, D), row stride C */
         const float *qb = g->q + q_off, *ob = g->o + q_off, *dob = g->dout + q_off;
-        for (int i = 0; i < nq; i++) {
-            float acc = 0.0f;
-#pragma omp simd reduction(+ : acc)
-            for (int e = 0; e < d; e++) acc += dob[(size_t)i * c + e] * ob[(size_t)i * c + e];
-            di[i] = acc;
-        }
+        /* D_i as dP_ij is computed: with one key (O = V) their difference is exactly 0 */
+        for (int i = 0; i < nq; i++) di[i] = row_dot(dob + (size_t)i * c, ob + (size_t)i * c, d);
         for (long j0 = 0; j0 < sh->lk; j0 += ATT_BK) {
-            const int nk = (int)(sh->lk - j0 < ATT_BK ? sh->lk - j0 : ATT_BK);
+            const int nk = (int)(sh->lk - j0 < ATT_BK ? sh->lk - j0 : ATT_BK), nkp = pad_vw(nk);
             const size_t kv_off = ((size_t)b * sh->lk + j0) * c + (size_t)h * d; /* (nk, D), row stride C */
             transpose_block(g->k + kv_off, c, d, nk, kt);
             tile_scores(qb, c, d, nq, nk, kt, p);
-            for (int i = 0; i < nq; i++)
-                for (int j = 0; j < nk; j++)
-                    p[i * ATT_BK + j] = expf(p[i * ATT_BK + j] * sh->scale - lse_bh[i0 + i]);
+            for (int i = 0; i < nq; i++) {
+                float *pi = p + i * ATT_BK;
+                const vf li = vf_set1(lse_bh[i0 + i]);
+                for (int j = 0; j < nkp; j += VW) vf_store(pi + j, vf_exp(vf_sub(vf_mul(vf_load(pi + j), vscale), li)));
+                for (int j = nk; j < nkp; j++) pi[j] = 0.0f;
+            }
             if (g->dv)
-                for (int j = 0; j < nk; j++) {
-                    float *dvj = g->dv + kv_off + (size_t)j * c;
-                    for (int i = 0; i < nq; i++) {
-                        const float pij = p[i * ATT_BK + j], *doi = dob + (size_t)i * c;
-#pragma omp simd
-                        for (int e = 0; e < d; e++) dvj[e] += pij * doi[e];
-                    }
-                }
+                for (int j = 0; j < nk; j++) axpy_rows(g->dv + kv_off + (size_t)j * c, p + j, ATT_BK, nq, dob, c, d);
             if (!g->dq && !g->dk) continue;
             transpose_block(g->v + kv_off, c, d, nk, vt);
             tile_scores(dob, c, d, nq, nk, vt, ds); /* dP */
-            for (int i = 0; i < nq; i++)
-                for (int j = 0; j < nk; j++)
-                    ds[i * ATT_BK + j] = p[i * ATT_BK + j] * (ds[i * ATT_BK + j] - di[i]) * sh->scale;
+            for (int i = 0; i < nq; i++) {
+                float *dsi = ds + i * ATT_BK;
+                const float *pi = p + i * ATT_BK;
+                const vf dv_i = vf_set1(di[i]);
+                for (int j = 0; j < nkp; j += VW)
+                    vf_store(dsi + j, vf_mul(vf_mul(vf_load(pi + j), vf_sub(vf_load(dsi + j), dv_i)), vscale));
+            }
             if (g->dq)
-                for (int i = 0; i < nq; i++) {
-                    float *dqi = g->dq + q_off + (size_t)i * c;
-                    for (int j = 0; j < nk; j++) {
-                        const float sij = ds[i * ATT_BK + j], *kj = g->k + kv_off + (size_t)j * c;
-#pragma omp simd
-                        for (int e = 0; e < d; e++) dqi[e] += sij * kj[e];
-                    }
-                }
+                for (int i = 0; i < nq; i++)
+                    axpy_rows(g->dq + q_off + (size_t)i * c, ds + i * ATT_BK, 1, nk, g->k + kv_off, c, d);
             if (g->dk)
-                for (int j = 0; j < nk; j++) {
-                    float *dkj = g->dk + kv_off + (size_t)j * c;
-                    for (int i = 0; i < nq; i++) {
-                        const float sij = ds[i * ATT_BK + j], *qi = qb + (size_t)i * c;
-#pragma omp simd
-                        for (int e = 0; e < d; e++) dkj[e] += sij * qi[e];
-                    }
-                }
+                for (int j = 0; j < nk; j++) axpy_rows(g->dk + kv_off + (size_t)j * c, ds + j, ATT_BK, nq, qb, c, d);
         }
     }
 }
