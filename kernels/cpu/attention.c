@@ -167,6 +167,51 @@ static void axpy_rows(float *out, const float *w, long ws, int n, const float *m
     }
 }
 
+/* axpy_rows for two outputs sharing m (the same bits as two calls): out0 += w0 . m, out1 += w1 . m */
+static void axpy_rows2(float *out0, float *out1, const float *w0, const float *w1, long ws, int n, const float *m,
+                       long ms, int d) {
+    int e = 0;
+    for (; e + 4 * VW <= d; e += 4 * VW) {
+        vf a0 = vf_load(out0 + e), a1 = vf_load(out0 + e + VW), a2 = vf_load(out0 + e + 2 * VW),
+           a3 = vf_load(out0 + e + 3 * VW);
+        vf b0 = vf_load(out1 + e), b1 = vf_load(out1 + e + VW), b2 = vf_load(out1 + e + 2 * VW),
+           b3 = vf_load(out1 + e + 3 * VW);
+        for (int t = 0; t < n; t++) {
+            const vf wa = vf_set1(w0[t * ws]), wb = vf_set1(w1[t * ws]);
+            const float *mt = m + t * ms + e;
+            const vf m0 = vf_load(mt), m1 = vf_load(mt + VW), m2 = vf_load(mt + 2 * VW), m3 = vf_load(mt + 3 * VW);
+            a0 = vf_fma(wa, m0, a0);
+            a1 = vf_fma(wa, m1, a1);
+            a2 = vf_fma(wa, m2, a2);
+            a3 = vf_fma(wa, m3, a3);
+            b0 = vf_fma(wb, m0, b0);
+            b1 = vf_fma(wb, m1, b1);
+            b2 = vf_fma(wb, m2, b2);
+            b3 = vf_fma(wb, m3, b3);
+        }
+        vf_store(out0 + e, a0);
+        vf_store(out0 + e + VW, a1);
+        vf_store(out0 + e + 2 * VW, a2);
+        vf_store(out0 + e + 3 * VW, a3);
+        vf_store(out1 + e, b0);
+        vf_store(out1 + e + VW, b1);
+        vf_store(out1 + e + 2 * VW, b2);
+        vf_store(out1 + e + 3 * VW, b3);
+    }
+    if (e < d) { /* the rest, one output at a time */
+        axpy_rows(out0 + e, w0, ws, n, m + e, ms, d - e);
+        axpy_rows(out1 + e, w1, ws, n, m + e, ms, d - e);
+    }
+}
+
+/* out row r (stride os) += sum_t w[r wr + t wt] m[t ms ..], for r < nr, two rows at a time */
+static void pair_rows(float *out, long os, const float *w, long wr, long wt, int nr, int n, const float *m, long ms,
+                      int d) {
+    int r = 0;
+    for (; r + 2 <= nr; r += 2) axpy_rows2(out + r * os, out + (r + 1) * os, w + r * wr, w + (r + 1) * wr, wt, n, m, ms, d);
+    if (r < nr) axpy_rows(out + r * os, w + r * wr, wt, n, m, ms, d);
+}
+
 // ----------------------------------------------------------------------------
 // forward
 
@@ -196,7 +241,6 @@ static void forward_block(const AttShape *sh, const float *q, const float *k, co
                 vf_store(si + j, x);
                 vmax = vf_max(vmax, x);
             }
-            for (int j = nk; j < nkp; j++) si[j] = -INFINITY; /* padding: p = 0 below */
             float mx = lanes_max(vmax);
             if (nk < nkp) { /* the padding's 0 may have won the max */
                 mx = -INFINITY;
@@ -213,8 +257,8 @@ static void forward_block(const AttShape *sh, const float *q, const float *k, co
             m[i] = mx;
             if (corr != 1.0f)
                 for (int e = 0; e < d; e++) ai[e] *= corr;
-            axpy_rows(ai, si, 1, nk, v + kv_off, c, d);
         }
+        pair_rows(acc, d, s, ATT_BK, 1, nq, nk, v + kv_off, c, d); /* acc += P V */
     }
     float *ob = o + ((size_t)b * sh->lq + i0) * c + (size_t)h * d;
     float *lb = lse + ((size_t)b * sh->heads + h) * sh->lq + i0;
@@ -281,10 +325,8 @@ static void backward_head(const AttShape *sh, const AttGrads *g, int b, int h, f
                 float *pi = p + i * ATT_BK;
                 const vf li = vf_set1(lse_bh[i0 + i]);
                 for (int j = 0; j < nkp; j += VW) vf_store(pi + j, vf_exp(vf_sub(vf_mul(vf_load(pi + j), vscale), li)));
-                for (int j = nk; j < nkp; j++) pi[j] = 0.0f;
             }
-            if (g->dv)
-                for (int j = 0; j < nk; j++) axpy_rows(g->dv + kv_off + (size_t)j * c, p + j, ATT_BK, nq, dob, c, d);
+            if (g->dv) pair_rows(g->dv + kv_off, c, p, 1, ATT_BK, nk, nq, dob, c, d);
             if (!g->dq && !g->dk) continue;
             transpose_block(g->v + kv_off, c, d, nk, vt);
             tile_scores(dob, c, d, nq, nk, vt, ds); /* dP */
@@ -295,11 +337,8 @@ static void backward_head(const AttShape *sh, const AttGrads *g, int b, int h, f
                 for (int j = 0; j < nkp; j += VW)
                     vf_store(dsi + j, vf_mul(vf_mul(vf_load(pi + j), vf_sub(vf_load(dsi + j), dv_i)), vscale));
             }
-            if (g->dq)
-                for (int i = 0; i < nq; i++)
-                    axpy_rows(g->dq + q_off + (size_t)i * c, ds + i * ATT_BK, 1, nk, g->k + kv_off, c, d);
-            if (g->dk)
-                for (int j = 0; j < nk; j++) axpy_rows(g->dk + kv_off + (size_t)j * c, ds + j, ATT_BK, nq, qb, c, d);
+            if (g->dq) pair_rows(g->dq + q_off, c, ds, ATT_BK, 1, nq, nk, g->k + kv_off, c, d);
+            if (g->dk) pair_rows(g->dk + kv_off, c, ds, 1, ATT_BK, nk, nq, qb, c, d);
         }
     }
 }
