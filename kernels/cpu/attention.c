@@ -29,8 +29,8 @@
 #include "kernels/cpu/cpu_util.h"
 #include "kernels/cpu/vec_math.h"
 
-#define ATT_BQ 32
-#define ATT_BK 64 /* a multiple of every VW */
+#define ATT_BQ 64
+#define ATT_BK 128 /* a multiple of every VW */
 
 /* Shapes of one call, flattened: q rows (b, i) at (b Lq + i) C, k/v rows at (b Lk + j) C. */
 typedef struct {
@@ -79,32 +79,32 @@ static inline float lanes_sum(vf v) {
 
 /* Kt (D, BK) = the nk rows of a (., C)-strided block of keys (or values), transposed, with
  * columns nk .. pad_vw(nk) zero. */
-static void transpose_block(const float *src, int c, int d, int nk, float *dst) {
+static void transpose_block(const float *src, int c, int d, int nk, float *dst, int ld) {
     const int nkp = pad_vw(nk);
     for (int j = 0; j < nk; j++)
-        for (int e = 0; e < d; e++) dst[e * ATT_BK + j] = src[(size_t)j * c + e];
+        for (int e = 0; e < d; e++) dst[e * ld + j] = src[(size_t)j * c + e];
     for (int e = 0; e < d; e++)
-        for (int j = nk; j < nkp; j++) dst[e * ATT_BK + j] = 0.0f;
+        for (int j = nk; j < nkp; j++) dst[e * ld + j] = 0.0f;
 }
 
 /* Every score is one fma chain over e from 0, s_ij = fma(a_i,d-1, bt_d-1,j, ... fma(a_i0, bt_0j, 0)),
  * whatever tile computes it: the forward and the backward get the same bits, and a single key
  * gives dP_ij == D_i exactly (see row_dot). R rows by V vectors of columns, in registers. */
 #define SCORE_TILE(R, V)                                                                                             \
-    static inline void score_tile_##R##x##V(const float *a, int c, int d, const float *bt, float *s) {                \
+    static inline void score_tile_##R##x##V(const float *a, int c, int d, const float *bt, float *s, int ld) {            \
         vf acc[R][V];                                                                                                  \
         for (int r = 0; r < R; r++)                                                                                    \
             for (int u = 0; u < V; u++) acc[r][u] = vf_set1(0.0f);                                                     \
         for (int e = 0; e < d; e++) {                                                                                  \
             vf bv[V];                                                                                                  \
-            for (int u = 0; u < V; u++) bv[u] = vf_load(bt + e * ATT_BK + u * VW);                                     \
+            for (int u = 0; u < V; u++) bv[u] = vf_load(bt + e * ld + u * VW);                                         \
             for (int r = 0; r < R; r++) {                                                                              \
                 const vf ar = vf_set1(a[(size_t)r * c + e]);                                                           \
                 for (int u = 0; u < V; u++) acc[r][u] = vf_fma(ar, bv[u], acc[r][u]);                                  \
             }                                                                                                          \
         }                                                                                                              \
         for (int r = 0; r < R; r++)                                                                                    \
-            for (int u = 0; u < V; u++) vf_store(s + r * ATT_BK + u * VW, acc[r][u]);                                  \
+            for (int u = 0; u < V; u++) vf_store(s + r * ld + u * VW, acc[r][u]);                                      \
     }
 SCORE_TILE(4, 2)
 SCORE_TILE(4, 1)
@@ -113,18 +113,18 @@ SCORE_TILE(1, 1)
 
 /* s (nq, BK) = a (nq rows, stride c) times bt (D, BK): s_ij = sum_e a_ie bt_ej, for
  * j < pad_vw(nk) (the padding columns come out 0). */
-static void tile_scores(const float *a, int c, int d, int nq, int nk, const float *bt, float *s) {
+static void tile_scores(const float *a, int c, int d, int nq, int nk, const float *bt, float *s, int ld) {
     const int nkp = pad_vw(nk);
     int i = 0;
     for (; i + 4 <= nq; i += 4) {
         int j = 0;
-        for (; j + 2 * VW <= nkp; j += 2 * VW) score_tile_4x2(a + (size_t)i * c, c, d, bt + j, s + i * ATT_BK + j);
-        for (; j < nkp; j += VW) score_tile_4x1(a + (size_t)i * c, c, d, bt + j, s + i * ATT_BK + j);
+        for (; j + 2 * VW <= nkp; j += 2 * VW) score_tile_4x2(a + (size_t)i * c, c, d, bt + j, s + i * ld + j, ld);
+        for (; j < nkp; j += VW) score_tile_4x1(a + (size_t)i * c, c, d, bt + j, s + i * ld + j, ld);
     }
     for (; i < nq; i++) {
         int j = 0;
-        for (; j + 2 * VW <= nkp; j += 2 * VW) score_tile_1x2(a + (size_t)i * c, c, d, bt + j, s + i * ATT_BK + j);
-        for (; j < nkp; j += VW) score_tile_1x1(a + (size_t)i * c, c, d, bt + j, s + i * ATT_BK + j);
+        for (; j + 2 * VW <= nkp; j += 2 * VW) score_tile_1x2(a + (size_t)i * c, c, d, bt + j, s + i * ld + j, ld);
+        for (; j < nkp; j += VW) score_tile_1x1(a + (size_t)i * c, c, d, bt + j, s + i * ld + j, ld);
     }
 }
 
@@ -215,50 +215,51 @@ static void pair_rows(float *out, long os, const float *w, long wr, long wt, int
 // ----------------------------------------------------------------------------
 // forward
 
-/* One (b, h, query block) task; scratch: s (BQ, BK), kt (D, BK), acc (BQ, D), m, l (BQ). */
+/* One (b, h, query block) task, in the transposed orientation: queries along the vector lanes.
+ * Scratch: qt (D, BQ) the query block transposed once, st (BK, BQ) = S^T of a key block,
+ * acc (BQ, D), m, l, corr (BQ). No key block is ever transposed, and the softmax's row max,
+ * sum and rescale run down the columns of S^T: lane-wise, without horizontal reductions. */
 static void forward_block(const AttShape *sh, const float *q, const float *k, const float *v, float *o, float *lse,
                           int b, int h, long i0, float *scratch) {
-    const int c = sh->c, d = sh->d, nq = (int)(sh->lq - i0 < ATT_BQ ? sh->lq - i0 : ATT_BQ);
-    float *s = scratch, *kt = s + ATT_BQ * ATT_BK, *acc = kt + (size_t)d * ATT_BK, *m = acc + (size_t)ATT_BQ * d,
-          *l = m + ATT_BQ;
+    const int c = sh->c, d = sh->d, nq = (int)(sh->lq - i0 < ATT_BQ ? sh->lq - i0 : ATT_BQ), nqp = pad_vw(nq);
+    float *qt = scratch, *st = qt + (size_t)d * ATT_BQ, *acc = st + ATT_BK * ATT_BQ, *m = acc + (size_t)ATT_BQ * d,
+          *l = m + ATT_BQ, *corr = l + ATT_BQ;
     const float *qb = q + ((size_t)b * sh->lq + i0) * c + (size_t)h * d; /* (nq, D), row stride C */
     const vf vscale = vf_set1(sh->scale);
-    for (int i = 0; i < nq; i++) {
+    transpose_block(qb, c, d, nq, qt, ATT_BQ); /* padding lanes are 0: finite, never written out */
+    for (int i = 0; i < nqp; i++) {
         m[i] = -INFINITY;
         l[i] = 0.0f;
-        for (int e = 0; e < d; e++) acc[(size_t)i * d + e] = 0.0f;
     }
+    for (int i = 0; i < nq * d; i++) acc[i] = 0.0f;
     for (long j0 = 0; j0 < sh->lk; j0 += ATT_BK) {
-        const int nk = (int)(sh->lk - j0 < ATT_BK ? sh->lk - j0 : ATT_BK), nkp = pad_vw(nk);
+        const int nk = (int)(sh->lk - j0 < ATT_BK ? sh->lk - j0 : ATT_BK);
         const size_t kv_off = ((size_t)b * sh->lk + j0) * c + (size_t)h * d; /* (nk, D), row stride C */
-        transpose_block(k + kv_off, c, d, nk, kt);
-        tile_scores(qb, c, d, nq, nk, kt, s);
-        for (int i = 0; i < nq; i++) {
-            float *si = s + i * ATT_BK, *ai = acc + (size_t)i * d;
-            vf vmax = vf_set1(-INFINITY);
-            for (int j = 0; j < nkp; j += VW) {
-                const vf x = vf_mul(vf_load(si + j), vscale);
-                vf_store(si + j, x);
+        tile_scores(k + kv_off, c, d, nk, nq, qt, st, ATT_BQ); /* st_ji = s_ij */
+        for (int i = 0; i < nqp; i += VW) {
+            vf vmax = vf_load(m + i);
+            for (int j = 0; j < nk; j++) {
+                const vf x = vf_mul(vf_load(st + j * ATT_BQ + i), vscale);
+                vf_store(st + j * ATT_BQ + i, x);
                 vmax = vf_max(vmax, x);
             }
-            float mx = lanes_max(vmax);
-            if (nk < nkp) { /* the padding's 0 may have won the max */
-                mx = -INFINITY;
-                for (int j = 0; j < nk; j++) mx = si[j] > mx ? si[j] : mx;
-            }
-            mx = m[i] > mx ? m[i] : mx;
-            const float corr = m[i] == -INFINITY ? 0.0f : exp_s(m[i] - mx); /* 0 on the first block */
-            const vf vmx = vf_set1(mx);
-            for (int j = 0; j < nkp; j += VW) vf_store(si + j, vf_exp(vf_sub(vf_load(si + j), vmx)));
-            for (int j = nk; j < nkp; j++) si[j] = 0.0f;
+            /* e^(m_old - m_new); on the first block m_old = -inf gives e^EXP_LO, and l, acc are 0 */
+            const vf vc = vf_exp(vf_sub(vf_load(m + i), vmax));
             vf vsum = vf_set1(0.0f);
-            for (int j = 0; j < nkp; j += VW) vsum = vf_add(vsum, vf_load(si + j));
-            l[i] = l[i] * corr + lanes_sum(vsum);
-            m[i] = mx;
-            if (corr != 1.0f)
-                for (int e = 0; e < d; e++) ai[e] *= corr;
+            for (int j = 0; j < nk; j++) {
+                const vf p = vf_exp(vf_sub(vf_load(st + j * ATT_BQ + i), vmax));
+                vf_store(st + j * ATT_BQ + i, p);
+                vsum = vf_add(vsum, p);
+            }
+            vf_store(l + i, vf_add(vf_mul(vf_load(l + i), vc), vsum));
+            vf_store(m + i, vmax);
+            vf_store(corr + i, vc);
         }
-        pair_rows(acc, d, s, ATT_BK, 1, nq, nk, v + kv_off, c, d); /* acc += P V */
+        if (j0 > 0)
+            for (int i = 0; i < nq; i++)
+                if (corr[i] != 1.0f)
+                    for (int e = 0; e < d; e++) acc[(size_t)i * d + e] *= corr[i];
+        pair_rows(acc, d, st, 1, ATT_BQ, nq, nk, v + kv_off, c, d); /* acc += P V */
     }
     float *ob = o + ((size_t)b * sh->lq + i0) * c + (size_t)h * d;
     float *lb = lse + ((size_t)b * sh->heads + h) * sh->lq + i0;
@@ -273,7 +274,7 @@ int attention_forward_cpu(const Tensor *q, const Tensor *k, const Tensor *v, int
                           Tensor *lse) {
     const AttShape sh = att_shape(q, k, heads, scale);
     const long nqb = (sh.lq + ATT_BQ - 1) / ATT_BQ, tasks = (long)sh.b * heads * nqb;
-    const size_t scratch = (size_t)ATT_BQ * ATT_BK + (size_t)sh.d * ATT_BK + (size_t)ATT_BQ * sh.d + 2 * ATT_BQ;
+    const size_t scratch = (size_t)sh.d * ATT_BQ + (size_t)ATT_BK * ATT_BQ + (size_t)ATT_BQ * sh.d + 3 * ATT_BQ;
     const double work = (double)sh.b * sh.lq * sh.lk * sh.c;
     int failed = 0;
 #pragma omp parallel if (cpu_par(4.0 * work))
@@ -319,8 +320,8 @@ static void backward_head(const AttShape *sh, const AttGrads *g, int b, int h, f
         for (long j0 = 0; j0 < sh->lk; j0 += ATT_BK) {
             const int nk = (int)(sh->lk - j0 < ATT_BK ? sh->lk - j0 : ATT_BK), nkp = pad_vw(nk);
             const size_t kv_off = ((size_t)b * sh->lk + j0) * c + (size_t)h * d; /* (nk, D), row stride C */
-            transpose_block(g->k + kv_off, c, d, nk, kt);
-            tile_scores(qb, c, d, nq, nk, kt, p);
+            transpose_block(g->k + kv_off, c, d, nk, kt, ATT_BK);
+            tile_scores(qb, c, d, nq, nk, kt, p, ATT_BK);
             for (int i = 0; i < nq; i++) {
                 float *pi = p + i * ATT_BK;
                 const vf li = vf_set1(lse_bh[i0 + i]);
@@ -328,8 +329,8 @@ static void backward_head(const AttShape *sh, const AttGrads *g, int b, int h, f
             }
             if (g->dv) pair_rows(g->dv + kv_off, c, p, 1, ATT_BK, nk, nq, dob, c, d);
             if (!g->dq && !g->dk) continue;
-            transpose_block(g->v + kv_off, c, d, nk, vt);
-            tile_scores(dob, c, d, nq, nk, vt, ds); /* dP */
+            transpose_block(g->v + kv_off, c, d, nk, vt, ATT_BK);
+            tile_scores(dob, c, d, nq, nk, vt, ds, ATT_BK); /* dP */
             for (int i = 0; i < nq; i++) {
                 float *dsi = ds + i * ATT_BK;
                 const float *pi = p + i * ATT_BK;
