@@ -7,16 +7,21 @@
  *   backward, from lse: P = exp(S - lse), dP = dO V^T, D_i = sum_d dO_id O_id,
  *            dS = P (dP - D), dQ += scale dS K, dK += scale dS^T Q, dV += P^T dO
  *
- * Forward: a task is (b, h, block of ATT_BQ query rows). It walks K and V in blocks of
- * ATT_BK keys, keeping a running row max m, row sum l and an unnormalised (BQ, D)
- * accumulator; a new block rescales them by exp(m_old - m_new). Scratch per thread is
- * one (BQ, BK) score tile, a (D, BK) transposed key block and the (BQ, D) accumulator:
- * bounded, independent of Lq and Lk. The key block is transposed so that the score and
- * P V loops are unit-stride axpys over an inner dimension; `omp simd` vectorises them
- * (plain -O2 does not: it will not version loops for aliasing).
- * Backward: a task is (b, h); it walks query blocks and, inside, key blocks, recomputing
- * P from lse. Each task owns its head's slices of dq, dk and dv, so nothing races and
- * the summation order is fixed: results are bitwise independent of the thread count.
+ * Layout: queries run along the vector lanes. A task transposes its block of ATT_BQ query rows
+ * once into Qt (D, BQ); each block of ATT_BK keys then gives S^T (BK, BQ) = K Qt from a
+ * register-blocked tile (4 keys x 2 vectors of queries, one fma chain over D per score), so no
+ * key block is ever transposed and the softmax's max, sum and rescale are lane-wise down the
+ * columns of S^T, with vec_math.h's vector exp. P V and every gradient product are rows of
+ * "out_r += sum_t w_rt m_t" (axpy_rows: D/VW vectors of out in registers, two rows sharing the
+ * loads of m), one fma chain per element in a fixed order.
+ * Forward: a task is (b, h, query block); it walks the key blocks keeping a running max m,
+ * sum l and an unnormalised (BQ, D) accumulator, rescaled by e^(m_old - m_new). Scratch per
+ * thread: Qt, S^T, the accumulator and m, l: bounded, independent of Lq and Lk.
+ * Backward: a task is (b, h); it walks query blocks (Q and dO transposed once each) and, inside,
+ * key blocks, recomputing P^T from lse. Each task owns its head's slices of dq, dk and dv, so
+ * nothing races and the summation order is fixed: results are bitwise independent of the
+ * thread count. D_i = dO_i . O_i is the same fma chain as dP_ij = dO_i . V_j, so with a single
+ * key (O = V, P = 1) dS is exactly 0 and so are dq and dk.
  *
  * FLOP: forward 4 B Lq Lk C (+ B heads Lq Lk exp); backward 10 B Lq Lk C (+ the same
  * exp count), less when some of dq, dk, dv are NULL. Bytes: forward reads q once and k,
@@ -29,8 +34,8 @@
 #include "kernels/cpu/cpu_util.h"
 #include "kernels/cpu/vec_math.h"
 
-#define ATT_BQ 64
-#define ATT_BK 128 /* a multiple of every VW */
+#define ATT_BQ 64 /* a multiple of every VW: the query lanes */
+#define ATT_BK 128
 
 /* Shapes of one call, flattened: q rows (b, i) at (b Lq + i) C, k/v rows at (b Lk + j) C. */
 typedef struct {
@@ -52,10 +57,10 @@ static AttShape att_shape(const Tensor *q, const Tensor *k, int heads, float sca
     return s;
 }
 
-/* nk rounded up to whole vectors: the width of the score tiles' rows that vector loops cover */
+/* n rounded up to whole vectors: the query lanes a block's vector loops cover */
 static int pad_vw(int nk) { return (nk + VW - 1) / VW * VW; }
 
-/* lane max, and the sum of the lanes in a fixed order */
+/* lane-wise max */
 #if VW == 16
 static inline vf vf_max(vf a, vf b) { return _mm512_max_ps(a, b); }
 #elif VW == 8
@@ -63,22 +68,9 @@ static inline vf vf_max(vf a, vf b) { return _mm256_max_ps(a, b); }
 #else
 static inline vf vf_max(vf a, vf b) { return a > b ? a : b; }
 #endif
-static inline float lanes_max(vf v) {
-    float l[VW], m;
-    vf_store(l, v);
-    m = l[0];
-    for (int i = 1; i < VW; i++) m = l[i] > m ? l[i] : m;
-    return m;
-}
-static inline float lanes_sum(vf v) {
-    float l[VW], s = 0.0f;
-    vf_store(l, v);
-    for (int i = 0; i < VW; i++) s += l[i];
-    return s;
-}
 
-/* Kt (D, BK) = the nk rows of a (., C)-strided block of keys (or values), transposed, with
- * columns nk .. pad_vw(nk) zero. */
+/* dst (D, ld) = the nk rows of a (., C)-strided block of queries (or output gradients),
+ * transposed, with columns nk .. pad_vw(nk) zero. */
 static void transpose_block(const float *src, int c, int d, int nk, float *dst, int ld) {
     const int nkp = pad_vw(nk);
     for (int j = 0; j < nk; j++)
@@ -111,7 +103,7 @@ SCORE_TILE(4, 1)
 SCORE_TILE(1, 2)
 SCORE_TILE(1, 1)
 
-/* s (nq, BK) = a (nq rows, stride c) times bt (D, BK): s_ij = sum_e a_ie bt_ej, for
+/* s (nq, ld) = a (nq rows, stride c) times bt (D, ld): s_ij = sum_e a_ie bt_ej, for
  * j < pad_vw(nk) (the padding columns come out 0). */
 static void tile_scores(const float *a, int c, int d, int nq, int nk, const float *bt, float *s, int ld) {
     const int nkp = pad_vw(nk);
@@ -304,42 +296,48 @@ typedef struct {
     float *dq, *dk, *dv; /* any may be NULL */
 } AttGrads;
 
-/* One (b, h) task; scratch: kt, vt (D, BK), p, ds (BQ, BK), di (BQ). */
+/* One (b, h) task, queries along the lanes as in the forward. Scratch: qt, dot (D, BQ) the
+ * query and output-gradient blocks transposed once per query block, pt, dst (BK, BQ) = P^T
+ * and dS^T of a key block, di, lv (BQ) = D_i and lse_i, padded with 0. */
 static void backward_head(const AttShape *sh, const AttGrads *g, int b, int h, float *scratch) {
     const int c = sh->c, d = sh->d;
-    float *kt = scratch, *vt = kt + (size_t)d * ATT_BK, *p = vt + (size_t)d * ATT_BK, *ds = p + ATT_BQ * ATT_BK,
-          *di = ds + ATT_BQ * ATT_BK;
+    float *qt = scratch, *dot = qt + (size_t)d * ATT_BQ, *pt = dot + (size_t)d * ATT_BQ, *dst = pt + ATT_BK * ATT_BQ,
+          *di = dst + ATT_BK * ATT_BQ, *lv = di + ATT_BQ;
     const float *lse_bh = g->lse + ((size_t)b * sh->heads + h) * sh->lq;
     const vf vscale = vf_set1(sh->scale);
+    const int need_ds = g->dq || g->dk;
     for (long i0 = 0; i0 < sh->lq; i0 += ATT_BQ) {
-        const int nq = (int)(sh->lq - i0 < ATT_BQ ? sh->lq - i0 : ATT_BQ);
+        const int nq = (int)(sh->lq - i0 < ATT_BQ ? sh->lq - i0 : ATT_BQ), nqp = pad_vw(nq);
         const size_t q_off = ((size_t)b * sh->lq + i0) * c + (size_t)h * d; /* (nq, D), row stride C */
         const float *qb = g->q + q_off, *ob = g->o + q_off, *dob = g->dout + q_off;
         /* D_i as dP_ij is computed: with one key (O = V) their difference is exactly 0 */
-        for (int i = 0; i < nq; i++) di[i] = row_dot(dob + (size_t)i * c, ob + (size_t)i * c, d);
+        for (int i = 0; i < nqp; i++) {
+            di[i] = i < nq ? row_dot(dob + (size_t)i * c, ob + (size_t)i * c, d) : 0.0f;
+            lv[i] = i < nq ? lse_bh[i0 + i] : 0.0f;
+        }
+        transpose_block(qb, c, d, nq, qt, ATT_BQ);
+        if (need_ds) transpose_block(dob, c, d, nq, dot, ATT_BQ);
         for (long j0 = 0; j0 < sh->lk; j0 += ATT_BK) {
-            const int nk = (int)(sh->lk - j0 < ATT_BK ? sh->lk - j0 : ATT_BK), nkp = pad_vw(nk);
+            const int nk = (int)(sh->lk - j0 < ATT_BK ? sh->lk - j0 : ATT_BK);
             const size_t kv_off = ((size_t)b * sh->lk + j0) * c + (size_t)h * d; /* (nk, D), row stride C */
-            transpose_block(g->k + kv_off, c, d, nk, kt, ATT_BK);
-            tile_scores(qb, c, d, nq, nk, kt, p, ATT_BK);
-            for (int i = 0; i < nq; i++) {
-                float *pi = p + i * ATT_BK;
-                const vf li = vf_set1(lse_bh[i0 + i]);
-                for (int j = 0; j < nkp; j += VW) vf_store(pi + j, vf_exp(vf_sub(vf_mul(vf_load(pi + j), vscale), li)));
+            tile_scores(g->k + kv_off, c, d, nk, nq, qt, pt, ATT_BQ); /* S^T */
+            for (int j = 0; j < nk; j++) {
+                float *pj = pt + j * ATT_BQ;
+                for (int i = 0; i < nqp; i += VW)
+                    vf_store(pj + i, vf_exp(vf_sub(vf_mul(vf_load(pj + i), vscale), vf_load(lv + i))));
             }
-            if (g->dv) pair_rows(g->dv + kv_off, c, p, 1, ATT_BK, nk, nq, dob, c, d);
-            if (!g->dq && !g->dk) continue;
-            transpose_block(g->v + kv_off, c, d, nk, vt, ATT_BK);
-            tile_scores(dob, c, d, nq, nk, vt, ds, ATT_BK); /* dP */
-            for (int i = 0; i < nq; i++) {
-                float *dsi = ds + i * ATT_BK;
-                const float *pi = p + i * ATT_BK;
-                const vf dv_i = vf_set1(di[i]);
-                for (int j = 0; j < nkp; j += VW)
-                    vf_store(dsi + j, vf_mul(vf_mul(vf_load(pi + j), vf_sub(vf_load(dsi + j), dv_i)), vscale));
+            if (g->dv) pair_rows(g->dv + kv_off, c, pt, ATT_BQ, 1, nk, nq, dob, c, d); /* dV += P^T dO */
+            if (!need_ds) continue;
+            tile_scores(g->v + kv_off, c, d, nk, nq, dot, dst, ATT_BQ); /* dP^T */
+            for (int j = 0; j < nk; j++) {
+                float *dsj = dst + j * ATT_BQ;
+                const float *pj = pt + j * ATT_BQ;
+                for (int i = 0; i < nqp; i += VW)
+                    vf_store(dsj + i,
+                             vf_mul(vf_mul(vf_load(pj + i), vf_sub(vf_load(dsj + i), vf_load(di + i))), vscale));
             }
-            if (g->dq) pair_rows(g->dq + q_off, c, ds, ATT_BK, 1, nq, nk, g->k + kv_off, c, d);
-            if (g->dk) pair_rows(g->dk + kv_off, c, ds, 1, ATT_BK, nk, nq, qb, c, d);
+            if (g->dq) pair_rows(g->dq + q_off, c, dst, 1, ATT_BQ, nq, nk, g->k + kv_off, c, d); /* dQ += dS K */
+            if (g->dk) pair_rows(g->dk + kv_off, c, dst, ATT_BQ, 1, nk, nq, qb, c, d);         /* dK += dS^T Q */
         }
     }
 }
@@ -351,7 +349,7 @@ int attention_backward_cpu(const Tensor *q, const Tensor *k, const Tensor *v, co
     const AttGrads g = {q->data,  k->data,  v->data,  o->data,  lse->data, dout->data,
                         dq ? dq->data : NULL, dk ? dk->data : NULL, dv ? dv->data : NULL};
     const long tasks = (long)sh.b * heads;
-    const size_t scratch = 2 * (size_t)sh.d * ATT_BK + 2 * (size_t)ATT_BQ * ATT_BK + ATT_BQ;
+    const size_t scratch = 2 * (size_t)sh.d * ATT_BQ + 2 * (size_t)ATT_BK * ATT_BQ + 2 * ATT_BQ;
     const double work = (double)sh.b * sh.lq * sh.lk * sh.c;
     int failed = 0;
 #pragma omp parallel if (cpu_par(10.0 * work) && tasks > 1)
