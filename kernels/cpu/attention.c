@@ -83,20 +83,20 @@ static void transpose_block(const float *src, int c, int d, int nk, float *dst, 
  * whatever tile computes it: the forward and the backward get the same bits, and a single key
  * gives dP_ij == D_i exactly (see row_dot). R rows by V vectors of columns, in registers. */
 #define SCORE_TILE(R, V)                                                                                             \
-    static inline void score_tile_##R##x##V(const float *a, int c, int d, const float *bt, float *s, int ld) {            \
+    static inline void score_tile_##R##x##V(const float *a, int c, int d, const float *bt, float *s, int ld) {        \
         vf acc[R][V];                                                                                                  \
-        for (int r = 0; r < R; r++)                                                                                    \
-            for (int u = 0; u < V; u++) acc[r][u] = vf_set1(0.0f);                                                     \
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) _Pragma("GCC unroll 2") for (int u = 0; u < V; u++)       \
+            acc[r][u] = vf_set1(0.0f);                                                                                 \
         for (int e = 0; e < d; e++) {                                                                                  \
             vf bv[V];                                                                                                  \
-            for (int u = 0; u < V; u++) bv[u] = vf_load(bt + e * ld + u * VW);                                         \
-            for (int r = 0; r < R; r++) {                                                                              \
+            _Pragma("GCC unroll 2") for (int u = 0; u < V; u++) bv[u] = vf_load(bt + e * ld + u * VW);                 \
+            _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) {                                                      \
                 const vf ar = vf_set1(a[(size_t)r * c + e]);                                                           \
-                for (int u = 0; u < V; u++) acc[r][u] = vf_fma(ar, bv[u], acc[r][u]);                                  \
+                _Pragma("GCC unroll 2") for (int u = 0; u < V; u++) acc[r][u] = vf_fma(ar, bv[u], acc[r][u]);          \
             }                                                                                                          \
         }                                                                                                              \
-        for (int r = 0; r < R; r++)                                                                                    \
-            for (int u = 0; u < V; u++) vf_store(s + r * ld + u * VW, acc[r][u]);                                      \
+        _Pragma("GCC unroll 4") for (int r = 0; r < R; r++) _Pragma("GCC unroll 2") for (int u = 0; u < V; u++)       \
+            vf_store(s + r * ld + u * VW, acc[r][u]);                                                                  \
     }
 SCORE_TILE(4, 2)
 SCORE_TILE(4, 1)
