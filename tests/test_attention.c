@@ -76,6 +76,7 @@ Test(attention, forward_and_lse_match_double_reference) {
             }
     check_forward(3, (int[]){2, 40, 12}, 150, 3, 0.5f, 1.0f); /* batch 2, three key blocks, partial last */
     check_forward(3, (int[]){2, 33, 8}, 70, 2, 8.0f, 3.0f);   /* logits up to ~140: needs the max shift */
+    check_forward(3, (int[]){1, 130, 8}, 260, 2, 0.5f, 1.0f); /* 3 query and 3 key blocks of 64 x 128, partial last */
 }
 
 // ----------------------------------------------------------------------------
@@ -106,6 +107,7 @@ Test(attention, gradients_match_finite_differences) {
     check_grad(4, (int[]){1, 7, 5, 15}, 6, 3, 0); /* D = 5 */
     check_grad(4, (int[]){2, 3, 3, 8}, 9, 2, 0);  /* self-attention sized, batch 2 */
     check_grad(3, (int[]){2, 40, 8}, 70, 2, 64);  /* several query and key blocks */
+    check_grad(3, (int[]){1, 70, 8}, 130, 2, 64); /* 2 query and 2 key blocks at 64 x 128 */
 }
 
 Test(attention, self_attention_with_one_tensor_for_q_k_v) {
