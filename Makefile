@@ -264,7 +264,9 @@ EVAL_SUMMARY = eval_summary() { \
 DEMO_DIR        ?= out/demo
 DEMO_DATA       ?= /usr/share/mricron/templates/ch2.nii.gz
 DEMO_BATCH      ?= 16
-DEMO_VAE_STEPS  ?= 400
+DEMO_VAE_STEPS  ?= 1200
+DEMO_VAE_BATCH  ?= 8
+DEMO_VAE_LR     ?= 2e-3
 DEMO_UNET_STEPS ?= 2400
 DEMO_UNET_LR    ?= 1e-3
 DEMO_SAMPLE     ?= --label all --n 8 --steps 50 --sampler ddim --guidance 3 --seed 0
@@ -289,9 +291,9 @@ demo: deps all
 	 resume() { [ -f $(DEMO_DIR)/$$1.safetensors ] && echo "--resume $(DEMO_DIR)/$$1.safetensors" || true; }; \
 	 echo "== make demo: real slices -> $(DEMO_DIR)/real.png"; \
 	 $(BUILD)/ldm-data preview $(DEMO_DATA) --out $(DEMO_DIR)/real.png --count 24 --cols 8 --size 64 >/dev/null; \
-	 echo "== make demo: VAE ($(DEMO_VAE_STEPS) steps of $(DEMO_BATCH))"; \
+	 echo "== make demo: VAE ($(DEMO_VAE_STEPS) steps of $(DEMO_VAE_BATCH), peak lr $(DEMO_VAE_LR))"; \
 	 $(DEMO_ENV) $(BUILD)/ldm-train vae --preset demo --data $(DEMO_DATA) $(DEMO_SPLIT) --out $(DEMO_DIR) \
-	   --steps $(DEMO_VAE_STEPS) --batch $(DEMO_BATCH) --ckpt-every 100 --log-every 20 $$(resume vae); \
+	   --steps $(DEMO_VAE_STEPS) --batch $(DEMO_VAE_BATCH) --lr $(DEMO_VAE_LR) --ckpt-every 200 --log-every 20 $$(resume vae); \
 	 echo "== make demo: U-Net ($(DEMO_UNET_STEPS) steps of $(DEMO_BATCH), peak lr $(DEMO_UNET_LR))"; \
 	 $(DEMO_ENV) $(BUILD)/ldm-train unet --preset demo --data $(DEMO_DATA) $(DEMO_SPLIT) --vae $(DEMO_DIR)/vae.safetensors \
 	   --out $(DEMO_DIR) --steps $(DEMO_UNET_STEPS) --batch $(DEMO_BATCH) --lr $(DEMO_UNET_LR) --ckpt-every 200 \
