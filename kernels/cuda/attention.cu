@@ -48,6 +48,7 @@ extern "C" {
 #include "kernels/attention.h"
 #include "kernels/versions.h"
 }
+#include "kernels/cuda/common.cuh"
 #include "kernels/cuda/gemm.cuh"
 
 #define ATT_THREADS 256
@@ -557,18 +558,6 @@ static int att_version(const AttnDims &d) {
     return ldm_error("attention", "no CUDA version %d of attention (have 1 = naive, 2 = flash, 3 = bf16 mma flash)", v);
 }
 
-/* Allow `bytes` of dynamic shared memory for `fn` (needed above 48 KB). */
-static int att_smem_allow(const void *fn, size_t bytes) {
-    if (bytes <= 48 * 1024) return 0;
-    int dev = 0, optin = 0;
-    CUDA_TRY(cudaGetDevice(&dev));
-    CUDA_TRY(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    if (bytes > (size_t)optin)
-        return ldm_error("attention", "needs %zu bytes of shared memory per block, device allows %d", bytes, optin);
-    CUDA_TRY(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
-    return 0;
-}
-
 static bool att_vec(const AttnDims &d, const float *const *ptrs, int n) {
     if (d.c % 4 || d.d % 4) return false;
     for (int i = 0; i < n; i++)
@@ -583,7 +572,7 @@ static int att_flash_forward(const float *q, const float *k, const float *v, flo
     constexpr int BQ = Cfg::FWD_BQ, BKV = Cfg::FWD_BKV;
     const size_t smem = Cfg::FWD_SMEM * sizeof(float);
     constexpr auto kern = attn_flash_fwd<DP, BQ, BKV>;
-    if (att_smem_allow((const void *)kern, smem)) return -1;
+    if (cuda_smem_allow("attention", (const void *)kern, smem)) return -1;
     dim3 grid((d.lq + BQ - 1) / BQ, d.b * d.heads);
     LDM_LAUNCH(kern, grid, ATT_THREADS, smem)(q, k, v, o, lse, d, scale * ATT_LOG2E, vec);
     CUDA_LAUNCH_CHECK("attention_flash_forward");
@@ -600,7 +589,7 @@ static int att_flash_backward(const float *q, const float *k, const float *v, co
     if (dk || dv) {
         const size_t smem = Cfg::DKDV_SMEM * sizeof(float);
         constexpr auto kern = attn_flash_dkdv<DP, Cfg::DKDV_BQ, BKV>;
-        if (att_smem_allow((const void *)kern, smem)) return -1;
+        if (cuda_smem_allow("attention", (const void *)kern, smem)) return -1;
         dim3 grid((d.lk + BKV - 1) / BKV, d.b * d.heads);
         LDM_LAUNCH(kern, grid, ATT_THREADS, smem)(q, k, v, lse, di, dout, dk, dv, d, sl2, scale, vec);
         CUDA_LAUNCH_CHECK("attention_flash_dkdv");
@@ -608,7 +597,7 @@ static int att_flash_backward(const float *q, const float *k, const float *v, co
     if (dq) {
         const size_t smem = Cfg::DQ_SMEM * sizeof(float);
         constexpr auto kern = attn_flash_dq<DP, BQ, BKV>;
-        if (att_smem_allow((const void *)kern, smem)) return -1;
+        if (cuda_smem_allow("attention", (const void *)kern, smem)) return -1;
         dim3 grid((d.lq + BQ - 1) / BQ, d.b * d.heads);
         LDM_LAUNCH(kern, grid, ATT_THREADS, smem)(q, k, v, lse, di, dout, dq, d, sl2, scale, vec);
         CUDA_LAUNCH_CHECK("attention_flash_dq");
@@ -624,7 +613,7 @@ extern "C" int attention_forward_cuda(const Tensor *q, const Tensor *k, const Te
     if (d.lq == 0 || d.b == 0) return 0;
     if (ver == 1) {
         const size_t smem = (size_t)d.lk * sizeof(float);
-        if (att_smem_allow((const void *)attn_naive_fwd, smem)) return -1;
+        if (cuda_smem_allow("attention", (const void *)attn_naive_fwd, smem)) return -1;
         LDM_LAUNCH(attn_naive_fwd, dim3(d.lq, d.b * d.heads), ATT_NAIVE_THREADS, smem)(
             q->data, k->data, v->data, o->data, lse->data, d, scale);
         CUDA_LAUNCH_CHECK("attention_naive_forward");
@@ -658,14 +647,14 @@ extern "C" int attention_backward_cuda(const Tensor *q, const Tensor *k, const T
     if (ver == 1) {
         if (gq) {
             const size_t smem = (size_t)d.lk * sizeof(float);
-            if (att_smem_allow((const void *)attn_naive_dq, smem)) return -1;
+            if (cuda_smem_allow("attention", (const void *)attn_naive_dq, smem)) return -1;
             LDM_LAUNCH(attn_naive_dq, dim3(d.lq, d.b * d.heads), ATT_NAIVE_THREADS, smem)(
                 q->data, k->data, v->data, lse->data, di, dout->data, gq, d, scale);
             CUDA_LAUNCH_CHECK("attention_naive_dq");
         }
         if (gk || gv) {
             const size_t smem = 2 * (size_t)d.lq * sizeof(float);
-            if (att_smem_allow((const void *)attn_naive_dkdv, smem)) return -1;
+            if (cuda_smem_allow("attention", (const void *)attn_naive_dkdv, smem)) return -1;
             LDM_LAUNCH(attn_naive_dkdv, dim3(d.lk, d.b * d.heads), ATT_NAIVE_THREADS, smem)(
                 q->data, k->data, v->data, lse->data, di, dout->data, gk, gv, d, scale);
             CUDA_LAUNCH_CHECK("attention_naive_dkdv");

@@ -72,6 +72,7 @@ extern "C" {
 #include "kernels/attention.h"
 }
 #include "kernels/cuda/mma.cuh"
+#include "kernels/cuda/common.cuh"
 #include "kernels/cuda/scratch.h"
 
 #define AT_THREADS 128 /* 4 warps */
@@ -553,18 +554,6 @@ static int at_cast_grid(long n) {
     return (int)(g < 1 ? 1 : g > 4096 ? 4096 : g);
 }
 
-/* Allow `bytes` of dynamic shared memory for `fn` (needed above 48 KB). */
-static int at_smem_allow(const void *fn, size_t bytes) {
-    if (bytes <= 48 * 1024) return 0;
-    int dev = 0, optin = 0;
-    CUDA_TRY(cudaGetDevice(&dev));
-    CUDA_TRY(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
-    if (bytes > (size_t)optin)
-        return ldm_error("attention", "v3 needs %zu bytes of shared memory per block, device allows %d", bytes, optin);
-    CUDA_TRY(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
-    return 0;
-}
-
 static AtDims at_dims(const Tensor *q, const Tensor *k, int heads) {
     AtDims d;
     d.b = q->shape[0];
@@ -593,7 +582,7 @@ static int at_forward(const bf16_t *qh, const bf16_t *kh, const bf16_t *vh, floa
                       float scale) {
     const size_t smem = (size_t)(AT_ROWS + 4 * 64) * DP * sizeof(bf16_t);
     constexpr auto kern = attn_tc_fwd<DP>;
-    if (at_smem_allow((const void *)kern, smem)) return -1;
+    if (cuda_smem_allow("attention", (const void *)kern, smem)) return -1;
     const dim3 grid((unsigned)((d.lq + AT_ROWS - 1) / AT_ROWS), (unsigned)(d.b * d.heads));
     LDM_LAUNCH(kern, grid, AT_THREADS, smem)(qh, kh, vh, o, lse, d, scale * AT_LOG2E);
     CUDA_LAUNCH_CHECK("attention_tc_forward");
@@ -633,14 +622,14 @@ static int at_backward(const bf16_t *qh, const bf16_t *kh, const bf16_t *vh, con
     const float sl2 = scale * AT_LOG2E;
     if (dk || dv) {
         constexpr auto kern = attn_tc_dkdv<DP, Cfg::BQ>;
-        if (at_smem_allow((const void *)kern, Cfg::DKDV_SMEM)) return -1;
+        if (cuda_smem_allow("attention", (const void *)kern, Cfg::DKDV_SMEM)) return -1;
         const dim3 grid((unsigned)((d.lk + AT_ROWS - 1) / AT_ROWS), (unsigned)(d.b * d.heads));
         LDM_LAUNCH(kern, grid, AT_THREADS, Cfg::DKDV_SMEM)(qh, kh, vh, gh, lse2, di, dk, dv, d, sl2, scale);
         CUDA_LAUNCH_CHECK("attention_tc_dkdv");
     }
     if (dq) {
         constexpr auto kern = attn_tc_dq<DP, Cfg::BKV>;
-        if (at_smem_allow((const void *)kern, Cfg::DQ_SMEM)) return -1;
+        if (cuda_smem_allow("attention", (const void *)kern, Cfg::DQ_SMEM)) return -1;
         const dim3 grid((unsigned)((d.lq + AT_ROWS - 1) / AT_ROWS), (unsigned)(d.b * d.heads));
         LDM_LAUNCH(kern, grid, AT_THREADS, Cfg::DQ_SMEM)(qh, kh, vh, gh, lse2, di, dq, d, sl2, scale);
         CUDA_LAUNCH_CHECK("attention_tc_dq");

@@ -228,6 +228,23 @@ inline int param_grad_finalize(const char *name, const float *pg, const float *p
     return 0;
 }
 
+// ---------------------------------------------------------------------------------
+// launch set-up (host)
+
+/* Lets kernel fn use `bytes` of dynamic shared memory: above the default 48 KB a kernel must
+ * opt in, up to the device's per-block limit (an error naming op beyond it). Needs CUDA_TRY
+ * (core/cuda_check.h) included first. */
+inline int cuda_smem_allow(const char *op, const void *fn, size_t bytes) {
+    if (bytes <= 48 * 1024) return 0;
+    int dev = 0, optin = 0;
+    CUDA_TRY(cudaGetDevice(&dev));
+    CUDA_TRY(cudaDeviceGetAttribute(&optin, cudaDevAttrMaxSharedMemoryPerBlockOptin, dev));
+    if (bytes > (size_t)optin)
+        return ldm_error(op, "needs %zu bytes of shared memory per block, device allows %d", bytes, optin);
+    CUDA_TRY(cudaFuncSetAttribute(fn, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)bytes));
+    return 0;
+}
+
 } // namespace
 
 #endif
