@@ -5,6 +5,8 @@
 #include <stdlib.h>
 
 #include "core/error.h"
+#include "core/bf16.h"
+#include "core/device.h"
 #include "core/philox.h"
 
 /* "<prefix>.<leaf>" in buf (PS_NAME_MAX bytes); ps_add reports a name that is too long. */
@@ -52,6 +54,8 @@ static int heads_for(int c, int head_dim) { return c <= head_dim ? 1 : c / head_
 // ----------------------------------------------------------------------------
 // dropout
 
+#define DROP_CHUNK ((size_t)1 << 16) /* mask elements staged at a time */
+
 Tensor *dropout_forward(Tape *t, Tensor *x, float p, DropoutRng *rng) {
     if (!x || p <= 0 || !rng || !t->grad_enabled) return x;
     /* The mask takes x's dtype. A bf16 mask holds 0 or 1 (exact) and the 1 / (1 - p) follows
@@ -59,19 +63,29 @@ Tensor *dropout_forward(Tape *t, Tensor *x, float p, DropoutRng *rng) {
      * in bf16 would bias the kept values by up to 2^-9. An fp32 mask holds 0 or 1 / (1 - p). */
     const bool bf = x->dtype == DT_BF16;
     Tensor *mask = tensor_new_dtype(t->arena, x->device, x->dtype, x->ndim, x->shape);
-    float *h = malloc(x->numel * sizeof(float));
-    if (!mask || !h) {
-        free(h);
-        if (mask) ldm_error("dropout", "out of host memory for a mask of %s", tshape(x));
+    if (!mask) return NULL;
+    /* The draws go through a host staging block of at most DROP_CHUNK elements taken from the
+     * arena and given back at once (no malloc in a step, and any mask size fits). */
+    const size_t cap = x->numel < DROP_CHUNK ? x->numel : DROP_CHUNK, es = bf ? sizeof(bf16_t) : sizeof(float);
+    const ArenaMark mark = arena_mark(t->arena);
+    float *h = arena_alloc_host(t->arena, cap * sizeof(float));
+    bf16_t *hb = bf && h ? arena_alloc_host(t->arena, cap * sizeof(bf16_t)) : NULL;
+    if (!h || (bf && !hb)) {
+        arena_rewind(t->arena, mark);
         return NULL;
     }
     const float keep = 1.0f / (1.0f - p), on = bf ? 1.0f : keep;
     const uint64_t o = *rng->offset;
-    for (size_t i = 0; i < x->numel; i++) h[i] = philox_uniform(rng->key, o + i) >= p ? on : 0.0f;
-    *rng->offset += x->numel;
-    int rc = tensor_from_host(mask, h);
-    free(h);
+    int rc = 0;
+    for (size_t k = 0; k < x->numel && !rc; k += cap) {
+        const size_t n = x->numel - k < cap ? x->numel - k : cap;
+        for (size_t i = 0; i < n; i++) h[i] = philox_uniform(rng->key, o + k + i) >= p ? on : 0.0f;
+        if (bf) ldm_f32_to_bf16_n(h, hb, n);
+        rc = dev_memcpy((char *)mask->data + k * es, mask->device, bf ? (const void *)hb : h, DEV_CPU, n * es);
+    }
+    arena_rewind(t->arena, mark);
     if (rc) return NULL;
+    *rng->offset += x->numel;
     Tensor *y = ag_mul(t, x, mask);
     return bf ? ag_scale(t, y, keep) : y;
 }

@@ -145,14 +145,19 @@ Test(no_malloc, vae_training_step) {
     ps_free(&opt.m), ps_free(&opt.v), ps_free(&ps);
 }
 
-Test(no_malloc, unet_training_step) {
+/* with_dropout: ResBlock dropout on, its masks staged through the arena */
+static void unet_steps(bool with_dropout) {
     ModelConfig cfg;
     small_config(&cfg);
+    if (with_dropout) cfg.unet_dropout = 0.1f;
     ParamSet ps;
     ps_init(&ps, DEV_CPU, 2, true, true);
     UNet unet;
     NoiseSchedule sched;
     cr_assert_eq(unet_init(&unet, &ps, &cfg), 0, "%s", ldm_last_error());
+    uint64_t drop_offset = 0;
+    DropoutRng drop = {5, &drop_offset};
+    if (with_dropout) unet.dropout_rng = &drop;
     cr_assert_eq(schedule_from_config(&sched, &cfg), 0);
     Adam opt;
     adam_init(&opt, &ps);
@@ -175,12 +180,16 @@ Test(no_malloc, unet_training_step) {
         cr_assert_eq(tape_backward(&tp, loss, NULL), 0, "%s", ldm_last_error());
         adam_step(&opt, &ps);
     }
-    expect_none("U-Net steps 2-3", before, snap());
+    expect_none(with_dropout ? "U-Net steps 2-3 with dropout" : "U-Net steps 2-3", before, snap());
+    if (with_dropout) cr_expect_gt(drop_offset, 0, "the masks were drawn");
     tensor_free(z0), tensor_free(noise), tensor_free(labels);
     schedule_free(&sched);
     arena_destroy(a);
     ps_free(&opt.m), ps_free(&opt.v), ps_free(&ps);
 }
+
+Test(no_malloc, unet_training_step) { unet_steps(false); }
+Test(no_malloc, unet_training_step_with_dropout) { unet_steps(true); }
 
 // ----------------------------------------------------------------------------
 // sampling: the allocations between the callbacks of consecutive steps
