@@ -58,15 +58,18 @@ int unet_eval_run(UnetEval *e, const ModelConfig *cfg, const UNet *unet, ParamSe
         free(x), free(f), free(pred);
         return ldm_error("unet", "out of memory evaluating samples");
     }
-    Generator g;
-    int rc = ps_swap_values(ps, ema) ? -1 : 0;
+    /* The generator borrows unet's parameter tensors, whose values the swap exchanges, so one
+     * attached at the first evaluation serves every later one (and its arena is made once). */
+    int rc = 0;
+    if (!e->gen_open) {
+        rc = gen_attach(&e->gen, cfg, unet, vae, latent_scale, e->dev, 0);
+        if (!rc) tape_set_precision(&e->gen.tp, e->precision), e->gen_open = true;
+    }
+    rc = rc || ps_swap_values(ps, ema);
     bool swapped = !rc;
-    rc = rc || gen_attach(&g, cfg, unet, vae, latent_scale, e->dev, 0);
-    if (!rc) tape_set_precision(&g.tp, e->precision);
     SamplerOpts so = {.kind = SAMPLER_DDIM, .steps = e->steps, .eta = 0, .guidance = UEVAL_GUIDANCE, .seed = UEVAL_SEED};
     for (int k = 0; k < K && !rc; k++)
-        rc = gen_images(&g, k, e->per_class, &so, x + (size_t)k * e->per_class * S * S, NULL);
-    if (swapped) gen_close(&g);
+        rc = gen_images(&e->gen, k, e->per_class, &so, x + (size_t)k * e->per_class * S * S, NULL);
     if (swapped && ps_swap_values(ps, ema)) rc = -1;
     rc = rc || cls_predict(&e->cls, e->dev, x, n, pred, f);
     GaussStats gs;
@@ -84,6 +87,7 @@ int unet_eval_run(UnetEval *e, const ModelConfig *cfg, const UNet *unet, ParamSe
 }
 
 void unet_eval_close(UnetEval *e) {
+    if (e->gen_open) gen_close(&e->gen), e->gen_open = false;
     ps_free(&e->cls_ps);
     gauss_stats_free(&e->real);
 }

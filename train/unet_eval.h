@@ -14,6 +14,8 @@
  *   accuracy = share called their own class; FD = Fréchet distance (core/frechet.h) of
  *   the generated features to the held-out ones
  *   swap back
+ * The sampler (models/generate.h) is attached at the first evaluation and kept until
+ * unet_eval_close, so its arena is made once per run, not once per evaluation.
  * The FD at n per class is biased upwards by the small count: compare it across steps of
  * one run (fixed n), not with ldm-eval's FD at other counts.
  */
@@ -23,6 +25,7 @@
 #include "core/frechet.h"
 #include "data/dataset.h"
 #include "models/classifier_run.h"
+#include "models/generate.h"
 #include "models/unet.h"
 #include "models/vae.h"
 #include "train/train_args.h"
@@ -40,6 +43,8 @@ typedef struct {
     int per_class, steps;
     Device dev;
     DType precision;     /* the samples' activations: the run's --precision */
+    Generator gen;       /* attached at the first evaluation and kept: its arena is planned once */
+    bool gen_open;
 } UnetEval;
 
 /* Loads --classifier, checks it against cfg, and summarises the held-out images of ds.
