@@ -579,7 +579,8 @@ static int conv2d_dgrad(const Tensor *w, const Tensor *dy, int stride, int pad, 
 
 int conv2d_backward_cpu(const Tensor *x, const Tensor *w, const Tensor *dy, int stride, int pad, Tensor *dx,
                         Tensor *dw, Tensor *db) {
-    if (db) gemm_sum_rows(dy->data, (long)dy->shape[0] * dy->shape[1] * dy->shape[2], w->shape[0], db->data);
+    if (db && gemm_sum_rows(dy->data, (long)dy->shape[0] * dy->shape[1] * dy->shape[2], w->shape[0], db->data))
+        return -1;
     if (dw && conv_wgrad_direct(x, dy, stride, pad, dw)) return -1;
     if (dx && conv2d_dgrad(w, dy, stride, pad, dx)) return -1;
     return 0;

@@ -47,6 +47,7 @@ typedef enum {
     SCRATCH_LAYER_NORM, /* per-chunk dgamma / dbeta partial sums */
     SCRATCH_ATTENTION,  /* one thread's score and accumulator tiles */
     SCRATCH_REDUCE,     /* block sums */
+    SCRATCH_SUM_ROWS,   /* gemm_sum_rows: each chunk's column sums */
     SCRATCH_GEMM_PACK,  /* the SGEMM's packed blocks */
     SCRATCH_CONV,       /* conv2d: packed weights, slabs, partial weight gradients */
     SCRATCH_CONV_PIXELS, /* conv2d: each thread's pixel pointer tables */

@@ -18,7 +18,7 @@ int linear_forward_cpu(const Tensor *x, const Tensor *w, const Tensor *b, Tensor
 
 int linear_backward_cpu(const Tensor *x, const Tensor *w, const Tensor *dy, Tensor *dx, Tensor *dw, Tensor *db) {
     int M = (int)tensor_rows(x), OUT = w->shape[0], IN = w->shape[1];
-    if (db) gemm_sum_rows(dy->data, M, OUT, db->data);
+    if (db && gemm_sum_rows(dy->data, M, OUT, db->data)) return -1;
     if (dw && sgemm(true, false, OUT, IN, M, 1.0f, dy->data, OUT, x->data, IN, 1.0f, dw->data, IN)) return -1;
     if (dx && sgemm(false, false, M, IN, OUT, 1.0f, dy->data, OUT, w->data, IN, 1.0f, dx->data, IN)) return -1;
     return 0;
