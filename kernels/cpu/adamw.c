@@ -15,7 +15,7 @@ int adamw_step_cpu(Tensor *param, Tensor *m, Tensor *v, const AdamWConfig *cfg, 
     float *p = param->data, *mp = m->data, *vp = v->data;
     const float *gp = param->grad;
     long n = (long)param->numel;
-#pragma omp parallel for simd schedule(static) if (cpu_par(28.0 * n))
+#pragma omp parallel for simd schedule(static) if (parallel: cpu_par(28.0 * n))
     for (long i = 0; i < n; i++) {
         float g = gp[i] * grad_scale;
         float mi = b1 * mp[i] + (1.0f - b1) * g;
