@@ -47,7 +47,7 @@
  * WG_GROUPS), each summed into its own partial dw in item order, and the partials are
  * added in group order, so the result does not depend on the thread count. Scratch
  * (packed weights, slabs, partials) comes from cpu_scratch (cpu_util.h): no malloc per
- * call; cpu_par decides whether a call is worth a second thread.
+ * call; cpu_par_flops decides whether a call is worth a second thread.
  */
 #include <omp.h>
 #include <stdbool.h>
@@ -63,7 +63,7 @@
 #define LMAX 12       /* lanes x vectors of one tile: the 16 ymm registers less B and A */
 #define SLAB_SLACK (LMAX * VW) /* floats readable after a slab: tiles may read past a tap row's end */
 #define BAND_PIXELS 512
-#define WG_GROUPS 8
+#define WG_GROUPS 32 /* see conv_wgrad_direct */
 #define KC_BYTES 16384 /* weights of one depth block: half of a 32 KB L1 */
 #define DIRECT_CHUNK 256 /* forward: pixels per item at least, when images are smaller */
 #define WG_CHUNK 256   /* wgrad: pixels summed per pass over the tiles (measured: 64 and 512 are slower) */
@@ -311,10 +311,10 @@ static void kernel_pack(const KernelView *v, int Ko, int D, int nrp, float *dst)
             }
 }
 
-/* Threads for `flop` of work in `items` pieces: one where cpu_par says a parallel region
- * costs more, or inside a parallel region. */
+/* Threads for `flop` of work in `items` pieces: one where cpu_par_flops says a parallel
+ * region costs more, or inside a parallel region. */
 static int conv_threads(double flop, int items) {
-    if (omp_in_parallel() || !cpu_par(flop)) return 1;
+    if (omp_in_parallel() || !cpu_par_flops(flop)) return 1;
     int nt = omp_get_max_threads();
     return nt < items ? nt : items;
 }
@@ -449,7 +449,11 @@ static int conv_wgrad_direct(const Tensor *x, const Tensor *dy, int stride, int 
     Slab sl = slab_of(x->data, x->shape, R, S, stride, pad, pad, P, Q);
     /* Groups: at most WG_GROUPS, at least two (two threads), else one per WG_CHUNK pixels:
      * each group's partial dw (K*D floats) is cleared and summed once, which costs more
-     * than a small group's FMAs when K*D is large (K = 64, D = 1152 at 8x8 pixels). */
+     * than a small group's FMAs when K*D is large (K = 64, D = 1152 at 8x8 pixels). A
+     * group is the unit the threads share out, so the pixel-heavy convolutions (the VAE's
+     * 64x64 and 32x32 ones: 128 and 32 chunks) get up to 32 of them: with 8, a thread that
+     * lost its core mid-group (a shared machine) left the other idle for up to 1/8 of the
+     * call; the extra partials cost ~1% there (K*D <= 9216 floats). */
     int C = sl.C, SC = S * C, D = R * SC, items = sl.N * sl.nband;
     long pixels = (long)sl.N * P * Q, by_size = pixels / WG_CHUNK > 2 ? pixels / WG_CHUNK : 2;
     int G = (int)(by_size < WG_GROUPS ? by_size : WG_GROUPS);

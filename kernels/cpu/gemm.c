@@ -25,7 +25,7 @@
  * threads together (when it fits in 16 MB), so a conv's weights or a wgrad's dy^T are
  * not re-packed per tile. The depth is never split: no two threads write one element,
  * and each element is summed in the same order whatever the thread count.
- * Small products (cpu_par, cpu_util.h) run on the calling thread.
+ * Small products (cpu_par_flops, cpu_util.h) run on the calling thread.
  */
 #include "kernels/cpu/gemm.h"
 
@@ -216,7 +216,7 @@ int gemm_ex(int M, int N, int K, float alpha, const GemmOperand *a, const GemmOp
         return 0;
     }
     Gemm g = {M, N, K, round_up(M, MR), round_up(N, NR), alpha, beta, a, b, c, NULL, NULL};
-    int nt = omp_in_parallel() || !cpu_par(2.0 * M * N * K) ? 1 : omp_get_max_threads();
+    int nt = omp_in_parallel() || !cpu_par_flops(2.0 * M * N * K) ? 1 : omp_get_max_threads();
     /* About 4 tiles per thread, handed out dynamically (a thread that loses its core does
      * not hold up the rest). Cut the dimension of the larger operand, so that the smaller
      * one is the operand every tile reads, and pack that one once for all tiles. */
