@@ -338,43 +338,62 @@ static inline float *out_pixel(const DirectConv *c, int n, int p, int q) {
     return c->y + (((size_t)n * c->Hy + c->oy + (size_t)p * c->os) * c->Wy + c->ox + (size_t)q * c->os) * c->Ko;
 }
 
-static int conv_direct(const DirectConv *c) {
-    const int R = c->R, S = c->S, P = c->P, Q = c->Q, Ko = c->Ko;
-    const float *bias = c->bias;
-    const bool accumulate = c->accumulate;
-    Slab sl = slab_of(c->src, c->src_shape, R, S, c->stride, c->pad_h, c->pad_w, P, Q);
-    int SC = S * sl.C, D = R * SC, N = sl.N;
-    double flop = 2.0 * N * P * Q * Ko * D;
-    /* Small images go ipb to an item (their slabs side by side), so that a depth block of
-     * the weights serves more pixels while it is in L1; at least two items per thread. */
-    int nt = conv_threads(flop, N * sl.nband), ipb = 1;
-    if (sl.nband == 1 && P * Q < DIRECT_CHUNK) {
-        ipb = DIRECT_CHUNK / (P * Q);
-        if (ipb > N / (2 * nt)) ipb = N / (2 * nt) > 1 ? N / (2 * nt) : 1;
-    }
-    int items = ipb > 1 ? (N + ipb - 1) / ipb : N * sl.nband;
-    nt = conv_threads(flop, items);
-    bool dot = 2 * Ko <= VW && SC >= VW;
-    const LaneShape *ls = dot ? NULL : lane_shape_for(BAND_PIXELS, Ko);
-    int nrp = dot ? 0 : ls->nv * VW, nkb = dot ? 0 : (Ko + nrp - 1) / nrp;
-    size_t wfloats = ((size_t)(dot ? Ko : nkb * nrp) * D + 15) / 16 * 16, sfloats = slab_floats(&sl);
-    /* per thread: the slab pointer and the output pointer of each pixel of its item */
-    int maxpx = ipb > 1 ? ipb * P * Q : sl.band * Q;
-    float *buf = cpu_scratch(SCRATCH_CONV, sizeof(float) * (wfloats + (size_t)nt * ipb * sfloats), "conv2d");
-    void **tables = cpu_scratch(SCRATCH_CONV_PIXELS, (size_t)nt * 2 * maxpx * sizeof(void *), "conv2d");
-    if (!buf || !tables) return -1;
-    float *wp = buf;
-    kernel_pack(c->kv, Ko, D, nrp, wp);
+/* One direct convolution, planned: fixed before the parallel loop, read by every item. */
+typedef struct {
+    const DirectConv *c;
+    Slab sl;
+    int SC, D, ipb, items, nrp, nkb, maxpx;
+    bool dot;
+    const LaneShape *ls;
+    size_t wfloats, sfloats; /* packed weights; one image's slab */
     long sa[3];
-    for (int r = 0; r < R; r++) sa[r] = (long)r * sl.Ws * sl.C;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-    for (int item = 0; item < items; item++) {
-        float *slab = buf + wfloats + (size_t)omp_get_thread_num() * ipb * sfloats;
+    const float *wp; /* the packed weights */
+} ConvPlan;
+
+static double conv_flop(const DirectConv *c) {
+    return 2.0 * c->src_shape[0] * c->P * c->Q * c->Ko * c->R * c->S * c->src_shape[3];
+}
+
+/* The plan of c when nt threads share it: small images go ipb to an item (their slabs side
+ * by side), so that a depth block of the weights serves more pixels while it is in L1; at
+ * least two items per thread. */
+static ConvPlan conv_plan(const DirectConv *c, int nt) {
+    ConvPlan p = {.c = c};
+    p.sl = slab_of(c->src, c->src_shape, c->R, c->S, c->stride, c->pad_h, c->pad_w, c->P, c->Q);
+    const int P = c->P, Q = c->Q, N = p.sl.N, Ko = c->Ko;
+    p.SC = c->S * p.sl.C, p.D = c->R * p.SC, p.ipb = 1;
+    if (p.sl.nband == 1 && P * Q < DIRECT_CHUNK) {
+        p.ipb = DIRECT_CHUNK / (P * Q);
+        if (p.ipb > N / (2 * nt)) p.ipb = N / (2 * nt) > 1 ? N / (2 * nt) : 1;
+    }
+    p.items = p.ipb > 1 ? (N + p.ipb - 1) / p.ipb : N * p.sl.nband;
+    p.dot = 2 * Ko <= VW && p.SC >= VW;
+    p.ls = p.dot ? NULL : lane_shape_for(BAND_PIXELS, Ko);
+    p.nrp = p.dot ? 0 : p.ls->nv * VW, p.nkb = p.dot ? 0 : (Ko + p.nrp - 1) / p.nrp;
+    p.wfloats = ((size_t)(p.dot ? Ko : p.nkb * p.nrp) * p.D + 15) / 16 * 16, p.sfloats = slab_floats(&p.sl);
+    p.maxpx = p.ipb > 1 ? p.ipb * P * Q : p.sl.band * Q;
+    for (int r = 0; r < c->R; r++) p.sa[r] = (long)r * p.sl.Ws * p.sl.C;
+    return p;
+}
+
+/* Item `item` of a plan, with this thread's slabs (ipb * sfloats) and pixel tables
+ * (2 * maxpx pointers). */
+static void conv_item(const ConvPlan *pl, int item, float *slab, void **tables) {
+    const DirectConv *c = pl->c;
+    const Slab sl = pl->sl;
+    const int R = c->R, Q = c->Q, Ko = c->Ko, N = sl.N, ipb = pl->ipb, SC = pl->SC, D = pl->D, nrp = pl->nrp,
+              nkb = pl->nkb, maxpx = pl->maxpx;
+    const float *bias = c->bias, *wp = pl->wp;
+    const bool accumulate = c->accumulate, dot = pl->dot;
+    const LaneShape *ls = pl->ls;
+    const size_t sfloats = pl->sfloats;
+    const long *sa = pl->sa;
+    {
         int n = ipb > 1 ? item * ipb : item / sl.nband, band = ipb > 1 ? 0 : item % sl.nband;
         int nimg = N - n < ipb ? N - n : ipb, rows = 0;
         for (int i = 0; i < nimg; i++) rows = slab_fill(&sl, n + i, band, slab + i * sfloats);
         int npx = nimg * rows * Q;
-        const float **pix = (const float **)(tables + (size_t)omp_get_thread_num() * 2 * maxpx);
+        const float **pix = (const float **)tables;
         float **outp = (float **)(pix + maxpx);
         for (int i = 0, pi = 0; i < nimg; i++)
             for (int pl = 0; pl < rows; pl++)
@@ -405,7 +424,7 @@ static int conv_direct(const DirectConv *c) {
                         }
                 }
             }
-            continue;
+            return;
         }
         /* Depth blocks whose weights stay in L1 (KC_BYTES): all R tap rows at once when
          * they fit, else pieces of one tap row; blocks after the first accumulate. */
@@ -437,6 +456,47 @@ static int conv_direct(const DirectConv *c) {
                     }
                 }
         }
+    }
+}
+
+/* The n direct convolutions cs[0..n-1] (the stride classes of one dgrad, or one forward),
+ * their items in one parallel region, handed out dynamically: one region, not one per
+ * class (a region's start and end barrier cost 20-60 us with passive waiting). */
+static int conv_run(const DirectConv *cs, int n) {
+    ConvPlan plans[4];
+    double flop = 0;
+    int est = 0;
+    for (int i = 0; i < n; i++) {
+        flop += conv_flop(&cs[i]);
+        Slab sl = slab_of(cs[i].src, cs[i].src_shape, cs[i].R, cs[i].S, cs[i].stride, cs[i].pad_h, cs[i].pad_w,
+                          cs[i].P, cs[i].Q);
+        est += sl.N * sl.nband;
+    }
+    int nt = conv_threads(flop, est), items = 0, start[5] = {0}, maxpx = 0;
+    size_t wsum = 0, slabs = 0;
+    for (int i = 0; i < n; i++) {
+        plans[i] = conv_plan(&cs[i], nt);
+        items += plans[i].items, start[i + 1] = items;
+        wsum += plans[i].wfloats;
+        if ((size_t)plans[i].ipb * plans[i].sfloats > slabs) slabs = (size_t)plans[i].ipb * plans[i].sfloats;
+        if (plans[i].maxpx > maxpx) maxpx = plans[i].maxpx;
+    }
+    nt = conv_threads(flop, items);
+    float *buf = cpu_scratch(SCRATCH_CONV, sizeof(float) * (wsum + (size_t)nt * slabs), "conv2d");
+    void **tables = cpu_scratch(SCRATCH_CONV_PIXELS, (size_t)nt * 2 * maxpx * sizeof(void *), "conv2d");
+    if (!buf || !tables) return -1;
+    float *wp = buf;
+    for (int i = 0; i < n; i++) {
+        kernel_pack(cs[i].kv, cs[i].Ko, plans[i].D, plans[i].nrp, wp);
+        plans[i].wp = wp;
+        wp += plans[i].wfloats;
+    }
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int item = 0; item < items; item++) {
+        int i = 0;
+        while (item >= start[i + 1]) i++;
+        int t = omp_get_thread_num();
+        conv_item(&plans[i], item - start[i], buf + wsum + (size_t)t * slabs, tables + (size_t)t * 2 * maxpx);
     }
     return 0;
 }
@@ -544,7 +604,7 @@ int conv2d_forward_cpu(const Tensor *x, const Tensor *w, const Tensor *b, int st
     KernelView kv = {.w = w->data, .K = K, .R = R, .S = S, .C = w->shape[3]};
     DirectConv c = {x->data, x->shape, R, S, stride, pad, pad, P, Q, &kv, K, b ? b->data : NULL, false,
                     y->data, P, Q, 1, 0, 0};
-    return conv_direct(&c);
+    return conv_run(&c, 1);
 }
 
 /* Taps of a length-R kernel that reach input positions ≡ ph (mod stride): r with
@@ -562,23 +622,26 @@ static int class_taps(int ph, int pad, int R, int stride, int *r, int *off) {
     return n;
 }
 
-/* dx += the data gradient, one direct convolution per stride class (see above). */
+/* dx += the data gradient, one direct convolution per stride class (see above), all in one
+ * parallel region. */
 static int conv2d_dgrad(const Tensor *w, const Tensor *dy, int stride, int pad, Tensor *dx) {
     int H = dx->shape[1], W = dx->shape[2], C = dx->shape[3];
-    int K = w->shape[0], R = w->shape[1], S = w->shape[2];
+    int K = w->shape[0], R = w->shape[1], S = w->shape[2], n = 0;
+    KernelView kv[4]; /* stride <= 2 (kernels/conv2d.c): at most 4 classes */
+    DirectConv cs[4];
     for (int ph = 0; ph < stride && ph < H; ph++)
         for (int pw = 0; pw < stride && pw < W; pw++) {
-            KernelView kv = {.w = w->data, .K = K, .R = R, .S = S, .C = C, .flip = true};
+            KernelView *v = &kv[n];
+            *v = (KernelView){.w = w->data, .K = K, .R = R, .S = S, .C = C, .flip = true};
             int offh[3], offw[3];
-            kv.nr = class_taps(ph, pad, R, stride, kv.rt, offh);
-            kv.ns = class_taps(pw, pad, S, stride, kv.st, offw);
-            if (kv.nr == 0 || kv.ns == 0) continue; /* no tap reaches this class */
+            v->nr = class_taps(ph, pad, R, stride, v->rt, offh);
+            v->ns = class_taps(pw, pad, S, stride, v->st, offw);
+            if (v->nr == 0 || v->ns == 0) continue; /* no tap reaches this class */
             int Hc = (H - ph + stride - 1) / stride, Wc = (W - pw + stride - 1) / stride;
-            DirectConv c = {dy->data, dy->shape, kv.nr, kv.ns, 1, -offh[0], -offw[0], Hc, Wc, &kv, C, NULL, true,
-                            dx->data, H, W, stride, ph, pw};
-            if (conv_direct(&c)) return -1;
+            cs[n++] = (DirectConv){dy->data, dy->shape, v->nr, v->ns, 1, -offh[0], -offw[0], Hc, Wc, v, C, NULL, true,
+                                   dx->data, H, W, stride, ph, pw};
         }
-    return 0;
+    return n ? conv_run(cs, n) : 0;
 }
 
 int conv2d_backward_cpu(const Tensor *x, const Tensor *w, const Tensor *dy, int stride, int pad, Tensor *dx,
