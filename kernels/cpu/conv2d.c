@@ -45,7 +45,9 @@
  * Threads: work items (bands) are handed out dynamically. The weight gradient sums over
  * all pixels: the items are cut into groups, as many as the shape says (at most
  * WG_GROUPS), each summed into its own partial dw in item order, and the partials are
- * added in group order, so the result does not depend on the thread count. Scratch
+ * added in group order, so the result does not depend on the thread count. One parallel
+ * region per call: a backward deals out the wgrad groups, then the dgrad items of every
+ * stride class, then adds the partials (conv2d_backward_cpu). Scratch
  * (packed weights, slabs, partials) comes from cpu_scratch (cpu_util.h): no malloc per
  * call; cpu_par_flops decides whether a call is worth a second thread.
  */
@@ -378,133 +380,174 @@ static ConvPlan conv_plan(const DirectConv *c, int nt) {
 
 /* Item `item` of a plan, with this thread's slabs (ipb * sfloats) and pixel tables
  * (2 * maxpx pointers). */
-static void conv_item(const ConvPlan *pl, int item, float *slab, void **tables) {
-    const DirectConv *c = pl->c;
-    const Slab sl = pl->sl;
-    const int R = c->R, Q = c->Q, Ko = c->Ko, N = sl.N, ipb = pl->ipb, SC = pl->SC, D = pl->D, nrp = pl->nrp,
-              nkb = pl->nkb, maxpx = pl->maxpx;
-    const float *bias = c->bias, *wp = pl->wp;
-    const bool accumulate = c->accumulate, dot = pl->dot;
-    const LaneShape *ls = pl->ls;
-    const size_t sfloats = pl->sfloats;
-    const long *sa = pl->sa;
-    {
-        int n = ipb > 1 ? item * ipb : item / sl.nband, band = ipb > 1 ? 0 : item % sl.nband;
-        int nimg = N - n < ipb ? N - n : ipb, rows = 0;
-        for (int i = 0; i < nimg; i++) rows = slab_fill(&sl, n + i, band, slab + i * sfloats);
-        int npx = nimg * rows * Q;
-        const float **pix = (const float **)tables;
-        float **outp = (float **)(pix + maxpx);
-        for (int i = 0, pi = 0; i < nimg; i++)
-            for (int pl = 0; pl < rows; pl++)
-                for (int q = 0; q < Q; q++, pi++) {
-                    pix[pi] = slab_pixel(&sl, slab + (size_t)i * sfloats, pl, q);
-                    outp[pi] = out_pixel(c, n + i, band * sl.band + pl, q);
+static void conv_item(const ConvPlan *cp, int item, float *slab, void **tables) {
+    const DirectConv *c = cp->c;
+    const Slab sl = cp->sl;
+    const int R = c->R, Q = c->Q, Ko = c->Ko, N = sl.N, ipb = cp->ipb, SC = cp->SC, D = cp->D, nrp = cp->nrp,
+              nkb = cp->nkb, maxpx = cp->maxpx;
+    const float *bias = c->bias, *wp = cp->wp;
+    const bool accumulate = c->accumulate, dot = cp->dot;
+    const LaneShape *ls = cp->ls;
+    const size_t sfloats = cp->sfloats;
+    const long *sa = cp->sa;
+    int n = ipb > 1 ? item * ipb : item / sl.nband, band = ipb > 1 ? 0 : item % sl.nband;
+    int nimg = N - n < ipb ? N - n : ipb, rows = 0;
+    for (int i = 0; i < nimg; i++) rows = slab_fill(&sl, n + i, band, slab + i * sfloats);
+    int npx = nimg * rows * Q;
+    const float **pix = (const float **)tables;
+    float **outp = (float **)(pix + maxpx);
+    for (int i = 0, pi = 0; i < nimg; i++)
+        for (int pl = 0; pl < rows; pl++)
+            for (int q = 0; q < Q; q++, pi++) {
+                pix[pi] = slab_pixel(&sl, slab + (size_t)i * sfloats, pl, q);
+                outp[pi] = out_pixel(c, n + i, band * sl.band + pl, q);
+            }
+    if (dot) {
+        const float *wk[4];
+        long swd[3];
+        for (int r = 0; r < R; r++) swd[r] = (long)r * SC;
+        int dk = Ko == 1 ? 1 : 4, dp = Ko == 1 ? 8 : 3;
+        for (int k0 = 0; k0 < Ko; k0 += dk) {
+            for (int k = 0; k < dk; k++) wk[k] = wp + (size_t)(k0 + k < Ko ? k0 + k : Ko - 1) * D;
+            for (int px = 0; px < npx; px += dp) {
+                const float *a[8];
+                float o[LMAX];
+                for (int i = 0; i < dp; i++) {
+                    int pi = px + i < npx ? px + i : npx - 1;
+                    a[i] = pix[pi];
                 }
-        if (dot) {
-            const float *wk[4];
-            long swd[3];
-            for (int r = 0; r < R; r++) swd[r] = (long)r * SC;
-            int dk = Ko == 1 ? 1 : 4, dp = Ko == 1 ? 8 : 3;
-            for (int k0 = 0; k0 < Ko; k0 += dk) {
-                for (int k = 0; k < dk; k++) wk[k] = wp + (size_t)(k0 + k < Ko ? k0 + k : Ko - 1) * D;
-                for (int px = 0; px < npx; px += dp) {
-                    const float *a[8];
-                    float o[LMAX];
-                    for (int i = 0; i < dp; i++) {
-                        int pi = px + i < npx ? px + i : npx - 1;
-                        a[i] = pix[pi];
+                (dk == 1 ? dot_8_1 : dot_3_4)(a, wk, R, sa, swd, SC, o);
+                for (int i = 0; i < dp && px + i < npx; i++)
+                    for (int k = 0; k < dk && k0 + k < Ko; k++) {
+                        float *yo = outp[px + i] + k0 + k;
+                        float v = o[i * dk + k] + (bias ? bias[k0 + k] : 0.0f);
+                        *yo = accumulate ? *yo + v : v;
                     }
-                    (dk == 1 ? dot_8_1 : dot_3_4)(a, wk, R, sa, swd, SC, o);
-                    for (int i = 0; i < dp && px + i < npx; i++)
-                        for (int k = 0; k < dk && k0 + k < Ko; k++) {
-                            float *yo = outp[px + i] + k0 + k;
-                            float v = o[i * dk + k] + (bias ? bias[k0 + k] : 0.0f);
-                            *yo = accumulate ? *yo + v : v;
-                        }
+            }
+        }
+        return;
+    }
+    /* Depth blocks whose weights stay in L1 (KC_BYTES): all R tap rows at once when
+     * they fit, else pieces of one tap row; blocks after the first accumulate. */
+    long sb[3];
+    for (int r = 0; r < R; r++) sb[r] = (long)r * SC * nrp;
+    bool whole = (size_t)D * nrp * sizeof(float) <= KC_BYTES;
+    int kc_max = (int)(KC_BYTES / (nrp * sizeof(float))), pieces = (SC + kc_max - 1) / kc_max;
+    int kcd = whole ? SC : (SC + pieces - 1) / pieces; /* equal pieces */
+    Lanes L = {.sb = sb, .as = 1, .bs = nrp};
+    for (int kb = 0; kb < nkb; kb++) {
+        L.nj = Ko - kb * nrp < nrp ? Ko - kb * nrp : nrp;
+        for (int r0 = 0; r0 < R; r0 += whole ? R : 1)
+            for (int t0 = 0; t0 < SC; t0 += kcd) {
+                bool first = r0 == 0 && t0 == 0;
+                L.nseg = whole ? R : 1;
+                L.len = SC - t0 < kcd ? SC - t0 : kcd;
+                L.sa = sa + r0;
+                L.b = wp + ((size_t)kb * D + (size_t)r0 * SC + t0) * nrp;
+                L.bias = bias && first ? bias + kb * nrp : NULL;
+                L.accumulate = accumulate || !first;
+                for (int px = 0; px < npx; px += ls->ml) {
+                    L.mi = npx - px < ls->ml ? npx - px : ls->ml;
+                    for (int i = 0; i < ls->ml; i++) {
+                        int pi = i < L.mi ? px + i : px;
+                        L.a[i] = pix[pi] + t0;
+                        L.c[i] = outp[pi] + kb * nrp;
+                    }
+                    ls->fn(&L);
                 }
             }
-            return;
-        }
-        /* Depth blocks whose weights stay in L1 (KC_BYTES): all R tap rows at once when
-         * they fit, else pieces of one tap row; blocks after the first accumulate. */
-        long sb[3];
-        for (int r = 0; r < R; r++) sb[r] = (long)r * SC * nrp;
-        bool whole = (size_t)D * nrp * sizeof(float) <= KC_BYTES;
-        int kc_max = (int)(KC_BYTES / (nrp * sizeof(float))), pieces = (SC + kc_max - 1) / kc_max;
-        int kcd = whole ? SC : (SC + pieces - 1) / pieces; /* equal pieces */
-        Lanes L = {.sb = sb, .as = 1, .bs = nrp};
-        for (int kb = 0; kb < nkb; kb++) {
-            L.nj = Ko - kb * nrp < nrp ? Ko - kb * nrp : nrp;
-            for (int r0 = 0; r0 < R; r0 += whole ? R : 1)
-                for (int t0 = 0; t0 < SC; t0 += kcd) {
-                    bool first = r0 == 0 && t0 == 0;
-                    L.nseg = whole ? R : 1;
-                    L.len = SC - t0 < kcd ? SC - t0 : kcd;
-                    L.sa = sa + r0;
-                    L.b = wp + ((size_t)kb * D + (size_t)r0 * SC + t0) * nrp;
-                    L.bias = bias && first ? bias + kb * nrp : NULL;
-                    L.accumulate = accumulate || !first;
-                    for (int px = 0; px < npx; px += ls->ml) {
-                        L.mi = npx - px < ls->ml ? npx - px : ls->ml;
-                        for (int i = 0; i < ls->ml; i++) {
-                            int pi = i < L.mi ? px + i : px;
-                            L.a[i] = pix[pi] + t0;
-                            L.c[i] = outp[pi] + kb * nrp;
-                        }
-                        ls->fn(&L);
-                    }
-                }
-        }
     }
 }
 
-/* The n direct convolutions cs[0..n-1] (the stride classes of one dgrad, or one forward),
- * their items in one parallel region, handed out dynamically: one region, not one per
- * class (a region's start and end barrier cost 20-60 us with passive waiting). */
-static int conv_run(const DirectConv *cs, int n) {
-    ConvPlan plans[4];
+/* The n direct convolutions cs[0..n-1] (the stride classes of one dgrad, or one forward)
+ * as one list of items, so that one parallel region deals them all out dynamically: one
+ * region, not one per class (a region's start and end barrier cost 20-60 us with passive
+ * waiting, more on a loaded machine). */
+typedef struct {
+    ConvPlan plans[4]; /* stride <= 2: at most 4 classes */
+    int n, items, start[5], maxpx;
+    size_t wsum, slabs; /* packed weights of all plans; one thread's slabs */
+    float *buf;         /* packed weights, then each thread's slabs */
+    void **tables;      /* each thread's pixel tables */
+} ConvRun;
+
+static double conv_run_flop(const DirectConv *cs, int n, int *est) {
     double flop = 0;
-    int est = 0;
+    *est = 0;
     for (int i = 0; i < n; i++) {
         flop += conv_flop(&cs[i]);
         Slab sl = slab_of(cs[i].src, cs[i].src_shape, cs[i].R, cs[i].S, cs[i].stride, cs[i].pad_h, cs[i].pad_w,
                           cs[i].P, cs[i].Q);
-        est += sl.N * sl.nband;
+        *est += sl.N * sl.nband;
     }
-    int nt = conv_threads(flop, est), items = 0, start[5] = {0}, maxpx = 0;
-    size_t wsum = 0, slabs = 0;
+    return flop;
+}
+
+/* The plans when nt threads share the run (nt sets how many small images an item holds). */
+static void conv_run_plan(ConvRun *r, const DirectConv *cs, int n, int nt) {
+    r->n = n, r->items = 0, r->maxpx = 0, r->wsum = 0, r->slabs = 0, r->start[0] = 0;
     for (int i = 0; i < n; i++) {
-        plans[i] = conv_plan(&cs[i], nt);
-        items += plans[i].items, start[i + 1] = items;
-        wsum += plans[i].wfloats;
-        if ((size_t)plans[i].ipb * plans[i].sfloats > slabs) slabs = (size_t)plans[i].ipb * plans[i].sfloats;
-        if (plans[i].maxpx > maxpx) maxpx = plans[i].maxpx;
+        ConvPlan *p = &r->plans[i];
+        *p = conv_plan(&cs[i], nt);
+        r->items += p->items, r->start[i + 1] = r->items;
+        r->wsum += p->wfloats;
+        if ((size_t)p->ipb * p->sfloats > r->slabs) r->slabs = (size_t)p->ipb * p->sfloats;
+        if (p->maxpx > r->maxpx) r->maxpx = p->maxpx;
     }
-    nt = conv_threads(flop, items);
-    float *buf = cpu_scratch(SCRATCH_CONV, sizeof(float) * (wsum + (size_t)nt * slabs), "conv2d");
-    void **tables = cpu_scratch(SCRATCH_CONV_PIXELS, (size_t)nt * 2 * maxpx * sizeof(void *), "conv2d");
-    if (!buf || !tables) return -1;
-    float *wp = buf;
-    for (int i = 0; i < n; i++) {
-        kernel_pack(cs[i].kv, cs[i].Ko, plans[i].D, plans[i].nrp, wp);
-        plans[i].wp = wp;
-        wp += plans[i].wfloats;
+}
+
+/* Scratch for nt threads, and the packed weights. */
+static int conv_run_alloc(ConvRun *r, const DirectConv *cs, int nt) {
+    r->buf = cpu_scratch(SCRATCH_CONV, sizeof(float) * (r->wsum + (size_t)nt * r->slabs), "conv2d");
+    r->tables = cpu_scratch(SCRATCH_CONV_PIXELS, (size_t)nt * 2 * r->maxpx * sizeof(void *), "conv2d");
+    if (!r->buf || !r->tables) return -1;
+    float *wp = r->buf;
+    for (int i = 0; i < r->n; i++) {
+        kernel_pack(cs[i].kv, cs[i].Ko, r->plans[i].D, r->plans[i].nrp, wp);
+        r->plans[i].wp = wp;
+        wp += r->plans[i].wfloats;
     }
+    return 0;
+}
+
+/* Item `item` of the run, by thread t. */
+static void conv_run_item(const ConvRun *r, int item, int t) {
+    int i = 0;
+    while (item >= r->start[i + 1]) i++;
+    conv_item(&r->plans[i], item - r->start[i], r->buf + r->wsum + (size_t)t * r->slabs,
+              r->tables + (size_t)t * 2 * r->maxpx);
+}
+
+static int conv_run(const DirectConv *cs, int n) {
+    ConvRun r;
+    int est;
+    double flop = conv_run_flop(cs, n, &est);
+    conv_run_plan(&r, cs, n, conv_threads(flop, est));
+    int nt = conv_threads(flop, r.items);
+    if (conv_run_alloc(&r, cs, nt)) return -1;
 #pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-    for (int item = 0; item < items; item++) {
-        int i = 0;
-        while (item >= start[i + 1]) i++;
-        int t = omp_get_thread_num();
-        conv_item(&plans[i], item - start[i], buf + wsum + (size_t)t * slabs, tables + (size_t)t * 2 * maxpx);
-    }
+    for (int item = 0; item < r.items; item++) conv_run_item(&r, item, omp_get_thread_num());
     return 0;
 }
 
 // ----------------------------------------------------------------------------
 // direct weight gradient
 
-static int conv_wgrad_direct(const Tensor *x, const Tensor *dy, int stride, int pad, Tensor *dw) {
+/* The weight gradient's plan: groups of items (bands, or images ipb at a time), each summed
+ * into its own partial dw in item order by one thread; the partials are then added in
+ * group order, so dw does not depend on the thread count. */
+typedef struct {
+    Slab sl;
+    const float *dy;
+    int K, R, P, Q, C, SC, D, items, G, nrp, ipb, stride;
+    bool over_k;
+    const LaneShape *ls;
+    size_t pfloats, sfloats; /* one partial (K*D); one image's slab */
+    long sa[BAND_PIXELS], sb[BAND_PIXELS]; /* segment j: row j % band of image j / band of the block */
+    float *buf;                             /* G partials, then each thread's slabs */
+} WgPlan;
+
+static void wg_plan(WgPlan *w, const Tensor *x, const Tensor *dy, int stride, int pad, const Tensor *dw) {
     int K = dw->shape[0], R = dw->shape[1], S = dw->shape[2], P = dy->shape[1], Q = dy->shape[2];
     Slab sl = slab_of(x->data, x->shape, R, S, stride, pad, pad, P, Q);
     /* Groups: at most WG_GROUPS, at least two (two threads), else one per WG_CHUNK pixels:
@@ -528,72 +571,85 @@ static int conv_wgrad_direct(const Tensor *x, const Tensor *dy, int stride, int 
     }
     /* Images smaller than a chunk are summed ipb at a time (their slabs side by side), so
      * that a tile sums over at least WG_CHUNK pixels between loading and storing dw. */
-    int nrp = ls->nv * VW, ipb = sl.nband == 1 && P * Q < WG_CHUNK ? WG_CHUNK / (P * Q) : 1;
-    size_t pfloats = (size_t)K * D, sfloats = slab_floats(&sl);
-    int nt = conv_threads(2.0 * sl.N * P * Q * K * D, G);
-    float *buf = cpu_scratch(SCRATCH_CONV, sizeof(float) * (G * pfloats + (size_t)nt * ipb * sfloats), "conv2d");
-    if (!buf) return -1;
-    long sa[BAND_PIXELS], sb[BAND_PIXELS]; /* segment j: row j % band of image j / band of the block */
+    int ipb = sl.nband == 1 && P * Q < WG_CHUNK ? WG_CHUNK / (P * Q) : 1;
+    *w = (WgPlan){.sl = sl, .dy = dy->data, .K = K, .R = R, .P = P, .Q = Q, .C = C, .SC = SC, .D = D,
+                  .items = items, .G = G, .nrp = ls->nv * VW, .ipb = ipb, .stride = stride, .over_k = over_k,
+                  .ls = ls, .pfloats = (size_t)K * D, .sfloats = slab_floats(&sl)};
     for (int j = 0; j < ipb * sl.band; j++) {
-        long dy_row = (long)j * Q * K, x_row = (long)(j / sl.band) * sfloats + (long)(j % sl.band) * stride * sl.Ws * C;
-        sa[j] = over_k ? x_row : dy_row;
-        sb[j] = over_k ? dy_row : x_row;
+        long dy_row = (long)j * Q * K, x_row = (long)(j / sl.band) * w->sfloats + (long)(j % sl.band) * stride * sl.Ws * C;
+        w->sa[j] = over_k ? x_row : dy_row;
+        w->sb[j] = over_k ? dy_row : x_row;
     }
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-    for (int g = 0; g < G; g++) {
-        float *part = buf + g * pfloats, *slab = buf + G * pfloats + (size_t)omp_get_thread_num() * ipb * sfloats;
-        memset(part, 0, pfloats * sizeof(float));
-        Lanes L = {.len = Q, .accumulate = true, .transposed = over_k};
-        L.as = over_k ? (long)stride * C : K;
-        L.bs = over_k ? K : (long)stride * C;
-        int end = (int)((long)(g + 1) * items / G);
-        for (int item = (int)((long)g * items / G); item < end; item += ipb) {
-            int n = item / sl.nband, band = item % sl.nband, nimg = end - item < ipb ? end - item : ipb, rows = 0;
-            for (int i = 0; i < nimg; i++) rows += slab_fill(&sl, n + i, band, slab + i * sfloats);
-            int chunk = Q >= WG_CHUNK ? 1 : WG_CHUNK / Q;
-            const float *dyb = dy->data + ((size_t)n * P + (size_t)band * sl.band) * Q * K;
-            /* rows s0 .. s0+chunk-1 of the block against every tile, then the next rows */
-            for (int s0 = 0; s0 < rows; s0 += chunk) {
-                L.nseg = rows - s0 < chunk ? rows - s0 : chunk;
-                L.sa = sa + s0, L.sb = sb + s0;
-                if (over_k) {
-                    for (int d0 = 0; d0 < D; d0 += ls->ml) {
-                        L.mi = D - d0 < ls->ml ? D - d0 : ls->ml;
-                        for (int i = 0; i < ls->ml; i++) {
-                            int d = i < L.mi ? d0 + i : d0;
-                            L.a[i] = slab + (size_t)(d / SC) * sl.Ws * C + d % SC;
-                        }
-                        for (int k0 = 0; k0 < K; k0 += nrp) {
-                            L.b = dyb + k0;
-                            L.nj = nrp;
-                            for (int j = 0; j < nrp; j++) L.c[j] = part + (size_t)(k0 + j) * D + d0;
-                            ls->fn(&L);
-                        }
+}
+
+static double wg_flop(const WgPlan *w) { return 2.0 * w->sl.N * w->P * w->Q * w->K * w->D; }
+
+static int wg_alloc(WgPlan *w, int nt) {
+    w->buf = cpu_scratch(SCRATCH_CONV_WGRAD, sizeof(float) * (w->G * w->pfloats + (size_t)nt * w->ipb * w->sfloats),
+                         "conv2d");
+    return w->buf ? 0 : -1;
+}
+
+/* Group g's partial dw, by thread t. */
+static void wg_group(const WgPlan *w, int g, int t) {
+    const Slab sl = w->sl;
+    const int K = w->K, R = w->R, P = w->P, Q = w->Q, C = w->C, SC = w->SC, D = w->D, items = w->items, G = w->G,
+              nrp = w->nrp, ipb = w->ipb, stride = w->stride;
+    const bool over_k = w->over_k;
+    const LaneShape *ls = w->ls;
+    const size_t pfloats = w->pfloats, sfloats = w->sfloats;
+    const long *sa = w->sa, *sb = w->sb;
+    float *part = w->buf + g * pfloats, *slab = w->buf + G * pfloats + (size_t)t * ipb * sfloats;
+    memset(part, 0, pfloats * sizeof(float));
+    Lanes L = {.len = Q, .accumulate = true, .transposed = over_k};
+    L.as = over_k ? (long)stride * C : K;
+    L.bs = over_k ? K : (long)stride * C;
+    int end = (int)((long)(g + 1) * items / G);
+    for (int item = (int)((long)g * items / G); item < end; item += ipb) {
+        int n = item / sl.nband, band = item % sl.nband, nimg = end - item < ipb ? end - item : ipb, rows = 0;
+        for (int i = 0; i < nimg; i++) rows += slab_fill(&sl, n + i, band, slab + i * sfloats);
+        int chunk = Q >= WG_CHUNK ? 1 : WG_CHUNK / Q;
+        const float *dyb = w->dy + ((size_t)n * P + (size_t)band * sl.band) * Q * K;
+        /* rows s0 .. s0+chunk-1 of the block against every tile, then the next rows */
+        for (int s0 = 0; s0 < rows; s0 += chunk) {
+            L.nseg = rows - s0 < chunk ? rows - s0 : chunk;
+            L.sa = sa + s0, L.sb = sb + s0;
+            if (over_k) {
+                for (int d0 = 0; d0 < D; d0 += ls->ml) {
+                    L.mi = D - d0 < ls->ml ? D - d0 : ls->ml;
+                    for (int i = 0; i < ls->ml; i++) {
+                        int d = i < L.mi ? d0 + i : d0;
+                        L.a[i] = slab + (size_t)(d / SC) * sl.Ws * C + d % SC;
                     }
-                    continue;
+                    for (int k0 = 0; k0 < K; k0 += nrp) {
+                        L.b = dyb + k0;
+                        L.nj = nrp;
+                        for (int j = 0; j < nrp; j++) L.c[j] = part + (size_t)(k0 + j) * D + d0;
+                        ls->fn(&L);
+                    }
                 }
-                for (int k0 = 0; k0 < K; k0 += ls->ml) {
-                    L.mi = K - k0 < ls->ml ? K - k0 : ls->ml;
-                    for (int i = 0; i < ls->ml; i++) L.a[i] = dyb + (i < L.mi ? k0 + i : k0);
-                    for (int r = 0; r < R; r++)
-                        for (int d0 = 0; d0 < SC; d0 += nrp) {
-                            L.b = slab + (size_t)r * sl.Ws * C + d0;
-                            L.nj = SC - d0 < nrp ? SC - d0 : nrp;
-                            for (int i = 0; i < L.mi; i++) L.c[i] = part + (size_t)(k0 + i) * D + r * SC + d0;
-                            ls->fn(&L);
-                        }
-                }
+                continue;
+            }
+            for (int k0 = 0; k0 < K; k0 += ls->ml) {
+                L.mi = K - k0 < ls->ml ? K - k0 : ls->ml;
+                for (int i = 0; i < ls->ml; i++) L.a[i] = dyb + (i < L.mi ? k0 + i : k0);
+                for (int r = 0; r < R; r++)
+                    for (int d0 = 0; d0 < SC; d0 += nrp) {
+                        L.b = slab + (size_t)r * sl.Ws * C + d0;
+                        L.nj = SC - d0 < nrp ? SC - d0 : nrp;
+                        for (int i = 0; i < L.mi; i++) L.c[i] = part + (size_t)(k0 + i) * D + r * SC + d0;
+                        ls->fn(&L);
+                    }
             }
         }
     }
-    /* dw += the partials, in group order */
-#pragma omp parallel for schedule(static) num_threads(nt) if (cpu_par(4.0 * pfloats * G))
-    for (size_t e = 0; e < pfloats; e++) {
-        float s = 0.0f;
-        for (int g = 0; g < G; g++) s += buf[g * pfloats + e];
-        dw->data[e] += s;
-    }
-    return 0;
+}
+
+/* dw[e] += the partials at e, in group order. */
+static void wg_total(const WgPlan *w, float *dw, size_t e) {
+    float s = 0.0f;
+    for (int g = 0; g < w->G; g++) s += w->buf[g * w->pfloats + e];
+    dw[e] += s;
 }
 
 // ----------------------------------------------------------------------------
@@ -622,13 +678,12 @@ static int class_taps(int ph, int pad, int R, int stride, int *r, int *off) {
     return n;
 }
 
-/* dx += the data gradient, one direct convolution per stride class (see above), all in one
- * parallel region. */
-static int conv2d_dgrad(const Tensor *w, const Tensor *dy, int stride, int pad, Tensor *dx) {
+/* The data gradient's stride classes (see above) as direct convolutions into cs (kv their
+ * kernels, at most 4: stride <= 2, kernels/conv2d.c); returns how many. */
+static int dgrad_classes(const Tensor *w, const Tensor *dy, int stride, int pad, Tensor *dx, KernelView *kv,
+                         DirectConv *cs) {
     int H = dx->shape[1], W = dx->shape[2], C = dx->shape[3];
     int K = w->shape[0], R = w->shape[1], S = w->shape[2], n = 0;
-    KernelView kv[4]; /* stride <= 2 (kernels/conv2d.c): at most 4 classes */
-    DirectConv cs[4];
     for (int ph = 0; ph < stride && ph < H; ph++)
         for (int pw = 0; pw < stride && pw < W; pw++) {
             KernelView *v = &kv[n];
@@ -641,14 +696,45 @@ static int conv2d_dgrad(const Tensor *w, const Tensor *dy, int stride, int pad, 
             cs[n++] = (DirectConv){dy->data, dy->shape, v->nr, v->ns, 1, -offh[0], -offw[0], Hc, Wc, v, C, NULL, true,
                                    dx->data, H, W, stride, ph, pw};
         }
-    return n ? conv_run(cs, n) : 0;
+    return n;
 }
 
+/* The weight gradient's groups and the data gradient's items share one parallel region:
+ * threads that finish their groups go on to dgrad items (nowait), one barrier, then the
+ * partials are added. Three regions per backward (wgrad, its sum, dgrad) become one. */
 int conv2d_backward_cpu(const Tensor *x, const Tensor *w, const Tensor *dy, int stride, int pad, Tensor *dx,
                         Tensor *dw, Tensor *db) {
     if (db && gemm_sum_rows(dy->data, (long)dy->shape[0] * dy->shape[1] * dy->shape[2], w->shape[0], db->data))
         return -1;
-    if (dw && conv_wgrad_direct(x, dy, stride, pad, dw)) return -1;
-    if (dx && conv2d_dgrad(w, dy, stride, pad, dx)) return -1;
+    KernelView kv[4];
+    DirectConv cs[4];
+    WgPlan wg;
+    ConvRun run = {.items = 0};
+    int n = dx ? dgrad_classes(w, dy, stride, pad, dx, kv, cs) : 0, est = 0;
+    double flop = n ? conv_run_flop(cs, n, &est) : 0;
+    if (dw) {
+        wg_plan(&wg, x, dy, stride, pad, dw);
+        flop += wg_flop(&wg);
+        est += wg.G;
+    }
+    int nt = conv_threads(flop, est);
+    if (n) conv_run_plan(&run, cs, n, nt);
+    nt = conv_threads(flop, run.items + (dw ? wg.G : 0));
+    if ((n && conv_run_alloc(&run, cs, nt)) || (dw && wg_alloc(&wg, nt))) return -1;
+    const bool has_dw = dw != NULL;
+#pragma omp parallel num_threads(nt)
+    {
+        const int t = omp_get_thread_num();
+        if (has_dw) {
+#pragma omp for schedule(dynamic, 1) nowait
+            for (int g = 0; g < wg.G; g++) wg_group(&wg, g, t);
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int item = 0; item < run.items; item++) conv_run_item(&run, item, t);
+        if (has_dw) {
+#pragma omp for schedule(static)
+            for (size_t e = 0; e < wg.pfloats; e++) wg_total(&wg, dw->data, e);
+        }
+    }
     return 0;
 }

@@ -61,8 +61,9 @@ typedef enum {
     SCRATCH_REDUCE,     /* block sums */
     SCRATCH_SUM_ROWS,   /* gemm_sum_rows: each chunk's column sums */
     SCRATCH_GEMM_PACK,  /* the SGEMM's packed blocks */
-    SCRATCH_CONV,       /* conv2d: packed weights, slabs, partial weight gradients */
+    SCRATCH_CONV,       /* conv2d: packed weights and slabs (forward, dgrad) */
     SCRATCH_CONV_PIXELS, /* conv2d: each thread's pixel pointer tables */
+    SCRATCH_CONV_WGRAD, /* conv2d: the weight gradient's partials and slabs */
     SCRATCH_N_SLOTS
 } CpuScratchSlot;
 
