@@ -93,6 +93,8 @@ $(OBJ)/%.o: %.c $(FLAGS_STAMP)
 
 # Philox normals must round identically on the CPU and the GPU: no contraction into FMA.
 $(OBJ)/kernels/cpu/random.o: CFLAGS += -ffp-contract=off
+# AdamW's sqrtf never sees a negative: without errno the loop vectorises (kernels/cpu/adamw.c).
+$(OBJ)/kernels/cpu/adamw.o: CFLAGS += -fno-math-errno
 
 ifeq ($(CUDA),emu)
 $(OBJ)/%.cu.o: %.cu $(FLAGS_STAMP)

@@ -20,6 +20,7 @@ typedef struct {
 static const Case cases[] = {
     {1, {13}, 7, true},       {2, {1, 5}, 3, false},         {2, {9, 13}, 7, true},
     {3, {2, 5, 13}, 33, false}, {4, {2, 3, 5, 7}, 5, true}, {2, {300, 70}, 90, true}, /* threaded */
+    {2, {6, 21}, 9, true}, /* the few-rows forward: a block of 4 rows and 2 more, IN % 8 = 5, OUT odd */
 };
 
 static Tensor *out_like(const Case *k) {

@@ -45,9 +45,11 @@
  * Threads: work items (bands) are handed out dynamically. The weight gradient sums over
  * all pixels: the items are cut into groups, as many as the shape says (at most
  * WG_GROUPS), each summed into its own partial dw in item order, and the partials are
- * added in group order, so the result does not depend on the thread count. Scratch
+ * added in group order, so the result does not depend on the thread count. One parallel
+ * region per call: a backward deals out the wgrad groups, then the dgrad items of every
+ * stride class, then adds the partials (conv2d_backward_cpu). Scratch
  * (packed weights, slabs, partials) comes from cpu_scratch (cpu_util.h): no malloc per
- * call; cpu_par decides whether a call is worth a second thread.
+ * call; cpu_par_flops decides whether a call is worth a second thread.
  */
 #include <omp.h>
 #include <stdbool.h>
@@ -63,7 +65,7 @@
 #define LMAX 12       /* lanes x vectors of one tile: the 16 ymm registers less B and A */
 #define SLAB_SLACK (LMAX * VW) /* floats readable after a slab: tiles may read past a tap row's end */
 #define BAND_PIXELS 512
-#define WG_GROUPS 8
+#define WG_GROUPS 32 /* see conv_wgrad_direct */
 #define KC_BYTES 16384 /* weights of one depth block: half of a 32 KB L1 */
 #define DIRECT_CHUNK 256 /* forward: pixels per item at least, when images are smaller */
 #define WG_CHUNK 256   /* wgrad: pixels summed per pass over the tiles (measured: 64 and 512 are slower) */
@@ -311,10 +313,10 @@ static void kernel_pack(const KernelView *v, int Ko, int D, int nrp, float *dst)
             }
 }
 
-/* Threads for `flop` of work in `items` pieces: one where cpu_par says a parallel region
- * costs more, or inside a parallel region. */
+/* Threads for `flop` of work in `items` pieces: one where cpu_par_flops says a parallel
+ * region costs more, or inside a parallel region. */
 static int conv_threads(double flop, int items) {
-    if (omp_in_parallel() || !cpu_par(flop)) return 1;
+    if (omp_in_parallel() || !cpu_par_flops(flop)) return 1;
     int nt = omp_get_max_threads();
     return nt < items ? nt : items;
 }
@@ -338,118 +340,223 @@ static inline float *out_pixel(const DirectConv *c, int n, int p, int q) {
     return c->y + (((size_t)n * c->Hy + c->oy + (size_t)p * c->os) * c->Wy + c->ox + (size_t)q * c->os) * c->Ko;
 }
 
-static int conv_direct(const DirectConv *c) {
-    const int R = c->R, S = c->S, P = c->P, Q = c->Q, Ko = c->Ko;
-    const float *bias = c->bias;
-    const bool accumulate = c->accumulate;
-    Slab sl = slab_of(c->src, c->src_shape, R, S, c->stride, c->pad_h, c->pad_w, P, Q);
-    int SC = S * sl.C, D = R * SC, N = sl.N;
-    double flop = 2.0 * N * P * Q * Ko * D;
-    /* Small images go ipb to an item (their slabs side by side), so that a depth block of
-     * the weights serves more pixels while it is in L1; at least two items per thread. */
-    int nt = conv_threads(flop, N * sl.nband), ipb = 1;
-    if (sl.nband == 1 && P * Q < DIRECT_CHUNK) {
-        ipb = DIRECT_CHUNK / (P * Q);
-        if (ipb > N / (2 * nt)) ipb = N / (2 * nt) > 1 ? N / (2 * nt) : 1;
-    }
-    int items = ipb > 1 ? (N + ipb - 1) / ipb : N * sl.nband;
-    nt = conv_threads(flop, items);
-    bool dot = 2 * Ko <= VW && SC >= VW;
-    const LaneShape *ls = dot ? NULL : lane_shape_for(BAND_PIXELS, Ko);
-    int nrp = dot ? 0 : ls->nv * VW, nkb = dot ? 0 : (Ko + nrp - 1) / nrp;
-    size_t wfloats = ((size_t)(dot ? Ko : nkb * nrp) * D + 15) / 16 * 16, sfloats = slab_floats(&sl);
-    /* per thread: the slab pointer and the output pointer of each pixel of its item */
-    int maxpx = ipb > 1 ? ipb * P * Q : sl.band * Q;
-    float *buf = cpu_scratch(SCRATCH_CONV, sizeof(float) * (wfloats + (size_t)nt * ipb * sfloats), "conv2d");
-    void **tables = cpu_scratch(SCRATCH_CONV_PIXELS, (size_t)nt * 2 * maxpx * sizeof(void *), "conv2d");
-    if (!buf || !tables) return -1;
-    float *wp = buf;
-    kernel_pack(c->kv, Ko, D, nrp, wp);
+/* One direct convolution, planned: fixed before the parallel loop, read by every item. */
+typedef struct {
+    const DirectConv *c;
+    Slab sl;
+    int SC, D, ipb, items, nrp, nkb, maxpx;
+    bool dot;
+    const LaneShape *ls;
+    size_t wfloats, sfloats; /* packed weights; one image's slab */
     long sa[3];
-    for (int r = 0; r < R; r++) sa[r] = (long)r * sl.Ws * sl.C;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-    for (int item = 0; item < items; item++) {
-        float *slab = buf + wfloats + (size_t)omp_get_thread_num() * ipb * sfloats;
-        int n = ipb > 1 ? item * ipb : item / sl.nband, band = ipb > 1 ? 0 : item % sl.nband;
-        int nimg = N - n < ipb ? N - n : ipb, rows = 0;
-        for (int i = 0; i < nimg; i++) rows = slab_fill(&sl, n + i, band, slab + i * sfloats);
-        int npx = nimg * rows * Q;
-        const float **pix = (const float **)(tables + (size_t)omp_get_thread_num() * 2 * maxpx);
-        float **outp = (float **)(pix + maxpx);
-        for (int i = 0, pi = 0; i < nimg; i++)
-            for (int pl = 0; pl < rows; pl++)
-                for (int q = 0; q < Q; q++, pi++) {
-                    pix[pi] = slab_pixel(&sl, slab + (size_t)i * sfloats, pl, q);
-                    outp[pi] = out_pixel(c, n + i, band * sl.band + pl, q);
+    const float *wp; /* the packed weights */
+} ConvPlan;
+
+static double conv_flop(const DirectConv *c) {
+    return 2.0 * c->src_shape[0] * c->P * c->Q * c->Ko * c->R * c->S * c->src_shape[3];
+}
+
+/* The plan of c when nt threads share it: small images go ipb to an item (their slabs side
+ * by side), so that a depth block of the weights serves more pixels while it is in L1; at
+ * least two items per thread. */
+static ConvPlan conv_plan(const DirectConv *c, int nt) {
+    ConvPlan p = {.c = c};
+    p.sl = slab_of(c->src, c->src_shape, c->R, c->S, c->stride, c->pad_h, c->pad_w, c->P, c->Q);
+    const int P = c->P, Q = c->Q, N = p.sl.N, Ko = c->Ko;
+    p.SC = c->S * p.sl.C, p.D = c->R * p.SC, p.ipb = 1;
+    if (p.sl.nband == 1 && P * Q < DIRECT_CHUNK) {
+        p.ipb = DIRECT_CHUNK / (P * Q);
+        if (p.ipb > N / (2 * nt)) p.ipb = N / (2 * nt) > 1 ? N / (2 * nt) : 1;
+    }
+    p.items = p.ipb > 1 ? (N + p.ipb - 1) / p.ipb : N * p.sl.nband;
+    p.dot = 2 * Ko <= VW && p.SC >= VW;
+    p.ls = p.dot ? NULL : lane_shape_for(BAND_PIXELS, Ko);
+    p.nrp = p.dot ? 0 : p.ls->nv * VW, p.nkb = p.dot ? 0 : (Ko + p.nrp - 1) / p.nrp;
+    p.wfloats = ((size_t)(p.dot ? Ko : p.nkb * p.nrp) * p.D + 15) / 16 * 16, p.sfloats = slab_floats(&p.sl);
+    p.maxpx = p.ipb > 1 ? p.ipb * P * Q : p.sl.band * Q;
+    for (int r = 0; r < c->R; r++) p.sa[r] = (long)r * p.sl.Ws * p.sl.C;
+    return p;
+}
+
+/* Item `item` of a plan, with this thread's slabs (ipb * sfloats) and pixel tables
+ * (2 * maxpx pointers). */
+static void conv_item(const ConvPlan *cp, int item, float *slab, void **tables) {
+    const DirectConv *c = cp->c;
+    const Slab sl = cp->sl;
+    const int R = c->R, Q = c->Q, Ko = c->Ko, N = sl.N, ipb = cp->ipb, SC = cp->SC, D = cp->D, nrp = cp->nrp,
+              nkb = cp->nkb, maxpx = cp->maxpx;
+    const float *bias = c->bias, *wp = cp->wp;
+    const bool accumulate = c->accumulate, dot = cp->dot;
+    const LaneShape *ls = cp->ls;
+    const size_t sfloats = cp->sfloats;
+    const long *sa = cp->sa;
+    int n = ipb > 1 ? item * ipb : item / sl.nband, band = ipb > 1 ? 0 : item % sl.nband;
+    int nimg = N - n < ipb ? N - n : ipb, rows = 0;
+    for (int i = 0; i < nimg; i++) rows = slab_fill(&sl, n + i, band, slab + i * sfloats);
+    int npx = nimg * rows * Q;
+    const float **pix = (const float **)tables;
+    float **outp = (float **)(pix + maxpx);
+    for (int i = 0, pi = 0; i < nimg; i++)
+        for (int pl = 0; pl < rows; pl++)
+            for (int q = 0; q < Q; q++, pi++) {
+                pix[pi] = slab_pixel(&sl, slab + (size_t)i * sfloats, pl, q);
+                outp[pi] = out_pixel(c, n + i, band * sl.band + pl, q);
+            }
+    if (dot) {
+        const float *wk[4];
+        long swd[3];
+        for (int r = 0; r < R; r++) swd[r] = (long)r * SC;
+        int dk = Ko == 1 ? 1 : 4, dp = Ko == 1 ? 8 : 3;
+        for (int k0 = 0; k0 < Ko; k0 += dk) {
+            for (int k = 0; k < dk; k++) wk[k] = wp + (size_t)(k0 + k < Ko ? k0 + k : Ko - 1) * D;
+            for (int px = 0; px < npx; px += dp) {
+                const float *a[8];
+                float o[LMAX];
+                for (int i = 0; i < dp; i++) {
+                    int pi = px + i < npx ? px + i : npx - 1;
+                    a[i] = pix[pi];
                 }
-        if (dot) {
-            const float *wk[4];
-            long swd[3];
-            for (int r = 0; r < R; r++) swd[r] = (long)r * SC;
-            int dk = Ko == 1 ? 1 : 4, dp = Ko == 1 ? 8 : 3;
-            for (int k0 = 0; k0 < Ko; k0 += dk) {
-                for (int k = 0; k < dk; k++) wk[k] = wp + (size_t)(k0 + k < Ko ? k0 + k : Ko - 1) * D;
-                for (int px = 0; px < npx; px += dp) {
-                    const float *a[8];
-                    float o[LMAX];
-                    for (int i = 0; i < dp; i++) {
-                        int pi = px + i < npx ? px + i : npx - 1;
-                        a[i] = pix[pi];
+                (dk == 1 ? dot_8_1 : dot_3_4)(a, wk, R, sa, swd, SC, o);
+                for (int i = 0; i < dp && px + i < npx; i++)
+                    for (int k = 0; k < dk && k0 + k < Ko; k++) {
+                        float *yo = outp[px + i] + k0 + k;
+                        float v = o[i * dk + k] + (bias ? bias[k0 + k] : 0.0f);
+                        *yo = accumulate ? *yo + v : v;
                     }
-                    (dk == 1 ? dot_8_1 : dot_3_4)(a, wk, R, sa, swd, SC, o);
-                    for (int i = 0; i < dp && px + i < npx; i++)
-                        for (int k = 0; k < dk && k0 + k < Ko; k++) {
-                            float *yo = outp[px + i] + k0 + k;
-                            float v = o[i * dk + k] + (bias ? bias[k0 + k] : 0.0f);
-                            *yo = accumulate ? *yo + v : v;
-                        }
+            }
+        }
+        return;
+    }
+    /* Depth blocks whose weights stay in L1 (KC_BYTES): all R tap rows at once when
+     * they fit, else pieces of one tap row; blocks after the first accumulate. */
+    long sb[3];
+    for (int r = 0; r < R; r++) sb[r] = (long)r * SC * nrp;
+    bool whole = (size_t)D * nrp * sizeof(float) <= KC_BYTES;
+    int kc_max = (int)(KC_BYTES / (nrp * sizeof(float))), pieces = (SC + kc_max - 1) / kc_max;
+    int kcd = whole ? SC : (SC + pieces - 1) / pieces; /* equal pieces */
+    Lanes L = {.sb = sb, .as = 1, .bs = nrp};
+    for (int kb = 0; kb < nkb; kb++) {
+        L.nj = Ko - kb * nrp < nrp ? Ko - kb * nrp : nrp;
+        for (int r0 = 0; r0 < R; r0 += whole ? R : 1)
+            for (int t0 = 0; t0 < SC; t0 += kcd) {
+                bool first = r0 == 0 && t0 == 0;
+                L.nseg = whole ? R : 1;
+                L.len = SC - t0 < kcd ? SC - t0 : kcd;
+                L.sa = sa + r0;
+                L.b = wp + ((size_t)kb * D + (size_t)r0 * SC + t0) * nrp;
+                L.bias = bias && first ? bias + kb * nrp : NULL;
+                L.accumulate = accumulate || !first;
+                for (int px = 0; px < npx; px += ls->ml) {
+                    L.mi = npx - px < ls->ml ? npx - px : ls->ml;
+                    for (int i = 0; i < ls->ml; i++) {
+                        int pi = i < L.mi ? px + i : px;
+                        L.a[i] = pix[pi] + t0;
+                        L.c[i] = outp[pi] + kb * nrp;
+                    }
+                    ls->fn(&L);
                 }
             }
-            continue;
-        }
-        /* Depth blocks whose weights stay in L1 (KC_BYTES): all R tap rows at once when
-         * they fit, else pieces of one tap row; blocks after the first accumulate. */
-        long sb[3];
-        for (int r = 0; r < R; r++) sb[r] = (long)r * SC * nrp;
-        bool whole = (size_t)D * nrp * sizeof(float) <= KC_BYTES;
-        int kc_max = (int)(KC_BYTES / (nrp * sizeof(float))), pieces = (SC + kc_max - 1) / kc_max;
-        int kcd = whole ? SC : (SC + pieces - 1) / pieces; /* equal pieces */
-        Lanes L = {.sb = sb, .as = 1, .bs = nrp};
-        for (int kb = 0; kb < nkb; kb++) {
-            L.nj = Ko - kb * nrp < nrp ? Ko - kb * nrp : nrp;
-            for (int r0 = 0; r0 < R; r0 += whole ? R : 1)
-                for (int t0 = 0; t0 < SC; t0 += kcd) {
-                    bool first = r0 == 0 && t0 == 0;
-                    L.nseg = whole ? R : 1;
-                    L.len = SC - t0 < kcd ? SC - t0 : kcd;
-                    L.sa = sa + r0;
-                    L.b = wp + ((size_t)kb * D + (size_t)r0 * SC + t0) * nrp;
-                    L.bias = bias && first ? bias + kb * nrp : NULL;
-                    L.accumulate = accumulate || !first;
-                    for (int px = 0; px < npx; px += ls->ml) {
-                        L.mi = npx - px < ls->ml ? npx - px : ls->ml;
-                        for (int i = 0; i < ls->ml; i++) {
-                            int pi = i < L.mi ? px + i : px;
-                            L.a[i] = pix[pi] + t0;
-                            L.c[i] = outp[pi] + kb * nrp;
-                        }
-                        ls->fn(&L);
-                    }
-                }
-        }
     }
+}
+
+/* The n direct convolutions cs[0..n-1] (the stride classes of one dgrad, or one forward)
+ * as one list of items, so that one parallel region deals them all out dynamically: one
+ * region, not one per class (a region's start and end barrier cost 20-60 us with passive
+ * waiting, more on a loaded machine). */
+typedef struct {
+    ConvPlan plans[4]; /* stride <= 2: at most 4 classes */
+    int n, items, start[5], maxpx;
+    size_t wsum, slabs; /* packed weights of all plans; one thread's slabs */
+    float *buf;         /* packed weights, then each thread's slabs */
+    void **tables;      /* each thread's pixel tables */
+} ConvRun;
+
+static double conv_run_flop(const DirectConv *cs, int n, int *est) {
+    double flop = 0;
+    *est = 0;
+    for (int i = 0; i < n; i++) {
+        flop += conv_flop(&cs[i]);
+        Slab sl = slab_of(cs[i].src, cs[i].src_shape, cs[i].R, cs[i].S, cs[i].stride, cs[i].pad_h, cs[i].pad_w,
+                          cs[i].P, cs[i].Q);
+        *est += sl.N * sl.nband;
+    }
+    return flop;
+}
+
+/* The plans when nt threads share the run (nt sets how many small images an item holds). */
+static void conv_run_plan(ConvRun *r, const DirectConv *cs, int n, int nt) {
+    r->n = n, r->items = 0, r->maxpx = 0, r->wsum = 0, r->slabs = 0, r->start[0] = 0;
+    for (int i = 0; i < n; i++) {
+        ConvPlan *p = &r->plans[i];
+        *p = conv_plan(&cs[i], nt);
+        r->items += p->items, r->start[i + 1] = r->items;
+        r->wsum += p->wfloats;
+        if ((size_t)p->ipb * p->sfloats > r->slabs) r->slabs = (size_t)p->ipb * p->sfloats;
+        if (p->maxpx > r->maxpx) r->maxpx = p->maxpx;
+    }
+}
+
+/* Scratch for nt threads, and the packed weights. */
+static int conv_run_alloc(ConvRun *r, const DirectConv *cs, int nt) {
+    r->buf = cpu_scratch(SCRATCH_CONV, sizeof(float) * (r->wsum + (size_t)nt * r->slabs), "conv2d");
+    r->tables = cpu_scratch(SCRATCH_CONV_PIXELS, (size_t)nt * 2 * r->maxpx * sizeof(void *), "conv2d");
+    if (!r->buf || !r->tables) return -1;
+    float *wp = r->buf;
+    for (int i = 0; i < r->n; i++) {
+        kernel_pack(cs[i].kv, cs[i].Ko, r->plans[i].D, r->plans[i].nrp, wp);
+        r->plans[i].wp = wp;
+        wp += r->plans[i].wfloats;
+    }
+    return 0;
+}
+
+/* Item `item` of the run, by thread t. */
+static void conv_run_item(const ConvRun *r, int item, int t) {
+    int i = 0;
+    while (item >= r->start[i + 1]) i++;
+    conv_item(&r->plans[i], item - r->start[i], r->buf + r->wsum + (size_t)t * r->slabs,
+              r->tables + (size_t)t * 2 * r->maxpx);
+}
+
+static int conv_run(const DirectConv *cs, int n) {
+    ConvRun r;
+    int est;
+    double flop = conv_run_flop(cs, n, &est);
+    conv_run_plan(&r, cs, n, conv_threads(flop, est));
+    int nt = conv_threads(flop, r.items);
+    if (conv_run_alloc(&r, cs, nt)) return -1;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
+    for (int item = 0; item < r.items; item++) conv_run_item(&r, item, omp_get_thread_num());
     return 0;
 }
 
 // ----------------------------------------------------------------------------
 // direct weight gradient
 
-static int conv_wgrad_direct(const Tensor *x, const Tensor *dy, int stride, int pad, Tensor *dw) {
+/* The weight gradient's plan: groups of items (bands, or images ipb at a time), each summed
+ * into its own partial dw in item order by one thread; the partials are then added in
+ * group order, so dw does not depend on the thread count. */
+typedef struct {
+    Slab sl;
+    const float *dy;
+    int K, R, P, Q, C, SC, D, items, G, nrp, ipb, stride;
+    bool over_k;
+    const LaneShape *ls;
+    size_t pfloats, sfloats; /* one partial (K*D); one image's slab */
+    long sa[BAND_PIXELS], sb[BAND_PIXELS]; /* segment j: row j % band of image j / band of the block */
+    float *buf;                             /* G partials, then each thread's slabs */
+} WgPlan;
+
+static void wg_plan(WgPlan *w, const Tensor *x, const Tensor *dy, int stride, int pad, const Tensor *dw) {
     int K = dw->shape[0], R = dw->shape[1], S = dw->shape[2], P = dy->shape[1], Q = dy->shape[2];
     Slab sl = slab_of(x->data, x->shape, R, S, stride, pad, pad, P, Q);
     /* Groups: at most WG_GROUPS, at least two (two threads), else one per WG_CHUNK pixels:
      * each group's partial dw (K*D floats) is cleared and summed once, which costs more
-     * than a small group's FMAs when K*D is large (K = 64, D = 1152 at 8x8 pixels). */
+     * than a small group's FMAs when K*D is large (K = 64, D = 1152 at 8x8 pixels). A
+     * group is the unit the threads share out, so the pixel-heavy convolutions (the VAE's
+     * 64x64 and 32x32 ones: 128 and 32 chunks) get up to 32 of them: with 8, a thread that
+     * lost its core mid-group (a shared machine) left the other idle for up to 1/8 of the
+     * call; the extra partials cost ~1% there (K*D <= 9216 floats). */
     int C = sl.C, SC = S * C, D = R * SC, items = sl.N * sl.nband;
     long pixels = (long)sl.N * P * Q, by_size = pixels / WG_CHUNK > 2 ? pixels / WG_CHUNK : 2;
     int G = (int)(by_size < WG_GROUPS ? by_size : WG_GROUPS);
@@ -464,72 +571,85 @@ static int conv_wgrad_direct(const Tensor *x, const Tensor *dy, int stride, int 
     }
     /* Images smaller than a chunk are summed ipb at a time (their slabs side by side), so
      * that a tile sums over at least WG_CHUNK pixels between loading and storing dw. */
-    int nrp = ls->nv * VW, ipb = sl.nband == 1 && P * Q < WG_CHUNK ? WG_CHUNK / (P * Q) : 1;
-    size_t pfloats = (size_t)K * D, sfloats = slab_floats(&sl);
-    int nt = conv_threads(2.0 * sl.N * P * Q * K * D, G);
-    float *buf = cpu_scratch(SCRATCH_CONV, sizeof(float) * (G * pfloats + (size_t)nt * ipb * sfloats), "conv2d");
-    if (!buf) return -1;
-    long sa[BAND_PIXELS], sb[BAND_PIXELS]; /* segment j: row j % band of image j / band of the block */
+    int ipb = sl.nband == 1 && P * Q < WG_CHUNK ? WG_CHUNK / (P * Q) : 1;
+    *w = (WgPlan){.sl = sl, .dy = dy->data, .K = K, .R = R, .P = P, .Q = Q, .C = C, .SC = SC, .D = D,
+                  .items = items, .G = G, .nrp = ls->nv * VW, .ipb = ipb, .stride = stride, .over_k = over_k,
+                  .ls = ls, .pfloats = (size_t)K * D, .sfloats = slab_floats(&sl)};
     for (int j = 0; j < ipb * sl.band; j++) {
-        long dy_row = (long)j * Q * K, x_row = (long)(j / sl.band) * sfloats + (long)(j % sl.band) * stride * sl.Ws * C;
-        sa[j] = over_k ? x_row : dy_row;
-        sb[j] = over_k ? dy_row : x_row;
+        long dy_row = (long)j * Q * K, x_row = (long)(j / sl.band) * w->sfloats + (long)(j % sl.band) * stride * sl.Ws * C;
+        w->sa[j] = over_k ? x_row : dy_row;
+        w->sb[j] = over_k ? dy_row : x_row;
     }
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-    for (int g = 0; g < G; g++) {
-        float *part = buf + g * pfloats, *slab = buf + G * pfloats + (size_t)omp_get_thread_num() * ipb * sfloats;
-        memset(part, 0, pfloats * sizeof(float));
-        Lanes L = {.len = Q, .accumulate = true, .transposed = over_k};
-        L.as = over_k ? (long)stride * C : K;
-        L.bs = over_k ? K : (long)stride * C;
-        int end = (int)((long)(g + 1) * items / G);
-        for (int item = (int)((long)g * items / G); item < end; item += ipb) {
-            int n = item / sl.nband, band = item % sl.nband, nimg = end - item < ipb ? end - item : ipb, rows = 0;
-            for (int i = 0; i < nimg; i++) rows += slab_fill(&sl, n + i, band, slab + i * sfloats);
-            int chunk = Q >= WG_CHUNK ? 1 : WG_CHUNK / Q;
-            const float *dyb = dy->data + ((size_t)n * P + (size_t)band * sl.band) * Q * K;
-            /* rows s0 .. s0+chunk-1 of the block against every tile, then the next rows */
-            for (int s0 = 0; s0 < rows; s0 += chunk) {
-                L.nseg = rows - s0 < chunk ? rows - s0 : chunk;
-                L.sa = sa + s0, L.sb = sb + s0;
-                if (over_k) {
-                    for (int d0 = 0; d0 < D; d0 += ls->ml) {
-                        L.mi = D - d0 < ls->ml ? D - d0 : ls->ml;
-                        for (int i = 0; i < ls->ml; i++) {
-                            int d = i < L.mi ? d0 + i : d0;
-                            L.a[i] = slab + (size_t)(d / SC) * sl.Ws * C + d % SC;
-                        }
-                        for (int k0 = 0; k0 < K; k0 += nrp) {
-                            L.b = dyb + k0;
-                            L.nj = nrp;
-                            for (int j = 0; j < nrp; j++) L.c[j] = part + (size_t)(k0 + j) * D + d0;
-                            ls->fn(&L);
-                        }
+}
+
+static double wg_flop(const WgPlan *w) { return 2.0 * w->sl.N * w->P * w->Q * w->K * w->D; }
+
+static int wg_alloc(WgPlan *w, int nt) {
+    w->buf = cpu_scratch(SCRATCH_CONV_WGRAD, sizeof(float) * (w->G * w->pfloats + (size_t)nt * w->ipb * w->sfloats),
+                         "conv2d");
+    return w->buf ? 0 : -1;
+}
+
+/* Group g's partial dw, by thread t. */
+static void wg_group(const WgPlan *w, int g, int t) {
+    const Slab sl = w->sl;
+    const int K = w->K, R = w->R, P = w->P, Q = w->Q, C = w->C, SC = w->SC, D = w->D, items = w->items, G = w->G,
+              nrp = w->nrp, ipb = w->ipb, stride = w->stride;
+    const bool over_k = w->over_k;
+    const LaneShape *ls = w->ls;
+    const size_t pfloats = w->pfloats, sfloats = w->sfloats;
+    const long *sa = w->sa, *sb = w->sb;
+    float *part = w->buf + g * pfloats, *slab = w->buf + G * pfloats + (size_t)t * ipb * sfloats;
+    memset(part, 0, pfloats * sizeof(float));
+    Lanes L = {.len = Q, .accumulate = true, .transposed = over_k};
+    L.as = over_k ? (long)stride * C : K;
+    L.bs = over_k ? K : (long)stride * C;
+    int end = (int)((long)(g + 1) * items / G);
+    for (int item = (int)((long)g * items / G); item < end; item += ipb) {
+        int n = item / sl.nband, band = item % sl.nband, nimg = end - item < ipb ? end - item : ipb, rows = 0;
+        for (int i = 0; i < nimg; i++) rows += slab_fill(&sl, n + i, band, slab + i * sfloats);
+        int chunk = Q >= WG_CHUNK ? 1 : WG_CHUNK / Q;
+        const float *dyb = w->dy + ((size_t)n * P + (size_t)band * sl.band) * Q * K;
+        /* rows s0 .. s0+chunk-1 of the block against every tile, then the next rows */
+        for (int s0 = 0; s0 < rows; s0 += chunk) {
+            L.nseg = rows - s0 < chunk ? rows - s0 : chunk;
+            L.sa = sa + s0, L.sb = sb + s0;
+            if (over_k) {
+                for (int d0 = 0; d0 < D; d0 += ls->ml) {
+                    L.mi = D - d0 < ls->ml ? D - d0 : ls->ml;
+                    for (int i = 0; i < ls->ml; i++) {
+                        int d = i < L.mi ? d0 + i : d0;
+                        L.a[i] = slab + (size_t)(d / SC) * sl.Ws * C + d % SC;
                     }
-                    continue;
+                    for (int k0 = 0; k0 < K; k0 += nrp) {
+                        L.b = dyb + k0;
+                        L.nj = nrp;
+                        for (int j = 0; j < nrp; j++) L.c[j] = part + (size_t)(k0 + j) * D + d0;
+                        ls->fn(&L);
+                    }
                 }
-                for (int k0 = 0; k0 < K; k0 += ls->ml) {
-                    L.mi = K - k0 < ls->ml ? K - k0 : ls->ml;
-                    for (int i = 0; i < ls->ml; i++) L.a[i] = dyb + (i < L.mi ? k0 + i : k0);
-                    for (int r = 0; r < R; r++)
-                        for (int d0 = 0; d0 < SC; d0 += nrp) {
-                            L.b = slab + (size_t)r * sl.Ws * C + d0;
-                            L.nj = SC - d0 < nrp ? SC - d0 : nrp;
-                            for (int i = 0; i < L.mi; i++) L.c[i] = part + (size_t)(k0 + i) * D + r * SC + d0;
-                            ls->fn(&L);
-                        }
-                }
+                continue;
+            }
+            for (int k0 = 0; k0 < K; k0 += ls->ml) {
+                L.mi = K - k0 < ls->ml ? K - k0 : ls->ml;
+                for (int i = 0; i < ls->ml; i++) L.a[i] = dyb + (i < L.mi ? k0 + i : k0);
+                for (int r = 0; r < R; r++)
+                    for (int d0 = 0; d0 < SC; d0 += nrp) {
+                        L.b = slab + (size_t)r * sl.Ws * C + d0;
+                        L.nj = SC - d0 < nrp ? SC - d0 : nrp;
+                        for (int i = 0; i < L.mi; i++) L.c[i] = part + (size_t)(k0 + i) * D + r * SC + d0;
+                        ls->fn(&L);
+                    }
             }
         }
     }
-    /* dw += the partials, in group order */
-#pragma omp parallel for schedule(static) num_threads(nt) if (cpu_par(4.0 * pfloats * G))
-    for (size_t e = 0; e < pfloats; e++) {
-        float s = 0.0f;
-        for (int g = 0; g < G; g++) s += buf[g * pfloats + e];
-        dw->data[e] += s;
-    }
-    return 0;
+}
+
+/* dw[e] += the partials at e, in group order. */
+static void wg_total(const WgPlan *w, float *dw, size_t e) {
+    float s = 0.0f;
+    for (int g = 0; g < w->G; g++) s += w->buf[g * w->pfloats + e];
+    dw[e] += s;
 }
 
 // ----------------------------------------------------------------------------
@@ -540,7 +660,7 @@ int conv2d_forward_cpu(const Tensor *x, const Tensor *w, const Tensor *b, int st
     KernelView kv = {.w = w->data, .K = K, .R = R, .S = S, .C = w->shape[3]};
     DirectConv c = {x->data, x->shape, R, S, stride, pad, pad, P, Q, &kv, K, b ? b->data : NULL, false,
                     y->data, P, Q, 1, 0, 0};
-    return conv_direct(&c);
+    return conv_run(&c, 1);
 }
 
 /* Taps of a length-R kernel that reach input positions ≡ ph (mod stride): r with
@@ -558,29 +678,63 @@ static int class_taps(int ph, int pad, int R, int stride, int *r, int *off) {
     return n;
 }
 
-/* dx += the data gradient, one direct convolution per stride class (see above). */
-static int conv2d_dgrad(const Tensor *w, const Tensor *dy, int stride, int pad, Tensor *dx) {
+/* The data gradient's stride classes (see above) as direct convolutions into cs (kv their
+ * kernels, at most 4: stride <= 2, kernels/conv2d.c); returns how many. */
+static int dgrad_classes(const Tensor *w, const Tensor *dy, int stride, int pad, Tensor *dx, KernelView *kv,
+                         DirectConv *cs) {
     int H = dx->shape[1], W = dx->shape[2], C = dx->shape[3];
-    int K = w->shape[0], R = w->shape[1], S = w->shape[2];
+    int K = w->shape[0], R = w->shape[1], S = w->shape[2], n = 0;
     for (int ph = 0; ph < stride && ph < H; ph++)
         for (int pw = 0; pw < stride && pw < W; pw++) {
-            KernelView kv = {.w = w->data, .K = K, .R = R, .S = S, .C = C, .flip = true};
+            KernelView *v = &kv[n];
+            *v = (KernelView){.w = w->data, .K = K, .R = R, .S = S, .C = C, .flip = true};
             int offh[3], offw[3];
-            kv.nr = class_taps(ph, pad, R, stride, kv.rt, offh);
-            kv.ns = class_taps(pw, pad, S, stride, kv.st, offw);
-            if (kv.nr == 0 || kv.ns == 0) continue; /* no tap reaches this class */
+            v->nr = class_taps(ph, pad, R, stride, v->rt, offh);
+            v->ns = class_taps(pw, pad, S, stride, v->st, offw);
+            if (v->nr == 0 || v->ns == 0) continue; /* no tap reaches this class */
             int Hc = (H - ph + stride - 1) / stride, Wc = (W - pw + stride - 1) / stride;
-            DirectConv c = {dy->data, dy->shape, kv.nr, kv.ns, 1, -offh[0], -offw[0], Hc, Wc, &kv, C, NULL, true,
-                            dx->data, H, W, stride, ph, pw};
-            if (conv_direct(&c)) return -1;
+            cs[n++] = (DirectConv){dy->data, dy->shape, v->nr, v->ns, 1, -offh[0], -offw[0], Hc, Wc, v, C, NULL, true,
+                                   dx->data, H, W, stride, ph, pw};
         }
-    return 0;
+    return n;
 }
 
+/* The weight gradient's groups and the data gradient's items share one parallel region:
+ * threads that finish their groups go on to dgrad items (nowait), one barrier, then the
+ * partials are added. Three regions per backward (wgrad, its sum, dgrad) become one. */
 int conv2d_backward_cpu(const Tensor *x, const Tensor *w, const Tensor *dy, int stride, int pad, Tensor *dx,
                         Tensor *dw, Tensor *db) {
-    if (db) gemm_sum_rows(dy->data, (long)dy->shape[0] * dy->shape[1] * dy->shape[2], w->shape[0], db->data);
-    if (dw && conv_wgrad_direct(x, dy, stride, pad, dw)) return -1;
-    if (dx && conv2d_dgrad(w, dy, stride, pad, dx)) return -1;
+    if (db && gemm_sum_rows(dy->data, (long)dy->shape[0] * dy->shape[1] * dy->shape[2], w->shape[0], db->data))
+        return -1;
+    KernelView kv[4];
+    DirectConv cs[4];
+    WgPlan wg;
+    ConvRun run = {.items = 0};
+    int n = dx ? dgrad_classes(w, dy, stride, pad, dx, kv, cs) : 0, est = 0;
+    double flop = n ? conv_run_flop(cs, n, &est) : 0;
+    if (dw) {
+        wg_plan(&wg, x, dy, stride, pad, dw);
+        flop += wg_flop(&wg);
+        est += wg.G;
+    }
+    int nt = conv_threads(flop, est);
+    if (n) conv_run_plan(&run, cs, n, nt);
+    nt = conv_threads(flop, run.items + (dw ? wg.G : 0));
+    if ((n && conv_run_alloc(&run, cs, nt)) || (dw && wg_alloc(&wg, nt))) return -1;
+    const bool has_dw = dw != NULL;
+#pragma omp parallel num_threads(nt)
+    {
+        const int t = omp_get_thread_num();
+        if (has_dw) {
+#pragma omp for schedule(dynamic, 1) nowait
+            for (int g = 0; g < wg.G; g++) wg_group(&wg, g, t);
+        }
+#pragma omp for schedule(dynamic, 1)
+        for (int item = 0; item < run.items; item++) conv_run_item(&run, item, t);
+        if (has_dw) {
+#pragma omp for schedule(static)
+            for (size_t e = 0; e < wg.pfloats; e++) wg_total(&wg, dw->data, e);
+        }
+    }
     return 0;
 }

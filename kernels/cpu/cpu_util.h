@@ -41,15 +41,29 @@ double cpu_set_par_min(double cost);
  * above the threshold, as PyTorch's parallel_for only splits above its grain. */
 static inline bool cpu_par(double cost) { return cost > cpu_par_min(); }
 
+/* The same for the register-tiled kernels (the packed GEMM, the direct convolution), whose
+ * cost is their FLOPs: one of their FLOPs takes ~1/16 of the time a memory-bound op spends
+ * on a byte (50-70 GFLOP/s against 4-12 GB/s on one core), and they pay more than a region's
+ * start for a second thread (a shared packing pass and its barrier; a serial weight pack).
+ * Measured with the other core free (`chrt -f 1`, passive; sgemm (M, 64) x (64, 64)^T, one
+ * thread vs two, best of 100): M = 256 (2.1 MFLOP) 37-48 us vs 57-63; M = 512 (4.2 MFLOP)
+ * 80-94 vs 65-100; M = 1024 (8.4 MFLOP) 137-174 vs 111-131. So the crossover is ~6 MFLOP,
+ * 16 x CPU_PAR_MIN_BYTES; before, those kernels split at 384 KFLOP, and the U-Net's
+ * linear layers and small convolutions ran slower on two threads than on one. */
+#define CPU_FLOPS_PER_UNIT 16.0
+static inline bool cpu_par_flops(double flop) { return cpu_par(flop / CPU_FLOPS_PER_UNIT); }
+
 typedef enum {
     SCRATCH_GROUP_NORM,    /* per-chunk statistics */
     SCRATCH_GROUP_NORM_GZ, /* the backward's dL/dz with the fused SiLU */
     SCRATCH_LAYER_NORM, /* per-chunk dgamma / dbeta partial sums */
     SCRATCH_ATTENTION,  /* one thread's score and accumulator tiles */
     SCRATCH_REDUCE,     /* block sums */
+    SCRATCH_SUM_ROWS,   /* gemm_sum_rows: each chunk's column sums */
     SCRATCH_GEMM_PACK,  /* the SGEMM's packed blocks */
-    SCRATCH_CONV,       /* conv2d: packed weights, slabs, partial weight gradients */
+    SCRATCH_CONV,       /* conv2d: packed weights and slabs (forward, dgrad) */
     SCRATCH_CONV_PIXELS, /* conv2d: each thread's pixel pointer tables */
+    SCRATCH_CONV_WGRAD, /* conv2d: the weight gradient's partials and slabs */
     SCRATCH_N_SLOTS
 } CpuScratchSlot;
 

@@ -25,7 +25,7 @@
  * threads together (when it fits in 16 MB), so a conv's weights or a wgrad's dy^T are
  * not re-packed per tile. The depth is never split: no two threads write one element,
  * and each element is summed in the same order whatever the thread count.
- * Small products (cpu_par, cpu_util.h) run on the calling thread.
+ * Small products (cpu_par_flops, cpu_util.h) run on the calling thread.
  */
 #include "kernels/cpu/gemm.h"
 
@@ -216,7 +216,7 @@ int gemm_ex(int M, int N, int K, float alpha, const GemmOperand *a, const GemmOp
         return 0;
     }
     Gemm g = {M, N, K, round_up(M, MR), round_up(N, NR), alpha, beta, a, b, c, NULL, NULL};
-    int nt = omp_in_parallel() || !cpu_par(2.0 * M * N * K) ? 1 : omp_get_max_threads();
+    int nt = omp_in_parallel() || !cpu_par_flops(2.0 * M * N * K) ? 1 : omp_get_max_threads();
     /* About 4 tiles per thread, handed out dynamically (a thread that loses its core does
      * not hold up the rest). Cut the dimension of the larger operand, so that the smaller
      * one is the operand every tile reads, and pack that one once for all tiles. */
@@ -280,29 +280,42 @@ void gemm_fill_rows(float *y, long rows, int n, const float *b) {
     for (long r = 0; r < rows; r++) memcpy(y + r * n, b, (size_t)n * sizeof(float));
 }
 
-/* Threads own blocks of 16 columns (one cache line per row), so every column is summed
- * by one thread from the first row to the last: in float over chunks of SUM_CHUNK rows
- * (four rows interleaved, so four vector adds are in flight), the chunks added in double.
- * The order is fixed, whatever the thread count. */
+/* The sums go in a fixed order, whatever the thread count: each column, within a chunk of
+ * SUM_CHUNK rows, in float (four rows interleaved, so four vector adds are in flight), and
+ * the chunks in double, first to last. The (chunk, block of 16 columns) pieces are the
+ * work items, so a narrow dy (16 or 32 channels, tens of thousands of rows: a conv's bias)
+ * still splits over its rows; each piece's sums wait in scratch for the ordered total. */
 #define SUM_CHUNK 256
-void gemm_sum_rows(const float *dy, long rows, int n, float *db) {
-    int nb = (n + 15) / 16;
-#pragma omp parallel for schedule(static) if (cpu_par(4.0 * rows * n) && nb > 1)
-    for (int blk = 0; blk < nb; blk++) {
-        int j0 = blk * 16, w = imin(16, n - j0);
-        double acc[16] = {0};
-        for (long r0 = 0; r0 < rows; r0 += SUM_CHUNK) {
-            long r1 = rows - r0 < SUM_CHUNK ? rows : r0 + SUM_CHUNK, r = r0;
-            float part[4][16] = {{0}};
-            if (w == 16)
-                for (; r + 4 <= r1; r += 4)
-                    for (int i = 0; i < 4; i++)
+
+/* The float sums of rows r0 .. r1-1 of columns j0 .. j0+w-1 (w <= 16). */
+static void chunk_sums(const float *dy, long r0, long r1, int n, int j0, int w, double *out) {
+    float part[4][16] = {{0}};
+    long r = r0;
+    if (w == 16)
+        for (; r + 4 <= r1; r += 4)
+            for (int i = 0; i < 4; i++)
 #pragma GCC unroll 16
-                        for (int j = 0; j < 16; j++) part[i][j] += dy[(r + i) * n + j0 + j];
-            for (; r < r1; r++)
-                for (int j = 0; j < w; j++) part[0][j] += dy[r * n + j0 + j];
-            for (int j = 0; j < w; j++) acc[j] += (double)((part[0][j] + part[1][j]) + (part[2][j] + part[3][j]));
-        }
-        for (int j = 0; j < w; j++) db[j0 + j] += (float)acc[j];
+                for (int j = 0; j < 16; j++) part[i][j] += dy[(r + i) * n + j0 + j];
+    for (; r < r1; r++)
+        for (int j = 0; j < w; j++) part[0][j] += dy[r * n + j0 + j];
+    for (int j = 0; j < w; j++) out[j] = (double)((part[0][j] + part[1][j]) + (part[2][j] + part[3][j]));
+}
+
+int gemm_sum_rows(const float *dy, long rows, int n, float *db) {
+    int nb = (n + 15) / 16;
+    long nc = (rows + SUM_CHUNK - 1) / SUM_CHUNK, items = nc * nb;
+    double *part = cpu_scratch(SCRATCH_SUM_ROWS, (size_t)items * 16 * sizeof(double), "bias gradient"); /* (nc, nb, 16) */
+    if (!part) return -1;
+#pragma omp parallel for schedule(dynamic, 4) if (cpu_par(4.0 * rows * n) && items > 1)
+    for (long t = 0; t < items; t++) {
+        long r0 = t / nb * SUM_CHUNK, r1 = rows - r0 < SUM_CHUNK ? rows : r0 + SUM_CHUNK;
+        int j0 = (int)(t % nb) * 16;
+        chunk_sums(dy, r0, r1, n, j0, imin(16, n - j0), part + t * 16);
     }
+    for (int j = 0; j < n; j++) {
+        double acc = 0;
+        for (long c = 0; c < nc; c++) acc += part[(c * nb + j / 16) * 16 + j % 16];
+        db[j] += (float)acc;
+    }
+    return 0;
 }

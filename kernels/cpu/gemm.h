@@ -58,8 +58,9 @@ int sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const fl
 /* Bias helpers for the ops built on the GEMM; y and dy are (rows, n) row-major. */
 /* y[r][j] = b[j] for every row (then a GEMM with beta = 1 adds the product). */
 void gemm_fill_rows(float *y, long rows, int n, const float *b);
-/* db[j] += sum_r dy[r][j], summed in a fixed order (see gemm.c), whatever the thread count. */
-void gemm_sum_rows(const float *dy, long rows, int n, float *db);
+/* db[j] += sum_r dy[r][j], summed in a fixed order (see gemm.c), whatever the thread count;
+ * -1 when its scratch cannot be allocated. */
+int gemm_sum_rows(const float *dy, long rows, int n, float *db);
 
 // ----------------------------------------------------------------------------
 // vectors: the micro-kernels here and in conv2d.c are written once over `vf`, VW floats

@@ -21,8 +21,11 @@
  *
  * OpenMP over tasks (n, chunk of GN_CHUNK positions), in one parallel region: chunk sums,
  * then per-(n, group) statistics, then the elementwise pass. Every sum has a fixed order that
- * depends on the shape alone, so results do not depend on the thread count. Scratch comes from
- * cpu_scratch (no malloc once a shape has been seen).
+ * depends on the shape alone, so results do not depend on the thread count. The tasks are
+ * handed out dynamically, about 32 pieces a phase: on a shared machine a thread that wakes
+ * late or loses its core (0.3-1 ms with OMP_WAIT_POLICY=passive on a loaded 2-core box) would
+ * hold up a static half at each barrier, where dynamic pieces go to whichever thread is
+ * running. Scratch comes from cpu_scratch (no malloc once a shape has been seen).
  *
  * x and y may be bf16 (dy, dx and the statistics stay fp32): the loops that touch them are
  * always-inlined with the element type a constant (elem.h), so the fp32 and bf16 versions
@@ -55,6 +58,9 @@ static GnShape gn_shape(const Tensor *x, int groups) {
 }
 
 /* Positions [p0, p1) of task t's sample n. */
+/* Tasks per dynamic piece: about 32 pieces over `tasks`. */
+static int gn_piece(long tasks) { return tasks >= 64 ? (int)(tasks / 32) : 1; }
+
 static void chunk_of(const GnShape *s, long t, int *n, long *p0, long *p1) {
     *n = (int)(t / s->nch);
     *p0 = (t % s->nch) * GN_CHUNK;
@@ -134,9 +140,10 @@ int group_norm_forward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *b
     for (int n = 0; n < s.n_batch; n++)
         for (int ch = 0; ch < c; ch++) shift[(size_t)n * c + ch] = ld_elem(xd, (size_t)n * s.l * c + ch / cg * cg, bf);
     /* three phases, each ending at a barrier that costs about what a region's start does */
+    const int ck = gn_piece(s.tasks), gk = gn_piece((long)s.n_batch * groups);
 #pragma omp parallel if (cpu_par((bf ? 6.0 : 12.0) * (double)x->numel / 3))
     {
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, ck)
         for (long t = 0; t < s.tasks; t++) {
             int n;
             long p0, p1;
@@ -148,7 +155,7 @@ int group_norm_forward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *b
             else
                 chunk_stats(xd, x0, shift + (size_t)n * c, c, p0, p1, pt, pt + c, false);
         }
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, gk)
         for (int ng = 0; ng < s.n_batch * groups; ng++) {
             const int n = ng / groups, g = ng % groups;
             double s0 = 0, s1 = 0;
@@ -166,7 +173,7 @@ int group_norm_forward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *b
                 av[(size_t)n * c + j] = r * gm[j];
             }
         }
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, ck)
         for (long t = 0; t < s.tasks; t++) {
             int n;
             long p0, p1;
@@ -295,9 +302,10 @@ int group_norm_backward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *
             bv[i] = beta ? beta->data[ch] : 0.0f;
         }
     /* three phases, each ending at a barrier (see the forward) */
+    const int ck = gn_piece(s.tasks), gk = gn_piece((long)s.n_batch * groups);
 #pragma omp parallel if (cpu_par(24.0 * (double)x->numel / 3))
     {
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, ck)
         for (long t = 0; t < s.tasks; t++) {
             int n;
             long p0, p1;
@@ -311,7 +319,7 @@ int group_norm_backward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *
             else
                 gn_bw_sums(&w, c, p0, p1, pgx, pgx + c, gz, false);
         }
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, gk)
         for (int ng = 0; ng < s.n_batch * groups; ng++) {
             const int n = ng / groups, g = ng % groups;
             double *tgx = tot + (size_t)n * 2 * c, *tg = tgx + c;
@@ -332,7 +340,7 @@ int group_norm_backward_cpu(const Tensor *x, const Tensor *gamma, const Tensor *
             }
         }
         if (dx) {
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic, ck)
             for (long t = 0; t < s.tasks; t++) {
                 int n;
                 long p0, p1;
