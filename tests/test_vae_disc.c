@@ -7,7 +7,8 @@
  *   - ldm-train: before --disc-start the run is the plain VAE's, bit for bit, and the
  *     discriminator keeps its initial weights; with it on, stop + resume equals an
  *     uninterrupted run (discriminator weights and moments included); a checkpoint with a
- *     discriminator trains a U-Net, and one without resumes as before.
+ *     discriminator trains a U-Net, samples and is judged by ldm-eval vae; one without
+ *     resumes as before.
  * The CLI tests use the tiny 16x16 `demo` of test_train_cli.c. */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -368,6 +369,9 @@ Test(vae_disc_cli, checkpoints_with_and_without_the_discriminator_load, .init = 
     rc = run("ldm-sample", "--unet %s/u/unet.safetensors --vae %s/with/vae.safetensors --label middle --n 1 --steps 2 "
              "--device cpu --out %s/g.png", tmp, tmp, tmp);
     cr_expect_eq(rc, 0, "%s", out);
+    rc = run("ldm-eval", "vae --vae %s/with/vae.safetensors --data %s/data --device cpu", tmp, tmp);
+    cr_expect_eq(rc, 0, "%s", out);
+    cr_expect(strstr(out, "PSNR"), "%s", out);
     /* without: resumes as a plain VAE run, and writes no disc.* */
     train("without", "--steps 2");
     rc = run("ldm-train", "vae " TINY " --data %s/data --out %s/without --steps 3 --resume %s/without/vae.safetensors",
