@@ -12,7 +12,7 @@
  * Where it departs from NLayerDiscriminator, and why:
  *   3x3 kernels, not 4x4: conv2d here supports R = S in {1, 3} (every kernel version, CPU and
  *     CUDA); with pad 1 the patch grid is S/2^L, and the receptive field of a logit is
- *     1 + 2 (1 + 2 + 4 + ... + 2^(L-1) + 2^(L-1) + 2^(L-1)) pixels (47 for L = 3), against 70;
+ *     1 + 2 (1 + 2 + 4 + ... + 2^L + 2^L) pixels (47 for L = 3), against LDM's 70;
  *   GroupNorm, not BatchNorm: the project has it, and it keeps samples independent (no
  *     running statistics to save, no train/eval switch);
  *   SiLU, not LeakyReLU(0.2): there is no LeakyReLU op; SiLU also passes a gradient for
