@@ -12,8 +12,9 @@
 
 static bool kind_known(const char *k) { return !strcmp(k, "vae") || !strcmp(k, "unet") || !strcmp(k, "classifier"); }
 
-static const char *const groups[] = {"ema.", "adam.m.", "adam.v."};
-#define N_GROUPS 3
+/* longest first: "disc.adam.m.x" belongs to "disc.adam.m.", not to "disc." */
+static const char *const groups[] = {"ema.", "adam.m.", "adam.v.", "disc.adam.m.", "disc.adam.v.", "disc."};
+#define N_GROUPS 6
 
 /* The group prefix of a tensor name ("" for model parameters). */
 static const char *group_of(const char *name) {
@@ -57,7 +58,9 @@ int checkpoint_save(const char *path, const CheckpointSave *c) {
         rc = rc || st_writer_meta(w, c->extra_keys[i], c->extra_vals[i]);
     }
     rc = rc || add_group(w, c->params, "", "params") || add_group(w, c->ema, "ema.", "ema") ||
-         add_group(w, c->adam_m, "adam.m.", "adam.m") || add_group(w, c->adam_v, "adam.v.", "adam.v");
+         add_group(w, c->adam_m, "adam.m.", "adam.m") || add_group(w, c->adam_v, "adam.v.", "adam.v") ||
+         add_group(w, c->disc, "disc.", "disc") || add_group(w, c->disc_m, "disc.adam.m.", "disc.adam.m") ||
+         add_group(w, c->disc_v, "disc.adam.v.", "disc.adam.v");
     rc = rc || st_writer_save(w, path);
     st_writer_free(w);
     return rc ? -1 : 0;

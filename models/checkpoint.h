@@ -2,7 +2,10 @@
  *
  * Tensors: the model's parameters under their own names ("vae.enc.conv_in.weight",
  * "unet.down.1.res.0.conv1.weight"); optionally the EMA weights ("ema.<name>") and the
- * AdamW moments ("adam.m.<name>", "adam.v.<name>") so training resumes exactly.
+ * AdamW moments ("adam.m.<name>", "adam.v.<name>") so training resumes exactly; a VAE trained
+ * with the patch discriminator (models/patch_disc.h) also holds it ("disc.<name>") and its
+ * moments ("disc.adam.m.<name>", "disc.adam.v.<name>"), which nothing but a resumed training
+ * run reads.
  * __metadata__: "format" (CKPT_FORMAT), "kind" ("vae" | "unet" | "classifier"), "preset", "config"
  * (cfg_to_string), "latent_scale", "step", plus any extra key/value pairs the trainer
  * adds (data order, RNG offsets, ...).
@@ -31,6 +34,7 @@ typedef struct {
     const ParamSet *params;    /* required */
     const ParamSet *ema;       /* optional: "ema." */
     const ParamSet *adam_m, *adam_v; /* optional: "adam.m.", "adam.v." */
+    const ParamSet *disc, *disc_m, *disc_v; /* optional: "disc.", "disc.adam.m.", "disc.adam.v." */
     int n_extra;               /* more __metadata__ */
     const char *const *extra_keys, *const *extra_vals;
 } CheckpointSave;
@@ -52,7 +56,7 @@ typedef struct {
 int checkpoint_open(Checkpoint *ck, const char *path, const char *expect_kind, const ModelConfig *expect_cfg);
 void checkpoint_close(Checkpoint *ck);
 
-/* Reads the group `prefix` ("" for the model, "ema.", "adam.m.", "adam.v.") into ps: each
+/* Reads the group `prefix` ("" for the model, "ema.", "adam.m.", "adam.v.", "disc.", ...) into ps: each
  * of ps's names (prefixed) must be present as F32 with ps's shape, and the file may hold
  * no other tensor of that group. -1 naming the first mismatch. */
 int checkpoint_read(const Checkpoint *ck, const char *prefix, ParamSet *ps);

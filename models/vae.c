@@ -1,10 +1,14 @@
 /* models/vae.c — see vae.h. */
 #include "models/vae.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "core/error.h"
+#include "kernels/conv2d.h"
+#include "kernels/elementwise.h"
+#include "kernels/reduce.h"
 
 // ----------------------------------------------------------------------------
 // construction
@@ -123,7 +127,7 @@ int vae_encode(const VAE *v, Tape *t, Tensor *x, Tensor **mean, Tensor **logvar)
  * (N, s, s, C_{L-1}); level i from L-1 down to 0: R+1 ResBlocks to (N, S_i, S_i, C_i), then,
  * but for level 0, nearest x2 + conv to (N, 2 S_i, 2 S_i, C_i); norm + SiLU -> dec_out
  * (N, S, S, Cx). No tanh: samples are clamped when written. */
-Tensor *vae_decode(const VAE *v, Tape *t, Tensor *z) {
+static Tensor *decode(const VAE *v, Tape *t, Tensor *z, Tensor **h_out) {
     if (check_input(v, z, cfg_latent_size(&v->cfg), v->cfg.latent_ch, "latent")) return NULL;
     const int L = v->cfg.vae_levels, R = v->cfg.vae_res;
     Tensor *h = mid_forward(&v->dec_mid, t, conv_layer_forward(&v->dec_in, t, z)); /* (N, s, s, C_{L-1}) */
@@ -131,7 +135,27 @@ Tensor *vae_decode(const VAE *v, Tape *t, Tensor *z) {
         for (int j = 0; j <= R; j++) h = resblock_forward(&v->dec_res[i][j], t, h, NULL, NULL); /* (N, S_i, S_i, C_i) */
         if (i > 0) h = conv_layer_forward(&v->dec_up[i], t, ag_upsample2x(t, h)); /* (N, 2 S_i, 2 S_i, C_i) */
     }
-    return conv_layer_forward(&v->dec_out, t, norm_layer_forward(&v->dec_norm, t, h, true)); /* (N, S, S, Cx) */
+    h = norm_layer_forward(&v->dec_norm, t, h, true); /* (N, S, S, C_0) */
+    if (h_out) *h_out = h;
+    return conv_layer_forward(&v->dec_out, t, h); /* (N, S, S, Cx) */
+}
+
+Tensor *vae_decode(const VAE *v, Tape *t, Tensor *z) { return decode(v, t, z, NULL); }
+
+Tensor *vae_recon_loss(const VAE *v, Tape *t, Tensor *x_hat, Tensor *x) {
+    return v->cfg.recon == RECON_L1 ? ag_l1_loss(t, x_hat, x) : ag_mse_loss(t, x_hat, x);
+}
+
+int vae_out_grad_norm(const VAE *v, Tape *t, Tensor *h, const Tensor *dy, Tensor *dw, double *norm) {
+    const Conv *c = &v->dec_out;
+    ArenaMark m = arena_mark(t->arena);
+    Tensor *h32 = tape_f32(t, h); /* the weight gradient in fp32 whatever the activations' dtype */
+    int rc = !h32 || fill(dw, 0.0f) || conv2d_backward(h32, c->w, dy, c->stride, c->pad, NULL, dw, NULL) ||
+             sumsq(dw, norm);
+    arena_rewind(t->arena, m);
+    if (rc) return -1;
+    *norm = sqrt(*norm);
+    return 0;
 }
 
 Tensor *vae_loss(const VAE *v, Tape *t, Tensor *x, Tensor *noise, VAEOutput *out) {
@@ -143,8 +167,8 @@ Tensor *vae_loss(const VAE *v, Tape *t, Tensor *x, Tensor *noise, VAEOutput *out
         return NULL;
     }
     Tensor *z = ag_reparameterize(t, o.mean, o.logvar, noise);
-    o.x_hat = vae_decode(v, t, z);
-    o.recon = v->cfg.recon == RECON_L1 ? ag_l1_loss(t, o.x_hat, x) : ag_mse_loss(t, o.x_hat, x);
+    o.x_hat = decode(v, t, z, &o.h_out);
+    o.recon = vae_recon_loss(v, t, o.x_hat, x);
     o.kl = ag_gaussian_kl(t, o.mean, o.logvar);
     o.loss = ag_add(t, o.recon, ag_scale(t, o.kl, v->cfg.kl_beta));
     if (out) *out = o;

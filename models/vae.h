@@ -62,10 +62,20 @@ typedef struct {
     Tensor *recon, *kl;    /* (1) each */
     Tensor *x_hat;         /* (N, S, S, channels) */
     Tensor *mean, *logvar; /* (N, S/f, S/f, latent_ch) */
+    Tensor *h_out;         /* (N, S, S, vae_ch * mult[0]): the input of vae.dec.conv_out */
 } VAEOutput;
+
+/* recon(x_hat, x): L1 or MSE by cfg.recon, mean per element (1). */
+Tensor *vae_recon_loss(const VAE *v, Tape *t, Tensor *x_hat, Tensor *x);
 
 /* The training loss for a batch x. noise has the latent's shape (N(0, 1) draws, e.g. from
  * rng_normal); the caller owns the random stream. Returns out->loss (NULL on failure). */
 Tensor *vae_loss(const VAE *v, Tape *t, Tensor *x, Tensor *noise, VAEOutput *out);
+
+/* ||dL/dW||_2 for W = vae.dec.conv_out.weight, given dy = dL/dx_hat (N, S, S, channels) and
+ * h = out->h_out of the same forward: the conv's weight gradient, computed apart from the tape
+ * into dw (W's shape, fp32, overwritten), then its norm. (LDM's adaptive weight compares two of
+ * these: models/patch_disc.h.) */
+int vae_out_grad_norm(const VAE *v, Tape *t, Tensor *h, const Tensor *dy, Tensor *dw, double *norm);
 
 #endif

@@ -10,6 +10,7 @@
 
 #include "core/error.h"
 #include "models/describe.h"
+#include "models/patch_disc.h"
 #include "train/train_data.h"
 #include "train/trainers.h"
 
@@ -30,6 +31,9 @@ int main(int argc, char **argv) {
             return 2;
         }
         describe_config(&cfg, stdout);
+        if (a.kind == TRAIN_VAE)
+            printf("VAE discriminator (--disc-weight): %s; a PatchGAN of %.2fM parameters when on (models/patch_disc.h)\n",
+                   a.disc_weight > 0 ? "on" : "off", disc_param_count(cfg.channels) / 1e6);
         return 0;
     }
     if (a.device == DEV_CUDA && !dev_cuda_available()) {

@@ -67,6 +67,12 @@ void train_usage(FILE *f) {
             "  --classifier C      unet: the judge, from 'ldm-eval classifier' on the same data\n"
             "  --eval-n N          images per class for --eval-every (default 16)\n"
             "  --eval-steps N      DDIM steps for --eval-every (default 20)\n"
+            "  --disc-weight X     vae: add a patch discriminator (PatchGAN, hinge loss) whose term\n"
+            "                      is weighted by X times LDM's adaptive weight (the ratio of the\n"
+            "                      reconstruction's and the adversarial gradient norms at the decoder's\n"
+            "                      last conv); 0 = off (default; LDM uses 0.5). Range 0..100\n"
+            "  --disc-start N      vae: the discriminator trains and counts from step N on (default 0;\n"
+            "                      LDM starts it late, once reconstructions are good)\n"
             "  --threads N         data decode threads (default 2)\n"
             "  --quiet             no progress line\n"
             "  -h, --help          this text\n"
@@ -79,7 +85,8 @@ void train_usage(FILE *f) {
 enum {
     O_PRESET = 256, O_SET, O_DATA, O_LAYOUT, O_VALP, O_VAE, O_OUT, O_DESCRIBE, O_STEPS, O_EPOCHS, O_BATCH, O_LR,
     O_WARMUP, O_CLIP, O_WD, O_EMA, O_CDROP, O_SEED, O_DEVICE, O_RESUME, O_CKPT, O_STOP, O_LOG, O_VAL, O_ARENA, O_THREADS,
-    O_QUIET, O_GROUP, O_CLASSES, O_EVAL_EVERY, O_CLASSIFIER, O_EVAL_N, O_EVAL_STEPS, O_PRECISION
+    O_QUIET, O_GROUP, O_CLASSES, O_EVAL_EVERY, O_CLASSIFIER, O_EVAL_N, O_EVAL_STEPS, O_PRECISION,
+    O_DISC_WEIGHT, O_DISC_START
 };
 
 static const struct option long_opts[] = {
@@ -100,6 +107,7 @@ static const struct option long_opts[] = {
     {"arena-mb", required_argument, 0, O_ARENA},
     {"eval-every", required_argument, 0, O_EVAL_EVERY}, {"classifier", required_argument, 0, O_CLASSIFIER},
     {"eval-n", required_argument, 0, O_EVAL_N},   {"eval-steps", required_argument, 0, O_EVAL_STEPS},
+    {"disc-weight", required_argument, 0, O_DISC_WEIGHT}, {"disc-start", required_argument, 0, O_DISC_START},
     {"threads", required_argument, 0, O_THREADS}, {"quiet", no_argument, 0, O_QUIET},
     {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
 
@@ -171,6 +179,10 @@ static int take(TrainArgs *a, int c, const char *v, bool *describe) {
     case O_CLASSIFIER: a->classifier = v; return 0;
     case O_EVAL_N: return cli_long(PROG, "--eval-n", v, 2, 100000, &n) ? -1 : (a->eval_n = (int)n, 0);
     case O_EVAL_STEPS: return cli_long(PROG, "--eval-steps", v, 1, 1000, &n) ? -1 : (a->eval_steps = (int)n, 0);
+    case O_DISC_WEIGHT:
+        return cli_double(PROG, "--disc-weight", v, 0, 100, &a->disc_weight) ? -1 : (a->given_disc_weight = true, 0);
+    case O_DISC_START:
+        return cli_long(PROG, "--disc-start", v, 0, 100000000, &a->disc_start) ? -1 : (a->given_disc_start = true, 0);
     }
     return -1;
 }
@@ -217,6 +229,10 @@ int train_args_parse(int argc, char **argv, TrainArgs *a) {
         return cli_usage_error(PROG, "--eval-every N and --classifier C go together (the judge and how often)");
     if (a->eval_every > 0 && a->kind != TRAIN_UNET)
         return cli_usage_error(PROG, "vae: --eval-every judges samples; it is for 'ldm-train unet'");
+    if ((a->given_disc_weight || a->given_disc_start) && a->kind != TRAIN_VAE)
+        return cli_usage_error(PROG, "--disc-weight and --disc-start are for 'ldm-train vae' (the autoencoder's adversary)");
+    if (a->given_disc_start && !a->given_disc_weight && !a->resume)
+        return cli_usage_error(PROG, "--disc-start %ld: the discriminator is off without --disc-weight X > 0", a->disc_start);
     if (!a->steps && !a->epochs) a->steps = a->kind == TRAIN_VAE ? 2000 : 4000;
     if (!a->given_lr) a->lr = a->kind == TRAIN_VAE ? 1e-3 : 5e-4;
     return 0;

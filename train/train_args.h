@@ -56,9 +56,11 @@ typedef struct {
     long eval_every;           /* unet: sample and judge every N steps (train/unet_eval.h); 0 = off */
     const char *classifier;    /* unet: ldm-eval's classifier checkpoint, the judge */
     int eval_n, eval_steps;    /* images per class, DDIM steps */
+    double disc_weight;        /* vae: weight of the patch discriminator's term (models/patch_disc.h); 0 = off */
+    long disc_start;           /* vae: the step (0-based) from which the discriminator trains and counts */
     bool quiet;
     bool given_batch, given_lr, given_seed, given_warmup, given_clip, given_ema, given_cond_drop,
-        given_wd, given_steps;
+        given_wd, given_steps, given_disc_weight, given_disc_start;
 } TrainArgs;
 
 /* 0 ok; 1 help printed (exit 0); 2 usage error (message printed to stderr); 3 --describe

@@ -80,7 +80,7 @@ bool run_should_save(const TrainRun *r) {
     return s == run_last_step(r) || (r->a->ckpt_every > 0 && s % r->a->ckpt_every == 0);
 }
 
-int run_optimize(TrainRun *r, Tape *tp, Tensor *loss, ParamSet *params, Optimizer *opt, ParamSet *ema,
+int run_optimize(TrainRun *r, Tape *tp, Tensor *loss, Tensor *root, ParamSet *params, Optimizer *opt, ParamSet *ema,
                  float *loss_out, double *lr_out) {
     float l;
     if (!loss || tensor_to_host(loss, &l)) return -1;
@@ -89,7 +89,7 @@ int run_optimize(TrainRun *r, Tape *tp, Tensor *loss, ParamSet *params, Optimize
                          "good state); try a lower --lr or a smaller --clip", l, r->st.step + 1, r->ckpt_path);
     const LrSchedule sched = {r->st.lr, r->st.lr_min, r->st.warmup, r->st.total};
     double lr = lr_at(&sched, r->st.step), gnorm;
-    if (ps_zero_grad(params) || tape_backward(tp, loss, NULL) ||
+    if (ps_zero_grad(params) || tape_backward(tp, root ? root : loss, NULL) ||
         optim_step(opt, params, r->st.step + 1, lr, r->st.clip, &gnorm))
         return -1;
     if (ema) {
@@ -122,7 +122,8 @@ int run_save(TrainRun *r, const ParamSet *params, const ParamSet *ema, const Par
     int n = train_state_meta(&r->st, keys, vals, buf, sizeof buf);
     if (n < 0) return -1;
     CheckpointSave c = {.kind = r->kind, .cfg = &r->cfg, .latent_scale = latent_scale, .step = r->st.step,
-                        .params = params, .ema = ema, .adam_m = m, .adam_v = v, .n_extra = n,
+                        .params = params, .ema = ema, .adam_m = m, .adam_v = v, .disc = r->disc,
+                        .disc_m = r->disc_m, .disc_v = r->disc_v, .n_extra = n,
                         .extra_keys = keys, .extra_vals = vals};
     if (checkpoint_save(r->ckpt_path, &c)) return -1;
     char title[128];

@@ -34,6 +34,7 @@ typedef struct {
     double t_last;    /* time of the last step's end, for images/s */
     long val_every;   /* validation period in steps */
     double gen_acc, gen_fd; /* the step's sample evaluation (unet --eval-every), for run_log; NAN: none */
+    const ParamSet *disc, *disc_m, *disc_v; /* vae: the discriminator and its moments, saved by run_save */
 } TrainRun;
 
 /* The configuration: the preset + --set, or the resumed checkpoint's config (which --set
@@ -49,11 +50,13 @@ int run_prepare(TrainRun *r, long per_epoch, unsigned long long ckpt_bytes);
 
 /* The tail every training step shares, after the model's loss:
  *   loss read back; a NaN or Inf stops the run (the last checkpoint stays as it was)
- *   grads = 0; backward; global-norm clip and AdamW at the scheduled lr (warm-up, cosine)
+ *   grads = 0; backward (from root when given: a surrogate whose gradient is the loss's, as the
+ *   VAE's adversarial step builds; else from loss); global-norm clip and AdamW at the scheduled
+ *   lr (warm-up, cosine)
  *   ema = d ema + (1 - d) params with d = min(st.ema, (1 + step) / (10 + step)), when ema
  *   step += 1
  * *loss_out and *lr_out receive the step's loss and learning rate, for run_log. */
-int run_optimize(TrainRun *r, Tape *tp, Tensor *loss, ParamSet *params, Optimizer *opt, ParamSet *ema,
+int run_optimize(TrainRun *r, Tape *tp, Tensor *loss, Tensor *root, ParamSet *params, Optimizer *opt, ParamSet *ema,
                  float *loss_out, double *lr_out);
 
 /* Before a checkpoint: every parameter finite, or -1 saying the run diverged at this

@@ -341,7 +341,7 @@ int train_unet(const TrainArgs *a) {
         Tensor *loss = unet_loss(&unet, &tp, &sched, z0, noise, hb.t, labels);
         float l;
         double lr;
-        if (run_optimize(&run, &tp, loss, &ps, &opt, &ema, &l, &lr)) goto out;
+        if (run_optimize(&run, &tp, loss, NULL, &ps, &opt, &ema, &l, &lr)) goto out;
         double vloss = NAN;
         if (val.n && run_should_validate(&run)) {
             if (unet_validate(&unet, &tp, &sched, &val, cfg, scale, run.st.seed, batch, &vloss)) goto out;

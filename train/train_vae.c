@@ -4,6 +4,9 @@
  *   noise ~ N(0, I) of the latent's shape, Philox (seed ^ TRAIN_STREAM, rng_offset)
  *   loss  = recon(decode(mean + exp(logvar/2) noise), x) + kl_beta KL     (models/vae.c)
  *   backward, clip the global gradient norm, AdamW at lr_at(step)        (train/optimizer.c)
+ * With --disc-weight X > 0, from step --disc-start on: a patch discriminator's hinge loss
+ * joins in, weighted adaptively, and the discriminator trains beside the VAE
+ * (train/vae_adversary.h); it and its moments travel in the checkpoint ("disc.*").
  * After each epoch and at the end: validation on the held-out patients (reconstruction
  * from the posterior mean: loss and PSNR). At every checkpoint: the latent scale
  * 1 / std(z) over (up to 2048 of) the training images, so that the U-Net sees latents
@@ -23,6 +26,7 @@
 #include "train/optimizer.h"
 #include "train/train_data.h"
 #include "train/train_run.h"
+#include "train/vae_adversary.h"
 #include "train/trainers.h"
 #include "train/vae_preview.h"
 
@@ -155,6 +159,7 @@ int train_vae(const TrainArgs *a) {
     TrainRun run;
     VaeModel m = {0};
     Optimizer opt = {0};
+    Adversary adv = {0};
     Dataset *ds = NULL;
     Loader *loader = NULL;
     ImageSet val = {0}, scale_set = {0};
@@ -185,7 +190,7 @@ int train_vae(const TrainArgs *a) {
     LoaderOptions lo = train_loader_options(a, cfg, SPLIT_TRAIN, batch, seed, true, run.resumed ? run.st.step : 0);
     if (!(loader = loader_create(ds, &lo))) goto out;
     long per_epoch = loader_batches_per_epoch(loader);
-    int prep = run_prepare(&run, per_epoch, (unsigned long long)ps_count(&m.ps) * 4 * 3 + 65536);
+    int prep = run_prepare(&run, per_epoch, (unsigned long long)(ps_count(&m.ps) + disc_param_count(cfg->channels)) * 4 * 3 + 65536);
     if (prep) {
         rc = prep > 0 ? 0 : -1;
         goto out;
@@ -198,9 +203,21 @@ int train_vae(const TrainArgs *a) {
 
     const int S = cfg->image_size, ls = cfg_latent_size(cfg), Z = cfg->latent_ch, C = cfg->channels;
     const size_t P = (size_t)S * S * C; /* floats per image */
-    if (!(m.arena = arena_create(m.dev, train_arena_bytes(a, cfg, TRAIN_VAE, batch), (size_t)16 << 20))) goto out;
+    /* the discriminator: 3B images forward and backward (B for L_G, 2B for L_D), values and gradients */
+    size_t arena_bytes = train_arena_bytes(a, cfg, TRAIN_VAE, batch);
+    if (!a->arena_mb && run.st.disc_weight > 0) arena_bytes += 2 * 3 * (size_t)batch * disc_activation_floats(S) * 4 + ((size_t)8 << 20);
+    if (!(m.arena = arena_create(m.dev, arena_bytes, (size_t)16 << 20))) goto out;
     tape_init(&m.tp, m.arena);
     tape_set_precision(&m.tp, a->precision);
+    if (run.st.disc_weight > 0) {
+        if (adv_init(&adv, &m.vae, m.arena, m.dev, a->precision, batch, run.st.seed, run.st.disc_weight,
+                     run.st.disc_start))
+            goto out;
+        if (run.resumed && (checkpoint_read(&run.ck, "disc.", &adv.ps) || checkpoint_read(&run.ck, "disc.adam.m.", &adv.opt.m) ||
+                            checkpoint_read(&run.ck, "disc.adam.v.", &adv.opt.v)))
+            goto out;
+        run.disc = &adv.ps, run.disc_m = &adv.opt.m, run.disc_v = &adv.opt.v;
+    }
     snprintf(preview_path, sizeof preview_path, "%s/vae_recon.png", a->out);
     if (!(scratch = malloc((size_t)batch * P * sizeof(float))) || !(preview = malloc((size_t)2 * PREVIEW * P * sizeof(float)))) {
         ldm_error("vae", "out of memory");
@@ -213,6 +230,9 @@ int train_vae(const TrainArgs *a) {
                "weight %g per element (LDM's kl_weight %.3g)\n", cfg->preset, ps_count(&m.ps) / 1e6, batch, run.st.step + 1,
                last, run.st.total, per_epoch, device_name(m.dev),
                cli_precision_name(a->precision), (double)cfg->kl_beta, cfg_kl_weight_ldm(cfg));
+    if (!a->quiet && adv.ready)
+        printf("vae: patch discriminator %.2fM parameters (hinge loss, %d layers of 3x3 convs), weight %g x LDM's adaptive "
+               "weight, from step %ld\n", ps_count(&adv.ps) / 1e6, DISC_LAYERS, run.st.disc_weight, run.st.disc_start + 1);
     double latent_scale = 1.0;
     while (run.st.step < last) {
         const DataBatch *b = loader_next(loader);
@@ -225,10 +245,15 @@ int train_vae(const TrainArgs *a) {
         run.st.rng_offset += noise->numel;
         /* loss = recon(decode(mean + exp(logvar / 2) noise), x) + beta KL(q(z | x) || N(0, I)) */
         VAEOutput o;
-        Tensor *loss = vae_loss(&m.vae, &m.tp, x, noise, &o);
+        Tensor *loss = vae_loss(&m.vae, &m.tp, x, noise, &o), *root = NULL;
+        /* + lambda L_G, L_G = -mean(D(x_hat)), when the discriminator is on (vae_adversary.h) */
+        const long index = run.st.step; /* this step, 0-based */
+        const bool gan = adv_active(&adv, index);
+        if (gan && (!loss || adv_generator(&adv, &m.vae, &m.tp, x, &o, &root, &loss))) goto out;
         float l;
         double lr;
-        if (run_optimize(&run, &m.tp, loss, &m.ps, &opt, NULL, &l, &lr)) goto out;
+        if (run_optimize(&run, &m.tp, loss, root, &m.ps, &opt, NULL, &l, &lr)) goto out;
+        if (gan && adv_discriminator_step(&adv, index, lr)) goto out;
         double vloss = NAN;
         if (run_should_validate(&run)) {
             if (vae_validate(&m, cfg, val.x, val.n, batch, &vloss, &run.st.val_psnr, NULL)) goto out;
@@ -237,6 +262,9 @@ int train_vae(const TrainArgs *a) {
             if (!a->quiet)
                 printf("  %s loss %.5g, PSNR %.2f dB (%d images)\n",
                        val.from_train ? "train-image" : "validation", vloss, run.st.val_psnr, val.n);
+            if (!a->quiet && adv.steps_done)
+                printf("  discriminator: L_D %.4f, L_G %.4f, adaptive weight %.4g (|grad rec| %.3g, |grad G| %.3g)\n",
+                       adv.loss_d, adv.loss_g, adv.lambda, adv.rec_norm, adv.g_norm);
         }
         if (run_log(&run, l, lr, vloss, batch)) goto out;
         if (run_should_save(&run)) {
@@ -272,6 +300,7 @@ out:
     free(val.x), free(scale_set.x), free(scratch), free(preview);
     arena_destroy(m.arena);
     if (have_opt) optim_free(&opt);
+    adv_free(&adv);
     ps_free(&m.ps);
     run_end(&run);
     return rc;

@@ -23,6 +23,8 @@ void train_state_new(TrainState *s, const TrainArgs *a, long per_epoch) {
     s->cond_drop = a->kind == TRAIN_UNET ? a->cond_drop : 0;
     s->warmup = a->warmup >= 0 ? a->warmup : s->total / 20;
     if (s->warmup > s->total) s->warmup = s->total;
+    s->disc_weight = a->kind == TRAIN_VAE ? a->disc_weight : 0;
+    s->disc_start = a->kind == TRAIN_VAE ? a->disc_start : 0;
     s->val_loss = s->val_psnr = NAN;
     snprintf(s->vae_file, sizeof s->vae_file, "%s", a->vae ? a->vae : "");
     snprintf(s->data, sizeof s->data, "%s", a->data ? a->data : "");
@@ -52,6 +54,10 @@ int train_state_meta(const TrainState *s, const char **keys, const char **vals, 
     PUT("train.val_loss", "%.17g", s->val_loss);
     PUT("train.val_psnr", "%.17g", s->val_psnr);
     PUT("train.data", "%s", s->data);
+    if (s->disc_weight > 0) {
+        PUT("train.disc_weight", "%.17g", s->disc_weight);
+        PUT("train.disc_start", "%ld", s->disc_start);
+    }
     if (s->vae_file[0]) PUT("train.vae", "%s", s->vae_file);
 #undef PUT
     return k;
@@ -99,6 +105,15 @@ int train_state_from_ckpt(TrainState *s, const Checkpoint *ck) {
     s->warmup = (long)warmup;
     s->lr = d[0], s->lr_min = d[1], s->clip = d[2], s->weight_decay = d[3], s->ema = d[4], s->cond_drop = d[5];
     s->val_loss = d[6], s->val_psnr = d[7];
+    /* the discriminator's settings: absent from runs without it (and from older checkpoints) */
+    if (checkpoint_meta(ck, "train.disc_weight")) {
+        uint64_t start;
+        if (meta_num(ck, "train.disc_weight", &s->disc_weight) || meta_u64(ck, "train.disc_start", &start)) return -1;
+        if (!(s->disc_weight >= 0 && s->disc_weight <= 100) || start > 100000000)
+            return ldm_error("resume", "%s: disc weight %g or disc start %llu is out of range", ck->st.path,
+                             s->disc_weight, (unsigned long long)start);
+        s->disc_start = (long)start;
+    }
     const char *data = checkpoint_meta(ck, "train.data"), *vae = checkpoint_meta(ck, "train.vae");
     snprintf(s->data, sizeof s->data, "%s", data ? data : "");
     snprintf(s->vae_file, sizeof s->vae_file, "%s", vae ? vae : "");
@@ -119,6 +134,10 @@ int train_state_apply_args(TrainState *s, const TrainArgs *a, long per_epoch) {
     if (a->given_wd && a->weight_decay != s->weight_decay) return differs("--weight-decay", a->weight_decay, s->weight_decay);
     if (a->given_ema && a->ema != s->ema) return differs("--ema", a->ema, s->ema);
     if (a->given_cond_drop && a->cond_drop != s->cond_drop) return differs("--cond-drop", a->cond_drop, s->cond_drop);
+    if (a->given_disc_weight && a->disc_weight != s->disc_weight)
+        return differs("--disc-weight", a->disc_weight, s->disc_weight);
+    if (a->given_disc_start && a->disc_start != s->disc_start)
+        return differs("--disc-start", (double)a->disc_start, (double)s->disc_start);
     if (a->given_steps) {
         long total = a->steps > 0 ? a->steps : a->epochs * per_epoch;
         if (total < s->step)

@@ -26,6 +26,8 @@ typedef struct {
     int batch;
     double lr, lr_min, clip, weight_decay, ema, cond_drop;
     long warmup;
+    double disc_weight;        /* vae: the patch discriminator's weight (0: none) */
+    long disc_start;           /* vae: its first step (0-based) */
     double val_loss, val_psnr; /* the last validation (NAN when none yet) */
     char vae_file[512];        /* unet: the VAE checkpoint it was trained with */
     char data[512];            /* the data set path */
