@@ -150,7 +150,7 @@ stage train-bf16 60 train.log 'grep -E "^(vae|unet) " $log | tail -n2' -- \
 stage train-bf16-torch 110 train.log 'grep -E "unet +(eager|compile) +step" $log | tail -n2' -- \
     env PYTHONUNBUFFERED=1 "$PY" bench/torch_twin.py --train "$T16" --device cuda --dtype bf16
 S16=$WORK/sample_bf16.json
-stage sample-bf16 60 sample.log 'grep -E "^ldm-bench sample|per image" $log | tail -n2' -- \
+stage sample-bf16 120 sample.log 'grep -E "^ldm-bench sample|per image" $log | tail -n2' -- \
     "$BIN/ldm-bench" sample --preset "$PRESET" --device cuda --batch 16 --steps 50 --precision bf16 --json "$S16"
 stage sample-bf16-torch 60 sample.log 'grep -E "DDIM" $log | tail -n2' -- \
     env PYTHONUNBUFFERED=1 "$PY" bench/torch_twin.py --sample "$S16" --device cuda --dtype bf16
