@@ -3,6 +3,7 @@
  * differences through ag_linear (with and without bias), and the shape errors. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,8 +20,12 @@ typedef struct {
 
 static const Case cases[] = {
     {1, {13}, 7, true},       {2, {1, 5}, 3, false},         {2, {9, 13}, 7, true},
-    {3, {2, 5, 13}, 33, false}, {4, {2, 3, 5, 7}, 5, true}, {2, {300, 70}, 90, true}, /* threaded */
+    {3, {2, 5, 13}, 33, false}, {4, {2, 3, 5, 7}, 5, true},
+    {2, {300, 70}, 90, true}, /* thin forward: 6 blocks of 16 outputs, the last one partial */
     {2, {6, 21}, 9, true}, /* the few-rows forward: a block of 4 rows and 2 more, IN % 8 = 5, OUT odd */
+    {2, {1237, 100}, 40, true}, /* thin forward on two threads (9.9 MFLOP), a chunk of 37 rows at the end */
+    {2, {50, 131}, 20, true},   /* IN > THIN_IN: the GEMM */
+    {3, {4, 128, 32}, 32, false}, /* the VAE's attention projections, scaled down */
 };
 
 static Tensor *out_like(const Case *k) {
@@ -94,6 +99,23 @@ Test(linear, backward_accumulates_double_reference) {
         Tensor *list[] = {x, w, dy, dx, dw, db};
         for (int j = 0; j < 6; j++) tensor_free(list[j]);
     }
+}
+
+/* The thin forward cuts rows into chunks shared by the threads: one thread and two give the
+ * same bits (2 * 1237 * 100 * 40 FLOP is above cpu_par_flops's threshold). */
+Test(linear, thin_forward_same_bits_on_1_and_2_threads) {
+    Tensor *x = tu_data(2, (int[]){1237, 100}, 5, -1, 1), *w = tu_data(2, (int[]){40, 100}, 6, -1, 1);
+    Tensor *b = tu_data(1, (int[]){40}, 7, -1, 1);
+    Tensor *y1 = tensor_new2(NULL, DEV_CPU, 1237, 40), *y2 = tensor_new2(NULL, DEV_CPU, 1237, 40);
+    int nt = omp_get_max_threads();
+    omp_set_num_threads(1);
+    cr_assert_eq(linear_forward(x, w, b, y1), 0, "%s", ldm_last_error());
+    omp_set_num_threads(2);
+    cr_assert_eq(linear_forward(x, w, b, y2), 0, "%s", ldm_last_error());
+    omp_set_num_threads(nt);
+    cr_expect_eq(memcmp(y1->data, y2->data, y1->numel * sizeof(float)), 0, "1 and 2 threads differ");
+    Tensor *list[] = {x, w, b, y1, y2};
+    for (int j = 0; j < 5; j++) tensor_free(list[j]);
 }
 
 static Tensor *build_linear(Tape *t, Tensor **in, void *ctx) {
