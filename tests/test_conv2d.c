@@ -26,13 +26,16 @@ static const Case cases[] = {
     {2, 3, 3, 13, 7, 3, 2, 2, true},    {1, 1, 2, 3, 4, 3, 2, 1, false},   {2, 5, 3, 3, 7, 1, 1, 1, true},
     {2, 17, 15, 40, 70, 3, 1, 1, true}, /* threaded; M, N and R*S*C not multiples of the tiles */
     {1, 19, 21, 33, 37, 3, 2, 1, true}, /* threaded stride 2 */
-    /* the direct path's own cases (kernels/cpu/conv2d.c) */
+    /* the CPU paths' own cases (kernels/cpu/conv2d.c) */
     {2, 9, 11, 1, 16, 3, 1, 1, true},   /* C = 1: wgrad tiles over taps, dgrad a dot product */
     {2, 9, 11, 16, 1, 3, 1, 1, true},   /* K = 1: forward a dot product, wgrad one lane */
     {2, 10, 7, 32, 4, 3, 1, 1, true},   /* K = 4: dot products of four outputs */
     {3, 6, 5, 4, 32, 3, 1, 1, false},   /* C = 4: dgrad dot products of length 3*32 */
     {2, 12, 10, 16, 16, 3, 2, 1, true}, /* thin stride 2, even size: four dgrad classes */
     {2, 5, 6, 130, 20, 3, 1, 1, true},  /* D*16*4 > KC_BYTES: the depth in pieces */
+    {2, 6, 5, 32, 32, 3, 1, 1, true},   /* D*16*4 = 18 KB: the whole depth in one block */
+    {3, 19, 21, 40, 70, 1, 1, 0, true}, /* 1x1 through gemm_thin: threaded, the last outputs a part block */
+    {2, 4, 5, 130, 9, 1, 1, 0, false},  /* 1x1 with C > GEMM_THIN_K: the direct path */
     {9, 3, 4, 8, 24, 3, 1, 1, true},    /* small images, several to an item, a short last item */
     {1, 40, 20, 3, 9, 3, 1, 1, false},  /* two bands per image, the second one short */
 };

@@ -40,7 +40,9 @@
  *             rt[a] = R-1-a, pad R-1-pad), written to every s-th pixel of dx.
  * Output channels fewer than half a vector (K = 1 or 4: the models' last convolutions, and
  * the first one's dgrad) would waste most of each vector; there the vectors run along the
- * tap row instead, each output a dot product of length D (dot_tile).
+ * tap row instead, each output a dot product of length D (dot_tile). A 1x1 forward of
+ * stride 1 without padding, with few channels, is no convolution at all: a thin product
+ * (gemm_thin, gemm.h) over the pixels, x read where it lies.
  *
  * Threads: work items (bands) are handed out dynamically. The weight gradient sums over
  * all pixels: the items are cut into groups, as many as the shape says (at most
@@ -66,7 +68,7 @@
 #define SLAB_SLACK (LMAX * VW) /* floats readable after a slab: tiles may read past a tap row's end */
 #define BAND_PIXELS 512
 #define WG_GROUPS 32 /* see conv_wgrad_direct */
-#define KC_BYTES 16384 /* weights of one depth block: half of a 32 KB L1 */
+#define KC_BYTES 24576 /* weights of one depth block: 3/4 of a 32 KB L1 */
 #define DIRECT_CHUNK 256 /* forward: pixels per item at least, when images are smaller */
 #define WG_CHUNK 256   /* wgrad: pixels summed per pass over the tiles (measured: 64 and 512 are slower) */
 _Static_assert(WG_CHUNK <= BAND_PIXELS, "the wgrad segment tables hold BAND_PIXELS rows");
@@ -645,11 +647,17 @@ static void wg_group(const WgPlan *w, int g, int t) {
     }
 }
 
-/* dw[e] += the partials at e, in group order. */
-static void wg_total(const WgPlan *w, float *dw, size_t e) {
-    float s = 0.0f;
-    for (int g = 0; g < w->G; g++) s += w->buf[g * w->pfloats + e];
-    dw[e] += s;
+/* dw[e] += the partials at e, summed in group order, for e in block `blk` of WG_TOTAL_BLOCK
+ * (the sums of a block side by side, so that they vectorise; each one's order is fixed). */
+#define WG_TOTAL_BLOCK 256
+static void wg_total(const WgPlan *w, float *dw, size_t blk) {
+    size_t e0 = blk * WG_TOTAL_BLOCK, n = w->pfloats - e0 < WG_TOTAL_BLOCK ? w->pfloats - e0 : WG_TOTAL_BLOCK;
+    float s[WG_TOTAL_BLOCK] = {0};
+    for (int g = 0; g < w->G; g++) {
+        const float *part = w->buf + g * w->pfloats + e0;
+        for (size_t i = 0; i < n; i++) s[i] += part[i];
+    }
+    for (size_t i = 0; i < n; i++) dw[e0 + i] += s[i];
 }
 
 // ----------------------------------------------------------------------------
@@ -657,6 +665,11 @@ static void wg_total(const WgPlan *w, float *dw, size_t e) {
 
 int conv2d_forward_cpu(const Tensor *x, const Tensor *w, const Tensor *b, int stride, int pad, Tensor *y) {
     int K = w->shape[0], R = w->shape[1], S = w->shape[2], P = y->shape[1], Q = y->shape[2];
+    /* A 1x1 convolution of stride 1 without padding is y (N*H*W, K) = x (N*H*W, C) w^T + b:
+     * with few channels, the thin product reads x in place, where the direct path would copy
+     * it into slabs and run tiles only C steps deep (8x64x64x32 -> 16: 1.1 ms, PyTorch 0.7). */
+    if (R == 1 && S == 1 && stride == 1 && pad == 0 && gemm_thin_fits(x->shape[3], K))
+        return gemm_thin(x->data, w->data, b ? b->data : NULL, y->data, (int)(x->numel / x->shape[3]), x->shape[3], K);
     KernelView kv = {.w = w->data, .K = K, .R = R, .S = S, .C = w->shape[3]};
     DirectConv c = {x->data, x->shape, R, S, stride, pad, pad, P, Q, &kv, K, b ? b->data : NULL, false,
                     y->data, P, Q, 1, 0, 0};
@@ -733,7 +746,8 @@ int conv2d_backward_cpu(const Tensor *x, const Tensor *w, const Tensor *dy, int 
         for (int item = 0; item < run.items; item++) conv_run_item(&run, item, t);
         if (has_dw) {
 #pragma omp for schedule(static)
-            for (size_t e = 0; e < wg.pfloats; e++) wg_total(&wg, dw->data, e);
+            for (size_t blk = 0; blk < (wg.pfloats + WG_TOTAL_BLOCK - 1) / WG_TOTAL_BLOCK; blk++)
+                wg_total(&wg, dw->data, blk);
         }
     }
     return 0;

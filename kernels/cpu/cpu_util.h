@@ -61,7 +61,7 @@ typedef enum {
     SCRATCH_REDUCE,     /* block sums */
     SCRATCH_SUM_ROWS,   /* gemm_sum_rows: each chunk's column sums */
     SCRATCH_GEMM_PACK,  /* the SGEMM's packed blocks */
-    SCRATCH_LINEAR,     /* linear's thin forward: w^T packed */
+    SCRATCH_GEMM_THIN,  /* gemm_thin: w^T packed */
     SCRATCH_CONV,       /* conv2d: packed weights and slabs (forward, dgrad) */
     SCRATCH_CONV_PIXELS, /* conv2d: each thread's pixel pointer tables */
     SCRATCH_CONV_WGRAD, /* conv2d: the weight gradient's partials and slabs */

@@ -131,6 +131,89 @@ static void micro_kernel(int kc, const float *restrict a, const float *restrict 
 }
 
 // ----------------------------------------------------------------------------
+// the thin product: y (M, OUT) = x (M, IN) w^T + b with a short depth IN, no packing of x.
+// w^T is packed once into blocks of THIN_NV vectors of outputs, (OUT / (THIN_NV*VW), IN,
+// THIN_NV*VW); x is read where it lies: a register tile of THIN_ROWS rows x THIN_NV vectors,
+// one broadcast of x[r][k] per row and THIN_NV loads of w^T per k, like the micro-kernel
+// above but with x unpacked. Rows go in chunks of THIN_CHUNK (x's chunk stays in L1 while
+// every block of w^T passes it); the chunks are shared by the threads, and each element is
+// summed over k in order and the bias added last, as the packed GEMM does: the same bits
+// whatever the thread count, and as the GEMM path (beta = 1 over the bias rows).
+
+#if VW == 16
+#define THIN_ROWS 12 /* 24 of 32 zmm accumulate */
+#define THIN_NV 2
+#elif VW == 8
+#define THIN_ROWS 6 /* 12 of 16 ymm accumulate, 2 hold w^T, 1 the broadcast */
+#define THIN_NV 2
+#else
+#define THIN_ROWS 4
+#define THIN_NV 4
+#endif
+#define THIN_NR (THIN_NV * VW) /* outputs per block */
+#define THIN_CHUNK (THIN_ROWS * 8)
+
+/* Rows m0 .. m0+THIN_ROWS-1 (those past M repeat the last one; their sums are dropped)
+ * times block `blk` of the packed w^T (wt: IN x THIN_NR), into y with the bias. */
+static inline __attribute__((always_inline)) void thin_tile(const float *x, const float *wt, const float *b,
+                                                            float *y, int M, int IN, int OUT, int m0, int blk) {
+    const float *xr[THIN_ROWS];
+    for (int i = 0; i < THIN_ROWS; i++) xr[i] = x + (size_t)(m0 + i < M ? m0 + i : M - 1) * IN;
+    vf acc[THIN_ROWS][THIN_NV];
+#pragma GCC unroll 12
+    for (int i = 0; i < THIN_ROWS; i++)
+#pragma GCC unroll 4
+        for (int j = 0; j < THIN_NV; j++) acc[i][j] = vf_set1(0.0f);
+    for (int k = 0; k < IN; k++) {
+        vf wv[THIN_NV];
+#pragma GCC unroll 4
+        for (int j = 0; j < THIN_NV; j++) wv[j] = vf_load(wt + (size_t)k * THIN_NR + j * VW);
+#pragma GCC unroll 12
+        for (int i = 0; i < THIN_ROWS; i++) {
+            const vf xv = vf_set1(xr[i][k]);
+#pragma GCC unroll 4
+            for (int j = 0; j < THIN_NV; j++) acc[i][j] = vf_fma(xv, wv[j], acc[i][j]);
+        }
+    }
+    const int o0 = blk * THIN_NR, no = OUT - o0 < THIN_NR ? OUT - o0 : THIN_NR;
+    if (m0 + THIN_ROWS <= M && no == THIN_NR) { /* a whole tile: vector stores, acc stays in registers */
+#pragma GCC unroll 12
+        for (int i = 0; i < THIN_ROWS; i++)
+#pragma GCC unroll 4
+            for (int j = 0; j < THIN_NV; j++) {
+                float *yo = y + (size_t)(m0 + i) * OUT + o0 + j * VW;
+                vf_storeu(yo, b ? vf_add(acc[i][j], vf_loadu(b + o0 + j * VW)) : acc[i][j]);
+            }
+        return;
+    }
+    float t[THIN_ROWS][THIN_NR];
+    for (int i = 0; i < THIN_ROWS; i++)
+        for (int j = 0; j < THIN_NV; j++) vf_storeu(&t[i][j * VW], acc[i][j]);
+    for (int i = 0; i < THIN_ROWS && m0 + i < M; i++)
+        for (int o = 0; o < no; o++) y[(size_t)(m0 + i) * OUT + o0 + o] = b ? t[i][o] + b[o0 + o] : t[i][o];
+}
+
+int gemm_thin(const float *x, const float *w, const float *b, float *y, int M, int IN, int OUT) {
+    const int blocks = (OUT + THIN_NR - 1) / THIN_NR, chunks = (M + THIN_CHUNK - 1) / THIN_CHUNK;
+    float *wt = cpu_scratch(SCRATCH_GEMM_THIN, (size_t)blocks * IN * THIN_NR * sizeof(float), "gemm_thin");
+    if (!wt) return -1;
+    for (int blk = 0; blk < blocks; blk++)
+        for (int k = 0; k < IN; k++)
+            for (int j = 0; j < THIN_NR; j++) {
+                int o = blk * THIN_NR + j;
+                wt[((size_t)blk * IN + k) * THIN_NR + j] = o < OUT ? w[(size_t)o * IN + k] : 0.0f;
+            }
+#pragma omp parallel for schedule(static) if (parallel: cpu_par_flops(2.0 * M * IN * OUT))
+    for (int c = 0; c < chunks; c++) {
+        const int m1 = (c + 1) * THIN_CHUNK < M ? (c + 1) * THIN_CHUNK : M;
+        for (int blk = 0; blk < blocks; blk++)
+            for (int m0 = c * THIN_CHUNK; m0 < m1; m0 += THIN_ROWS)
+                thin_tile(x, wt + (size_t)blk * IN * THIN_NR, b, y, m1, IN, OUT, m0, blk);
+    }
+    return 0;
+}
+
+// ----------------------------------------------------------------------------
 // driver
 
 static inline int imin(int a, int b) { return a < b ? a : b; }

@@ -55,6 +55,15 @@ int gemm_ex(int M, int N, int K, float alpha, const GemmOperand *a, const GemmOp
 int sgemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const float *A, int lda, const float *B,
           int ldb, float beta, float *C, int ldc);
 
+/* y (M, OUT) = x (M, IN) w^T + b, w (OUT, IN), b (OUT) or NULL, all row-major and dense:
+ * a product with a short depth (gemm_thin_fits), where packing x would cost as much as the
+ * FMAs (the linear layers' thin forwards, the 1x1 convolutions). -1 when its scratch cannot
+ * be allocated. */
+#define GEMM_THIN_K 128
+#define GEMM_THIN_W_FLOATS 32768 /* 128 KB: w^T stays in L2 */
+static inline bool gemm_thin_fits(int IN, int OUT) { return IN <= GEMM_THIN_K && (long)IN * OUT <= GEMM_THIN_W_FLOATS; }
+int gemm_thin(const float *x, const float *w, const float *b, float *y, int M, int IN, int OUT);
+
 /* Bias helpers for the ops built on the GEMM; y and dy are (rows, n) row-major. */
 /* y[r][j] = b[j] for every row (then a GEMM with beta = 1 adds the product). */
 void gemm_fill_rows(float *y, long rows, int n, const float *b);

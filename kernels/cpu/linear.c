@@ -14,37 +14,17 @@
  * IN % VW terms added in order after the vector sum; the bias is added last, as the GEMM
  * path adds it.
  *
- * A thin forward, IN <= THIN_IN and w at most THIN_W_FLOATS (the attention projections:
- * 2048 x 32 -> 32 in the VAE, 512 x 64 -> 64 in the U-Net), skips the GEMM too: its packing
- * of x and the loops around it cost as much as the FMAs (2048 x 32 -> 32 took 0.11 ms on one
- * core, PyTorch 0.08 ms). There w^T is packed once into blocks of THIN_NV vectors of
- * outputs, (OUT / (THIN_NV*VW), IN, THIN_NV*VW), and x is read where it lies: a register
- * tile of THIN_ROWS rows x THIN_NV vectors, one broadcast of x[r][k] per row and THIN_NV
- * loads of w^T per k. Rows go in chunks of THIN_CHUNK (x's chunk stays in L1 while every
- * block of w^T passes it); the chunks are shared by the threads, each element summed in the
- * same order whatever the thread count.
+ * A thin forward, IN <= GEMM_THIN_K and w at most GEMM_THIN_W_FLOATS (the attention
+ * projections: 2048 x 32 -> 32 in the VAE, 512 x 64 -> 64 in the U-Net), skips the packed
+ * GEMM too: its packing of x and the loops around it cost as much as the FMAs (2048 x 32 ->
+ * 32 took 0.11 ms on one core, PyTorch 0.08 ms). gemm_thin (gemm.c) reads x where it lies.
  *
  * The path depends on the shape alone, never on the thread count.
  */
-#include "kernels/cpu/cpu_util.h"
 #include "kernels/cpu/gemm.h"
 #include "kernels/linear.h"
 
 #define FEW_ROWS 8
-#define THIN_IN 128
-#define THIN_W_FLOATS 32768 /* 128 KB: w^T stays in L2 */
-#if VW == 16
-#define THIN_ROWS 12 /* 24 of 32 zmm accumulate */
-#define THIN_NV 2
-#elif VW == 8
-#define THIN_ROWS 6 /* 12 of 16 ymm accumulate, 2 hold w^T, 1 the broadcast */
-#define THIN_NV 2
-#else
-#define THIN_ROWS 4
-#define THIN_NV 4
-#endif
-#define THIN_NR (THIN_NV * VW) /* outputs per block */
-#define THIN_CHUNK (THIN_ROWS * 8)
 
 static void linear_few_rows(const float *x, const float *w, const float *b, float *y, int M, int IN, int OUT) {
     const int kv = IN / VW * VW;
@@ -73,74 +53,13 @@ static void linear_few_rows(const float *x, const float *w, const float *b, floa
         }
 }
 
-/* Rows m0 .. m0+THIN_ROWS-1 (those past M repeat the last one; their sums are dropped)
- * times block `blk` of the packed w^T (wt: IN x THIN_NR), into y with the bias. */
-static inline __attribute__((always_inline)) void thin_tile(const float *x, const float *wt, const float *b, float *y, int M, int IN, int OUT,
-                             int m0, int blk) {
-    const float *xr[THIN_ROWS];
-    for (int i = 0; i < THIN_ROWS; i++) xr[i] = x + (size_t)(m0 + i < M ? m0 + i : M - 1) * IN;
-    vf acc[THIN_ROWS][THIN_NV];
-#pragma GCC unroll 12
-    for (int i = 0; i < THIN_ROWS; i++)
-#pragma GCC unroll 4
-        for (int j = 0; j < THIN_NV; j++) acc[i][j] = vf_set1(0.0f);
-    for (int k = 0; k < IN; k++) {
-        vf wv[THIN_NV];
-#pragma GCC unroll 4
-        for (int j = 0; j < THIN_NV; j++) wv[j] = vf_load(wt + (size_t)k * THIN_NR + j * VW);
-#pragma GCC unroll 12
-        for (int i = 0; i < THIN_ROWS; i++) {
-            const vf xv = vf_set1(xr[i][k]);
-#pragma GCC unroll 4
-            for (int j = 0; j < THIN_NV; j++) acc[i][j] = vf_fma(xv, wv[j], acc[i][j]);
-        }
-    }
-    const int o0 = blk * THIN_NR, no = OUT - o0 < THIN_NR ? OUT - o0 : THIN_NR;
-    if (m0 + THIN_ROWS <= M && no == THIN_NR) { /* a whole tile: vector stores, acc stays in registers */
-#pragma GCC unroll 12
-        for (int i = 0; i < THIN_ROWS; i++)
-#pragma GCC unroll 4
-            for (int j = 0; j < THIN_NV; j++) {
-                float *yo = y + (size_t)(m0 + i) * OUT + o0 + j * VW;
-                vf_storeu(yo, b ? vf_add(acc[i][j], vf_loadu(b + o0 + j * VW)) : acc[i][j]);
-            }
-        return;
-    }
-    float t[THIN_ROWS][THIN_NR];
-    for (int i = 0; i < THIN_ROWS; i++)
-        for (int j = 0; j < THIN_NV; j++) vf_storeu(&t[i][j * VW], acc[i][j]);
-    for (int i = 0; i < THIN_ROWS && m0 + i < M; i++)
-        for (int o = 0; o < no; o++) y[(size_t)(m0 + i) * OUT + o0 + o] = b ? t[i][o] + b[o0 + o] : t[i][o];
-}
-
-static int linear_thin(const float *x, const float *w, const float *b, float *y, int M, int IN, int OUT) {
-    const int blocks = (OUT + THIN_NR - 1) / THIN_NR, chunks = (M + THIN_CHUNK - 1) / THIN_CHUNK;
-    float *wt = cpu_scratch(SCRATCH_LINEAR, (size_t)blocks * IN * THIN_NR * sizeof(float), "linear");
-    if (!wt) return -1;
-    for (int blk = 0; blk < blocks; blk++)
-        for (int k = 0; k < IN; k++)
-            for (int j = 0; j < THIN_NR; j++) {
-                int o = blk * THIN_NR + j;
-                wt[((size_t)blk * IN + k) * THIN_NR + j] = o < OUT ? w[(size_t)o * IN + k] : 0.0f;
-            }
-#pragma omp parallel for schedule(static) if (parallel: cpu_par_flops(2.0 * M * IN * OUT))
-    for (int c = 0; c < chunks; c++) {
-        const int m1 = (c + 1) * THIN_CHUNK < M ? (c + 1) * THIN_CHUNK : M;
-        for (int blk = 0; blk < blocks; blk++)
-            for (int m0 = c * THIN_CHUNK; m0 < m1; m0 += THIN_ROWS)
-                thin_tile(x, wt + (size_t)blk * IN * THIN_NR, b, y, m1, IN, OUT, m0, blk);
-    }
-    return 0;
-}
-
 int linear_forward_cpu(const Tensor *x, const Tensor *w, const Tensor *b, Tensor *y) {
     int M = (int)tensor_rows(x), OUT = w->shape[0], IN = w->shape[1];
     if (M <= FEW_ROWS) {
         linear_few_rows(x->data, w->data, b ? b->data : NULL, y->data, M, IN, OUT);
         return 0;
     }
-    if (IN <= THIN_IN && (size_t)IN * OUT <= THIN_W_FLOATS)
-        return linear_thin(x->data, w->data, b ? b->data : NULL, y->data, M, IN, OUT);
+    if (gemm_thin_fits(IN, OUT)) return gemm_thin(x->data, w->data, b ? b->data : NULL, y->data, M, IN, OUT);
     if (b) gemm_fill_rows(y->data, M, OUT, b->data);
     return sgemm(false, true, M, OUT, IN, 1.0f, x->data, IN, w->data, IN, b ? 1.0f : 0.0f, y->data, OUT);
 }
