@@ -648,16 +648,23 @@ static void wg_group(const WgPlan *w, int g, int t) {
 }
 
 /* dw[e] += the partials at e, summed in group order, for e in block `blk` of WG_TOTAL_BLOCK
- * (the sums of a block side by side, so that they vectorise; each one's order is fixed). */
+ * (the sums of a block side by side in vectors; each one's order is fixed). */
 #define WG_TOTAL_BLOCK 256
 static void wg_total(const WgPlan *w, float *dw, size_t blk) {
-    size_t e0 = blk * WG_TOTAL_BLOCK, n = w->pfloats - e0 < WG_TOTAL_BLOCK ? w->pfloats - e0 : WG_TOTAL_BLOCK;
-    float s[WG_TOTAL_BLOCK] = {0};
+    const size_t e0 = blk * WG_TOTAL_BLOCK;
+    const int n = (int)(w->pfloats - e0 < WG_TOTAL_BLOCK ? w->pfloats - e0 : WG_TOTAL_BLOCK), nv = n / VW * VW;
+    vf s[WG_TOTAL_BLOCK / VW];
+    for (int i = 0; i < nv; i += VW) s[i / VW] = vf_set1(0.0f);
     for (int g = 0; g < w->G; g++) {
         const float *part = w->buf + g * w->pfloats + e0;
-        for (size_t i = 0; i < n; i++) s[i] += part[i];
+        for (int i = 0; i < nv; i += VW) s[i / VW] = vf_add(s[i / VW], vf_loadu(part + i));
     }
-    for (size_t i = 0; i < n; i++) dw[e0 + i] += s[i];
+    for (int i = 0; i < nv; i += VW) vf_storeu(dw + e0 + i, vf_add(vf_loadu(dw + e0 + i), s[i / VW]));
+    for (int i = nv; i < n; i++) {
+        float t = 0.0f;
+        for (int g = 0; g < w->G; g++) t += w->buf[g * w->pfloats + e0 + i];
+        dw[e0 + i] += t;
+    }
 }
 
 // ----------------------------------------------------------------------------
