@@ -285,19 +285,26 @@ typedef struct {
  * of nrp output channels, at dst[((o / nrp)*D + d)*nrp + o % nrp], zeros past Ko. */
 static void kernel_pack(const KernelView *v, int Ko, int D, int nrp, float *dst) {
     int blocks = nrp ? (Ko + nrp - 1) / nrp : 0;
-    if (nrp) memset(dst, 0, (size_t)blocks * nrp * D * sizeof(float));
     if (!v->flip) {
         if (!nrp) {
             memcpy(dst, v->w, (size_t)Ko * D * sizeof(float));
             return;
         }
-        for (int o = 0; o < Ko; o++) {
-            const float *src = v->w + (size_t)o * D;
-            float *d0 = dst + (size_t)(o / nrp) * D * nrp + o % nrp;
-            for (int d = 0; d < D; d++) d0[(size_t)d * nrp] = src[d];
+        /* nrp rows of w read side by side, each packed row of the block written whole (a
+         * row at a time strided the writes by nrp floats: 16% of a 4x4x64 forward) */
+        for (int blk = 0; blk < blocks; blk++) {
+            const float *src[LMAX * VW]; /* nrp <= 8 vectors (LANE_SHAPES) */
+            int n = Ko - blk * nrp < nrp ? Ko - blk * nrp : nrp;
+            for (int j = 0; j < n; j++) src[j] = v->w + (size_t)(blk * nrp + j) * D;
+            float *d0 = dst + (size_t)blk * D * nrp;
+            for (int d = 0; d < D; d++, d0 += nrp) {
+                for (int j = 0; j < n; j++) d0[j] = src[j][d];
+                for (int j = n; j < nrp; j++) d0[j] = 0.0f;
+            }
         }
         return;
     }
+    if (nrp) memset(dst, 0, (size_t)blocks * nrp * D * sizeof(float));
     int K = v->K;
     for (int k = 0; k < K; k++)
         for (int a = 0; a < v->nr; a++)
