@@ -86,6 +86,8 @@ Test(group_norm, forward_matches_double_reference) {
     check_forward(4, (int[]){2, 3, 5, 12}, 12, false, 0);
     check_forward(4, (int[]){2, 3, 5, 12}, 1, true, 0);
     check_forward(4, odd, 3, false, 1000.0f); /* mean >> std: a one-pass E[x^2] - E[x]^2 would fail */
+    check_forward(4, (int[]){2, 3, 3, 20}, 4, true, 0);  /* two vectors of channels and 4 left over */
+    check_forward(4, (int[]){1, 3, 2, 136}, 8, true, 0); /* more than GN_SUM_VECS vectors */
 }
 
 // ----------------------------------------------------------------------------
@@ -151,13 +153,14 @@ static void reference_backward(const Tensor *x, const Tensor *gamma, const Tenso
     free(rstd);
 }
 
-Test(group_norm, backward_matches_double_reference_and_accumulates) {
-    int shape[4] = {2, 3, 5, 12}, c = 12, groups = 3;
+static void check_backward(const int *shape, int groups) {
+    int c = shape[3];
     Tensor *x = tu_data(4, shape, 31, -2, 2), *dy = tu_data(4, shape, 32, -1, 1);
     Tensor *gamma = tu_data(1, &c, 33, 0.5f, 1.5f), *beta = tu_data(1, &c, 34, -0.5f, 0.5f);
-    Tensor *y = tensor_like(NULL, x), *mean = tensor_new2(NULL, DEV_CPU, 2, groups),
-           *rstd = tensor_new2(NULL, DEV_CPU, 2, groups);
-    double *rdx = malloc(x->numel * sizeof(double)), rdg[12], rdb[12];
+    Tensor *y = tensor_like(NULL, x), *mean = tensor_new2(NULL, DEV_CPU, shape[0], groups),
+           *rstd = tensor_new2(NULL, DEV_CPU, shape[0], groups);
+    double *rdx = malloc(x->numel * sizeof(double)), *rdg = malloc(c * sizeof(double)),
+           *rdb = malloc(c * sizeof(double));
     for (int silu = 0; silu < 2; silu++) {
         cr_assert_eq(group_norm_forward(x, gamma, beta, groups, EPS, silu, y, mean, rstd), 0, "%s", ldm_last_error());
         reference_backward(x, gamma, beta, dy, groups, silu, rdx, rdg, rdb);
@@ -174,7 +177,7 @@ Test(group_norm, backward_matches_double_reference_and_accumulates) {
         const char *name[3] = {"dx", "dgamma", "dbeta"};
         for (int i = 0; i < 3; i++) {
             double e = tu_max_rel_err(d[0][i]->data, want[i], d[0][i]->numel, 0.1, NULL);
-            cr_expect_leq(e, 1e-4, "silu=%d: %s max rel err %g", silu, name[i], e);
+            cr_expect_leq(e, 1e-4, "C=%d silu=%d: %s max rel err %g", c, silu, name[i], e);
             for (size_t j = 0; j < d[0][i]->numel; j++)
                 if (fabsf(d[1][i]->data[j] - (d[0][i]->data[j] + 1.0f)) > 1e-5f) {
                     cr_expect_fail("silu=%d: %s[%zu] = %g, want %g + 1 (backward must accumulate)", silu, name[i], j,
@@ -187,14 +190,23 @@ Test(group_norm, backward_matches_double_reference_and_accumulates) {
         cr_assert_eq(group_norm_backward(x, gamma, silu ? beta : NULL, mean, rstd, dy, groups, silu, dx_only, NULL,
                                          NULL),
                      0, "%s", ldm_last_error());
-        cr_expect(memcmp(dx_only->data, d[0][0]->data, tensor_bytes(x)) == 0, "silu=%d: dx alone differs", silu);
+        cr_expect(memcmp(dx_only->data, d[0][0]->data, tensor_bytes(x)) == 0, "C=%d silu=%d: dx alone differs", c,
+                  silu);
         tensor_free(dx_only);
         for (int r = 0; r < 2; r++)
             for (int i = 0; i < 3; i++) tensor_free(d[r][i]);
     }
     free(rdx);
+    free(rdg);
+    free(rdb);
     Tensor *all[] = {x, dy, gamma, beta, y, mean, rstd};
     for (size_t i = 0; i < sizeof all / sizeof *all; i++) tensor_free(all[i]);
+}
+
+Test(group_norm, backward_matches_double_reference_and_accumulates) {
+    check_backward((int[]){2, 3, 5, 12}, 3);   /* C = 12: one vector of channels and 4 left over */
+    check_backward((int[]){2, 3, 3, 20}, 4);   /* two vectors and 4 left over, summed position by position */
+    check_backward((int[]){1, 3, 2, 136}, 8);  /* 17 vectors: more than GN_SUM_VECS, channel by channel */
 }
 
 Test(group_norm, results_do_not_depend_on_thread_count) {
