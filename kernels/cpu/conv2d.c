@@ -167,15 +167,25 @@ static inline __attribute__((always_inline)) void lanes_tile(const int ML, const
         }
     }
     if (!L->transposed && L->nj == NV * VW) {
-        for (int i = 0; i < L->mi; i++)
+        /* the flags and the bias read once, the rows unrolled: a tile of a thin convolution
+         * (C = 1: 9 steps) spent a sixth of its time re-reading them per row */
+        const bool accumulate = L->accumulate, has_bias = L->bias != NULL;
+        const int mi = L->mi;
+        vf bias[LMAX];
+#pragma GCC unroll 12
+        for (int j = 0; j < NV; j++) bias[j] = L->bias ? vf_loadu(L->bias + j * VW) : vf_set1(0.0f);
+#pragma GCC unroll 12
+        for (int i = 0; i < ML; i++) {
+            if (i >= mi) break;
+            float *c = L->c[i];
 #pragma GCC unroll 12
             for (int j = 0; j < NV; j++) {
-                float *p = L->c[i] + j * VW;
                 vf v = acc[i * NV + j];
-                if (L->bias) v = vf_add(v, vf_loadu(L->bias + j * VW));
-                if (L->accumulate) v = vf_add(v, vf_loadu(p));
-                vf_storeu(p, v);
+                if (has_bias) v = vf_add(v, bias[j]);
+                if (accumulate) v = vf_add(v, vf_loadu(c + j * VW));
+                vf_storeu(c + j * VW, v);
             }
+        }
         return;
     }
     float t[LMAX * VW];
