@@ -115,9 +115,17 @@ endif
 $(OBJ)/kernels/cuda/random.cu.o: NVFLAGS += --fmad=false
 $(OBJ)/kernels/cuda/random.cu.o: EMU_CUFLAGS += -ffp-contract=off
 
-$(BUILD)/libldm.a: $(LIB_OBJS)
+# The archives are remade when their list of members changes: a source removed or moved
+# leaves no newer object behind, and the old archive would keep its stale member (two
+# definitions at link time). The list is kept in a stamp like the flags.
+define members_stamp
+$(shell echo '$(2)' > $(1).new && (cmp -s $(1).new $(1) || mv $(1).new $(1)); rm -f $(1).new)
+endef
+LIB_STAMP = $(OBJ)/.libldm-members
+$(call members_stamp,$(LIB_STAMP),$(LIB_OBJS))
+$(BUILD)/libldm.a: $(LIB_OBJS) $(LIB_STAMP)
 	@rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(LIB_OBJS)
 
 $(BUILD)/ldm-%: $(OBJ)/train/ldm_%.o $(BUILD)/libldm.a
 	$(CC) $(CFLAGS) $< $(BUILD)/libldm.a $(LDLIBS) -o $@
@@ -206,9 +214,11 @@ EMU_TEST_BINS = $(BUILD)/tests/test_gpu $(BUILD)/tests/test_emu $(BUILD)/tests/t
 EMU_FIXTURES  = $(patsubst %.cu,$(OBJ)/%.cu.o,$(wildcard tests/emu/*.cu))
 TC_KERNELS    = $(patsubst %.cu,$(OBJ)/%.cu.o,$(wildcard tests/tc/*.cu))
 ifeq ($(CUDA),emu)
-$(BUILD)/libldm-kernels.a: $(GPU_LIB_OBJS)
+GPU_LIB_STAMP = $(OBJ)/.libldm-kernels-members
+$(call members_stamp,$(GPU_LIB_STAMP),$(GPU_LIB_OBJS))
+$(BUILD)/libldm-kernels.a: $(GPU_LIB_OBJS) $(GPU_LIB_STAMP)
 	@rm -f $@
-	ar rcs $@ $^
+	ar rcs $@ $(GPU_LIB_OBJS)
 $(BUILD)/tests/test_gpu: $(OBJ)/tests/test_gpu.o $(BUILD)/libldm-kernels.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $< $(BUILD)/libldm-kernels.a $(filter-out -lpng -ljpeg -lz,$(LDLIBS)) -lcriterion -o $@

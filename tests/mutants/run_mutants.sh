@@ -26,6 +26,9 @@ start=$(date +%s)
 # ---- the scratch copy: every tracked and untracked (not ignored) file, as it is now.
 # Only files whose content changed are copied (with a new mtime), so that the scratch
 # build stays incremental and never keeps an object older than its source's content.
+# Source files the tree no longer has are deleted from the copy (the build folders, which
+# hold no sources, stay): a file that moved (sample/generate.c -> models/generate.c) would
+# otherwise be built twice and the link would fail.
 mkdir -p "$SCRATCH"
 stage="$SCRATCH.stage"
 rm -rf "$stage" && mkdir -p "$stage"
@@ -33,6 +36,9 @@ rm -rf "$stage" && mkdir -p "$stage"
     tar -xf - -C "$stage" || { echo "make mutants: cannot copy the tree to $stage"; exit 1; }
 (cd "$stage" && find . -type f -print0) | while IFS= read -r -d '' f; do
     cmp -s "$stage/$f" "$SCRATCH/$f" || { mkdir -p "$(dirname "$SCRATCH/$f")" && cp "$stage/$f" "$SCRATCH/$f"; }
+done
+(cd "$SCRATCH" && find . -path './build*' -prune -o -type f -print0) | while IFS= read -r -d '' f; do
+    [ -e "$stage/$f" ] || rm -f "$SCRATCH/$f"
 done
 rm -rf "$stage"
 cd "$SCRATCH" || exit 1
