@@ -43,7 +43,7 @@
 #include "kernels/group_norm.h"
 
 #define GN_CHUNK 64
-#define GN_SUM_VECS 16 /* the backward's sums run position by position up to 16 vectors of channels */
+#define GN_SUM_VECS 16 /* passes run position by position up to 16 vectors of channels (one accumulator each) */
 
 typedef struct {
     int n_batch, c, groups, cg;
@@ -294,7 +294,6 @@ ELEM_INLINE void gn_bw_sums(const GnRow *w, int c, long p0, long p1, double *pgx
 /* The dx pass over positions [p0, p1): dx += r (g gamma - c1 - xh c2); c1, c2 (C) rows. */
 ELEM_INLINE void gn_bw_dx(const GnRow *w, const float *gm, const float *c1, const float *c2, float *dxp, int c,
                           long p0, long p1, bool bf) {
-    int j = 0;
     const int cv = c / VW * VW;
     /* positions outer, channels inner: x, g and dx stream through memory in order */
     for (long p = p0; p < p1; p++)
@@ -305,8 +304,7 @@ ELEM_INLINE void gn_bw_dx(const GnRow *w, const float *gm, const float *c1, cons
             vf u = vf_sub(vf_sub(vf_mul(gz, vf_load(gm + jj)), vf_load(c1 + jj)), vf_mul(xh, vf_load(c2 + jj)));
             vf_store(dxp + p * c + jj, vf_fma(vr, u, vf_load(dxp + p * c + jj)));
         }
-    j = cv;
-    for (; j < c; j++)
+    for (int j = cv; j < c; j++)
         for (long p = p0; p < p1; p++) {
             float xh, gz = grad_z_s(w, p * c + j, j, &xh, bf);
             dxp[p * c + j] = fma_s(w->r[j], gz * gm[j] - c1[j] - xh * c2[j], dxp[p * c + j]);
