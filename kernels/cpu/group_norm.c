@@ -72,6 +72,14 @@ static void chunk_of(const GnShape *s, long t, int *n, long *p0, long *p1) {
     *p1 = *p0 + GN_CHUNK < s->l ? *p0 + GN_CHUNK : s->l;
 }
 
+/* The VW lanes of a and b into pa[0..VW) and pb[0..VW), widened to double. */
+static inline void lanes_out(vf a, vf b, double *pa, double *pb) {
+    float la[VW], lb[VW];
+    vf_store(la, a);
+    vf_store(lb, b);
+    for (int i = 0; i < VW; i++) pa[i] = la[i], pb[i] = lb[i];
+}
+
 /* Per-channel sums over positions [p0, p1) of one sample: s0 += sum u, s1 += sum v where
  * (u, v) = (x - k, (x - k)^2). The sample starts at element x0 of x (bf16 when bf), k points
  * at the (C) shift row. */
@@ -88,12 +96,7 @@ ELEM_INLINE void chunk_stats(const void *x, size_t x0, const float *k, int c, lo
                 a[jj / VW] = vf_add(a[jj / VW], d);
                 b[jj / VW] = vf_fma(d, d, b[jj / VW]);
             }
-        for (int jj = 0; jj < cv; jj += VW) {
-            float la[VW], lb[VW];
-            vf_store(la, a[jj / VW]);
-            vf_store(lb, b[jj / VW]);
-            for (int i = 0; i < VW; i++) s0[jj + i] = la[i], s1[jj + i] = lb[i];
-        }
+        for (int jj = 0; jj < cv; jj += VW) lanes_out(a[jj / VW], b[jj / VW], s0 + jj, s1 + jj);
         j = cv;
     }
     for (; j + VW <= c; j += VW) {
@@ -104,10 +107,7 @@ ELEM_INLINE void chunk_stats(const void *x, size_t x0, const float *k, int c, lo
             a = vf_add(a, d);
             b = vf_fma(d, d, b);
         }
-        float la[VW], lb[VW];
-        vf_store(la, a);
-        vf_store(lb, b);
-        for (int i = 0; i < VW; i++) s0[j + i] = la[i], s1[j + i] = lb[i];
+        lanes_out(a, b, s0 + j, s1 + j);
     }
     for (; j < c; j++) {
         float a = 0, b = 0;
@@ -257,12 +257,7 @@ ELEM_INLINE void gn_bw_sums(const GnRow *w, int c, long p0, long p1, double *pgx
                 sg[jj / VW] = vf_add(sg[jj / VW], gz);
                 if (gzs) vf_store(gzs + p * c + jj, gz);
             }
-        for (int jj = 0; jj < cv; jj += VW) {
-            float la[VW], lb[VW];
-            vf_store(la, sgx[jj / VW]);
-            vf_store(lb, sg[jj / VW]);
-            for (int i = 0; i < VW; i++) pgx[jj + i] = la[i], pg[jj + i] = lb[i];
-        }
+        for (int jj = 0; jj < cv; jj += VW) lanes_out(sgx[jj / VW], sg[jj / VW], pgx + jj, pg + jj);
         j = cv;
     }
     for (; j + VW <= c; j += VW) {
@@ -274,10 +269,7 @@ ELEM_INLINE void gn_bw_sums(const GnRow *w, int c, long p0, long p1, double *pgx
             sg = vf_add(sg, gz);
             if (gzs) vf_store(gzs + p * c + j, gz);
         }
-        float la[VW], lb[VW];
-        vf_store(la, sgx);
-        vf_store(lb, sg);
-        for (int i = 0; i < VW; i++) pgx[j + i] = la[i], pg[j + i] = lb[i];
+        lanes_out(sgx, sg, pgx + j, pg + j);
     }
     for (; j < c; j++) {
         float sgx = 0, sg = 0, xh;
