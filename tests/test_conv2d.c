@@ -34,6 +34,7 @@ static const Case cases[] = {
     {2, 12, 10, 16, 16, 3, 2, 1, true}, /* thin stride 2, even size: four dgrad classes */
     {2, 5, 6, 130, 20, 3, 1, 1, true},  /* D*16*4 > KC_BYTES: the depth in pieces */
     {2, 6, 5, 32, 32, 3, 1, 1, true},   /* D*16*4 = 18 KB: the whole depth in one block */
+    {2, 5, 6, 64, 20, 3, 1, 1, true},   /* C = 64: two tap rows in the first block, one in the second */
     {3, 19, 21, 40, 70, 1, 1, 0, true}, /* 1x1 through gemm_thin: threaded, the last outputs a part block */
     {2, 4, 5, 130, 9, 1, 1, 0, false},  /* 1x1 with C > GEMM_THIN_K: the direct path */
     {9, 3, 4, 8, 24, 3, 1, 1, true},    /* small images, several to an item, a short last item */

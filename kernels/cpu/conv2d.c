@@ -446,20 +446,21 @@ static void conv_item(const ConvPlan *cp, int item, float *slab, void **tables) 
         }
         return;
     }
-    /* Depth blocks whose weights stay in L1 (KC_BYTES): all R tap rows at once when
-     * they fit, else pieces of one tap row; blocks after the first accumulate. */
+    /* Depth blocks whose weights stay in L1 (KC_BYTES): as many whole tap rows at once as
+     * fit (all R, or 2 of 3 for C = 64), else pieces of one tap row; blocks after the first
+     * accumulate. */
     long sb[3];
     for (int r = 0; r < R; r++) sb[r] = (long)r * SC * nrp;
-    bool whole = (size_t)D * nrp * sizeof(float) <= KC_BYTES;
-    int kc_max = (int)(KC_BYTES / (nrp * sizeof(float))), pieces = (SC + kc_max - 1) / kc_max;
-    int kcd = whole ? SC : (SC + pieces - 1) / pieces; /* equal pieces */
+    const int kc_max = (int)(KC_BYTES / (nrp * sizeof(float)));
+    const int rpb = SC <= kc_max ? (kc_max / SC < R ? kc_max / SC : R) : 1; /* tap rows per block */
+    const int pieces = (SC + kc_max - 1) / kc_max, kcd = (SC + pieces - 1) / pieces; /* equal pieces */
     Lanes L = {.sb = sb, .as = 1, .bs = nrp};
     for (int kb = 0; kb < nkb; kb++) {
         L.nj = Ko - kb * nrp < nrp ? Ko - kb * nrp : nrp;
-        for (int r0 = 0; r0 < R; r0 += whole ? R : 1)
+        for (int r0 = 0; r0 < R; r0 += rpb)
             for (int t0 = 0; t0 < SC; t0 += kcd) {
                 bool first = r0 == 0 && t0 == 0;
-                L.nseg = whole ? R : 1;
+                L.nseg = R - r0 < rpb ? R - r0 : rpb;
                 L.len = SC - t0 < kcd ? SC - t0 : kcd;
                 L.sa = sa + r0;
                 L.b = wp + ((size_t)kb * D + (size_t)r0 * SC + t0) * nrp;
