@@ -293,43 +293,46 @@ typedef struct {
 
 /* The kernel into dst as element (o, d = a*ns*Ci + t) at dst[o*D + d] (dot) or, for blocks
  * of nrp output channels, at dst[((o / nrp)*D + d)*nrp + o % nrp], zeros past Ko. */
-static void kernel_pack(const KernelView *v, int Ko, int D, int nrp, float *dst) {
-    int blocks = nrp ? (Ko + nrp - 1) / nrp : 0;
+/* The kernel is packed in units that threads share: a block of nrp output channels, a row
+ * of the dot path, or one input channel k of the flipped (dgrad) kernel. */
+static int kernel_pack_units(const KernelView *v, int Ko, int nrp) {
+    return v->flip ? v->K : nrp ? (Ko + nrp - 1) / nrp : Ko;
+}
+
+static void kernel_pack(const KernelView *v, int Ko, int D, int nrp, float *dst, int u) {
     if (!v->flip) {
         if (!nrp) {
-            memcpy(dst, v->w, (size_t)Ko * D * sizeof(float));
+            memcpy(dst + (size_t)u * D, v->w + (size_t)u * D, (size_t)D * sizeof(float));
             return;
         }
         /* nrp rows of w read side by side, each packed row of the block written whole (a
          * row at a time strided the writes by nrp floats: 16% of a 4x4x64 forward) */
-        for (int blk = 0; blk < blocks; blk++) {
-            const float *src[LMAX * VW]; /* nrp <= 8 vectors (LANE_SHAPES) */
-            int n = Ko - blk * nrp < nrp ? Ko - blk * nrp : nrp;
-            for (int j = 0; j < n; j++) src[j] = v->w + (size_t)(blk * nrp + j) * D;
-            float *d0 = dst + (size_t)blk * D * nrp;
-            for (int d = 0; d < D; d++, d0 += nrp) {
-                for (int j = 0; j < n; j++) d0[j] = src[j][d];
-                for (int j = n; j < nrp; j++) d0[j] = 0.0f;
-            }
+        const float *src[LMAX * VW]; /* nrp <= 8 vectors (LANE_SHAPES) */
+        int blk = u, n = Ko - blk * nrp < nrp ? Ko - blk * nrp : nrp;
+        for (int j = 0; j < n; j++) src[j] = v->w + (size_t)(blk * nrp + j) * D;
+        float *d0 = dst + (size_t)blk * D * nrp;
+        for (int d = 0; d < D; d++, d0 += nrp) {
+            for (int j = 0; j < n; j++) d0[j] = src[j][d];
+            for (int j = n; j < nrp; j++) d0[j] = 0.0f;
         }
         return;
     }
-    if (nrp) memset(dst, 0, (size_t)blocks * nrp * D * sizeof(float));
-    int K = v->K;
-    for (int k = 0; k < K; k++)
-        for (int a = 0; a < v->nr; a++)
-            for (int b = 0; b < v->ns; b++) {
-                const float *src = v->w + (((size_t)k * v->R + v->rt[a]) * v->S + v->st[b]) * v->C;
-                int d = (a * v->ns + b) * K + k;
-                if (!nrp) {
-                    for (int o = 0; o < Ko; o++) dst[(size_t)o * D + d] = src[o];
-                    continue;
-                }
-                for (int blk = 0; blk < blocks; blk++) {
-                    int n = Ko - blk * nrp < nrp ? Ko - blk * nrp : nrp;
-                    memcpy(dst + ((size_t)blk * D + d) * nrp, src + blk * nrp, (size_t)n * sizeof(float));
-                }
+    const int K = v->K, k = u, blocks = nrp ? (Ko + nrp - 1) / nrp : 0;
+    for (int a = 0; a < v->nr; a++)
+        for (int b = 0; b < v->ns; b++) {
+            const float *src = v->w + (((size_t)k * v->R + v->rt[a]) * v->S + v->st[b]) * v->C;
+            int d = (a * v->ns + b) * K + k;
+            if (!nrp) {
+                for (int o = 0; o < Ko; o++) dst[(size_t)o * D + d] = src[o];
+                continue;
             }
+            for (int blk = 0; blk < blocks; blk++) {
+                int n = Ko - blk * nrp < nrp ? Ko - blk * nrp : nrp;
+                float *row = dst + ((size_t)blk * D + d) * nrp;
+                memcpy(row, src + blk * nrp, (size_t)n * sizeof(float));
+                for (int j = n; j < nrp; j++) row[j] = 0.0f;
+            }
+        }
 }
 
 /* Threads for `flop` of work in `items` pieces: one where cpu_par_flops says a parallel
@@ -368,7 +371,7 @@ typedef struct {
     const LaneShape *ls;
     size_t wfloats, sfloats; /* packed weights; one image's slab */
     long sa[3];
-    const float *wp; /* the packed weights */
+    float *wp; /* the packed weights (conv_run_pack) */
 } ConvPlan;
 
 static double conv_flop(const DirectConv *c) {
@@ -485,7 +488,7 @@ static void conv_item(const ConvPlan *cp, int item, float *slab, void **tables) 
  * waiting, more on a loaded machine). */
 typedef struct {
     ConvPlan plans[4]; /* stride <= 2: at most 4 classes */
-    int n, items, start[5], maxpx;
+    int n, items, start[5], maxpx, units, ustart[5]; /* items; the weights' pack units */
     size_t wsum, slabs; /* packed weights of all plans; one thread's slabs */
     float *buf;         /* packed weights, then each thread's slabs */
     void **tables;      /* each thread's pixel tables */
@@ -516,18 +519,31 @@ static void conv_run_plan(ConvRun *r, const DirectConv *cs, int n, int nt) {
     }
 }
 
-/* Scratch for nt threads, and the packed weights. */
+/* Scratch for nt threads, and where each plan's packed weights go (conv_run_pack fills them,
+ * inside the parallel region: packed serially, 8x8x128 -> 64's 295 KB of weights held the
+ * second thread back for a sixth of the call). */
 static int conv_run_alloc(ConvRun *r, const DirectConv *cs, int nt) {
     r->buf = cpu_scratch(SCRATCH_CONV, sizeof(float) * (r->wsum + (size_t)nt * r->slabs), "conv2d");
     r->tables = cpu_scratch(SCRATCH_CONV_PIXELS, (size_t)nt * 2 * r->maxpx * sizeof(void *), "conv2d");
     if (!r->buf || !r->tables) return -1;
     float *wp = r->buf;
+    r->units = 0;
     for (int i = 0; i < r->n; i++) {
-        kernel_pack(cs[i].kv, cs[i].Ko, r->plans[i].D, r->plans[i].nrp, wp);
         r->plans[i].wp = wp;
         wp += r->plans[i].wfloats;
+        r->ustart[i] = r->units;
+        r->units += kernel_pack_units(cs[i].kv, cs[i].Ko, r->plans[i].nrp);
     }
+    r->ustart[r->n] = r->units;
     return 0;
+}
+
+/* Pack unit u of the run's weights. */
+static void conv_run_pack(const ConvRun *r, const DirectConv *cs, int u) {
+    int i = 0;
+    while (u >= r->ustart[i + 1]) i++;
+    const ConvPlan *p = &r->plans[i];
+    kernel_pack(cs[i].kv, cs[i].Ko, p->D, p->nrp, p->wp, u - r->ustart[i]);
 }
 
 /* Item `item` of the run, by thread t. */
@@ -545,8 +561,13 @@ static int conv_run(const DirectConv *cs, int n) {
     conv_run_plan(&r, cs, n, conv_threads(flop, est));
     int nt = conv_threads(flop, r.items);
     if (conv_run_alloc(&r, cs, nt)) return -1;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(nt)
-    for (int item = 0; item < r.items; item++) conv_run_item(&r, item, omp_get_thread_num());
+#pragma omp parallel num_threads(nt)
+    {
+#pragma omp for schedule(static)
+        for (int u = 0; u < r.units; u++) conv_run_pack(&r, cs, u);
+#pragma omp for schedule(dynamic, 1)
+        for (int item = 0; item < r.items; item++) conv_run_item(&r, item, omp_get_thread_num());
+    }
     return 0;
 }
 
@@ -763,6 +784,10 @@ int conv2d_backward_cpu(const Tensor *x, const Tensor *w, const Tensor *dy, int 
 #pragma omp parallel num_threads(nt)
     {
         const int t = omp_get_thread_num();
+        if (n) { /* the dgrad's weights, before its items (a barrier) */
+#pragma omp for schedule(static)
+            for (int u = 0; u < run.units; u++) conv_run_pack(&run, cs, u);
+        }
         if (has_dw) {
 #pragma omp for schedule(dynamic, 1) nowait
             for (int g = 0; g < wg.G; g++) wg_group(&wg, g, t);
