@@ -291,14 +291,14 @@ typedef struct {
     int nr, ns, rt[3], st[3];
 } KernelView;
 
-/* The kernel into dst as element (o, d = a*ns*Ci + t) at dst[o*D + d] (dot) or, for blocks
- * of nrp output channels, at dst[((o / nrp)*D + d)*nrp + o % nrp], zeros past Ko. */
 /* The kernel is packed in units that threads share: a block of nrp output channels, a row
  * of the dot path, or one input channel k of the flipped (dgrad) kernel. */
 static int kernel_pack_units(const KernelView *v, int Ko, int nrp) {
     return v->flip ? v->K : nrp ? (Ko + nrp - 1) / nrp : Ko;
 }
 
+/* Unit u of the kernel into dst, as element (o, d = a*ns*Ci + t) at dst[o*D + d] (dot) or,
+ * for blocks of nrp output channels, at dst[((o / nrp)*D + d)*nrp + o % nrp], zeros past Ko. */
 static void kernel_pack(const KernelView *v, int Ko, int D, int nrp, float *dst, int u) {
     if (!v->flip) {
         if (!nrp) {
