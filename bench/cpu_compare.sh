@@ -9,7 +9,8 @@
 # Per thread count: ROUNDS rounds of (ldm-bench train, OLD's train if given, ldm-bench sample,
 # the twin's train and sample), then the kernel rows with `torch_twin.py --interleave KROUNDS`.
 # The summary (best of the rounds per side, and the median of the per-round ratios) goes to
-# OUT/summary.txt; the kernel tables to OUT/tk1.txt and OUT/tk2.txt. Needs python3 with torch
+# OUT/summary.txt; the kernel tables to OUT/tk1.txt and OUT/tk2.txt, their charts to
+# OUT/chart_1.png and OUT/chart_2.png (cp one to bench/chart_cpu_demo.png). Needs python3 with torch
 # (Debian's python3-torch and libopenblas0-pthread). About 10 minutes with the defaults.
 set -u
 B=${B:-build/ldm-bench}; OLD=${OLD:-}; OUT=${OUT:-/tmp/cpu_compare}; PY=${PY:-/usr/bin/python3}
@@ -31,7 +32,9 @@ for th in 1 2; do
   done
   run "$B" kernels --preset "$PRESET" --json "$OUT/k$th.json"
   "$PY" bench/torch_twin.py --kernels "$OUT/k$th.json" --interleave "$KROUNDS" --threads $th --ldm-bench "$B" \
-    --out "$OUT/tk$th.json" > "$OUT/tk$th.txt" 2> "$OUT/last.err" || { echo "cpu_compare.sh: the kernel twin failed" >&2; exit 1; }
+    --out "$OUT/tk$th.json" --ldm-out "$OUT/lk$th.json" > "$OUT/tk$th.txt" 2> "$OUT/last.err" ||
+    { echo "cpu_compare.sh: the kernel twin failed" >&2; exit 1; }
+  run "$B" chart --json "$OUT/lk$th.json" --torch "$OUT/tk$th.json" --png "$OUT/chart_$th.png"
   echo "cpu_compare.sh: $th thread(s), kernels done" >&2
 done
 "$PY" - "$OUT" "$ROUNDS" > "$OUT/summary.txt" <<'PYEOF'

@@ -23,7 +23,8 @@ passes through autograd.grad on a recorded graph) and timed the same way: CPU wa
 median after a warm-up, repeated for 0.2 s (at least 3, at most 50 calls); on CUDA, events,
 inputs rotated through copies that together exceed 2.5x the L2. --interleave N (CPU): N rounds, each rerunning `ldm-bench kernels --op X` for the ops of --kernels
 and then PyTorch on the same rows; each side keeps its best per-row median, so both see the
-same spells of load on a shared machine. --train / --sample: one
+same spells of load on a shared machine (--ldm-out FILE keeps ldm.c's best rows, for the
+chart). --train / --sample: one
 training step split into forward, backward and AdamW, and one guided denoising step + the
 VAE decode, timed as ldm-bench does; torch.compile is tried for the U-Net forward where
 torch has it. --out writes {"rows": {key: ns}, ...} (integers) for `ldm-bench chart --torch`.
@@ -782,6 +783,8 @@ def main():
                     help="CPU kernels: N rounds alternating LDM_BENCH kernels (per op of --kernels) and PyTorch; "
                     "best of N on both sides (for a machine shared with other work)")
     ap.add_argument("--ldm-bench", default="build/ldm-bench", help="the ldm-bench binary for --interleave")
+    ap.add_argument("--ldm-out", help="with --interleave: write ldm.c's best rows as a `ldm-bench kernels --json` "
+                    "file, for `ldm-bench chart --json` beside --out (both sides then best of N)")
     a = ap.parse_args()
 
     kj = json.load(open(a.kernels)) if a.kernels else None
@@ -818,7 +821,10 @@ def main():
     if a.numerics:
         print("== numerics: the same weights and inputs through ldm.c and PyTorch (on the CPU)")
         ok = check_numerics(tensors, c, "cpu")
-    out = {"torch": torch.__version__, "device": dev, "numerics_ok": int(ok), "blas": blas, "rows": {}}
+    # the JSON holds integers only (ldm-bench chart reads it): the SGEMM rate in MFLOP/s
+    blas_out = {k: v for k, v in blas.items() if k != "gflops"}
+    blas_out["mflops"] = int(round(blas["gflops"] * 1000))
+    out = {"torch": torch.__version__, "device": dev, "numerics_ok": int(ok), "blas": blas_out, "rows": {}}
     if dev == "cpu" and not blas["ok"] and (kj or tj or sj):
         print(f"torch_twin: REFUSED: no ratios. PyTorch runs on {blas['name']} at {blas['gflops']} GFLOP/s (an "
               f"optimised BLAS does >= {BLAS_MIN_GFLOPS:g}); every GEMM, convolution and attention comparison would "
@@ -829,6 +835,9 @@ def main():
     if kj and a.interleave and dev == "cpu":
         kj, res = bench_interleaved(kj, a.interleave, a.ldm_bench, timer, torch.get_num_threads())
         out["rows"] = {k: int(round(v * 1e9)) for k, v in res.items()}
+        if a.ldm_out:
+            with open(a.ldm_out, "w") as f:
+                json.dump(kj, f)
         print(f"\n(best of {a.interleave} interleaved rounds on each side)")
         print_kernels(kj, res, blas["name"])
     elif kj:
