@@ -28,7 +28,7 @@
  *      Edge tiles: rows past M or N and chunks past Kp are zero-filled by cp.async's
  *      src-size 0; the epilogue stores only in-range elements, adding the bias.
  * Accuracy: inputs rounded to bf16 (relative error <= u = 2^-8 each, so <= 2u + u^2 per
- * product); the parity tolerance follows from that (tests/gpu/gpu_parity.c, linear).
+ * product); the parity tolerance follows from that (TOL_BF16_MMA in bench/ops/op_table.c).
  */
 #include <limits.h>
 
