@@ -8,20 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define LIST "tests/mutants/mutants.txt"
+#include "tests/util/testutil.h"
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *s = malloc((size_t)n + 1);
-    if (s && fread(s, 1, (size_t)n, f) != (size_t)n) n = 0;
-    if (s) s[n] = '\0';
-    fclose(f);
-    return s;
-}
+#define LIST "tests/mutants/mutants.txt"
 
 static int count(const char *hay, const char *needle) {
     int n = 0;
@@ -40,7 +29,7 @@ static void unescape(char *s) {
 }
 
 Test(mutants_list, every_original_is_found_once_in_its_file) {
-    char *list = slurp(LIST);
+    char *list = tu_read_text(LIST);
     cr_assert(list, "cannot read %s (run from the repository root)", LIST);
     char file[512] = "", name[256] = "";
     int entries = 0;
@@ -51,7 +40,7 @@ Test(mutants_list, every_original_is_found_once_in_its_file) {
             size_t n = strcspn(line + 2, " |");
             snprintf(file, sizeof file, "%.*s", (int)n, line + 2);
         } else if (!strncmp(line, "- ", 2)) {
-            char *src = slurp(file), *orig = strdup(line + 2);
+            char *src = tu_read_text(file), *orig = strdup(line + 2);
             cr_assert(src, "mutant '%s': cannot read %s", name, file);
             unescape(orig);
             int c = count(src, orig);

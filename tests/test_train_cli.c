@@ -78,19 +78,6 @@ TestSuite(train_cli, .init = setup, .fini = teardown, .timeout = 120);
 /* "<build>/<prog> <args>" (printf-formatted), stdout + stderr into `out`; the exit status. */
 #define run(prog, ...) tu_run_cli(bindir, out, sizeof out, prog, __VA_ARGS__)
 
-static char *slurp(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    b[n] = '\0';
-    fclose(f);
-    return b;
-}
-
 static int file_exists(const char *dir, const char *name) {
     char p[4400];
     snprintf(p, sizeof p, "%s/%s", dir, name);
@@ -101,7 +88,7 @@ static int file_exists(const char *dir, const char *name) {
 /* A CSV without its timing column (images_per_s, found by name in the header): every
  * other column (step, loss, lr, val_loss, ...) is deterministic. */
 static char *csv_deterministic(const char *path) {
-    char *s = slurp(path);
+    char *s = tu_read_text(path);
     cr_assert_not_null(s, "no %s", path);
     char *o = malloc(strlen(s) + 2), *w = o;
     int drop = -1;
@@ -160,7 +147,7 @@ Test(train_cli, vae_run_writes_checkpoint_csv_and_plot) {
     cr_expect(file_exists(dir, "vae_loss.png"));
     char csv[4300];
     snprintf(csv, sizeof csv, "%s/vae.csv", dir);
-    char *c = slurp(csv);
+    char *c = tu_read_text(csv);
     cr_assert_not_null(c);
     cr_expect(!strncmp(c, "step,loss,lr,val_loss,images_per_s,gen_accuracy,gen_fd\n", 55), "%s", c);
     int rows = 0;
@@ -366,7 +353,8 @@ Test(train_cli, sample_writes_labelled_grid_each_and_strip_with_metadata) {
     char a[4300], b[4300];
     snprintf(a, sizeof a, "%s/g1.png", tmp);
     snprintf(b, sizeof b, "%s/g2.png", tmp);
-    char *x = slurp(a), *y = slurp(b);
+    char *x = tu_read_text(a), *y = tu_read_text(b);
+    cr_assert(x && y, "%s or %s missing", a, b);
     struct stat sa, sb;
     stat(a, &sa), stat(b, &sb);
     cr_expect(sa.st_size == sb.st_size && !memcmp(x, y, (size_t)sa.st_size), "same seed gave a different PNG");
@@ -406,7 +394,7 @@ Test(train_cli, sample_in_batches_equals_one_batch) {
         char a[4300], c[4300];
         snprintf(a, sizeof a, "%s/b1/middle_%03d.png", tmp, i);
         snprintf(c, sizeof c, "%s/b2/middle_%03d.png", tmp, i);
-        char *x = slurp(a), *y = slurp(c);
+        char *x = tu_read_text(a), *y = tu_read_text(c);
         cr_assert(x && y, "%s or %s missing", a, c);
         struct stat sa, sc;
         stat(a, &sa), stat(c, &sc);
@@ -515,7 +503,8 @@ Test(train_cli, diverging_run_stops_and_keeps_the_last_checkpoint) {
     train_vae("nan", 2);
     char path[4300];
     snprintf(path, sizeof path, "%s/nan/vae.safetensors", tmp);
-    char *before = slurp(path);
+    char *before = tu_read_text(path);
+    cr_assert_not_null(before, "no %s", path);
     struct stat s0;
     cr_assert_eq(stat(path, &s0), 0);
     /* a fresh run into the same folder whose first update blows the weights up */
@@ -526,7 +515,8 @@ Test(train_cli, diverging_run_stops_and_keeps_the_last_checkpoint) {
     cr_expect(strstr(out, "left as it was"), "%s", out);
     struct stat s1;
     cr_assert_eq(stat(path, &s1), 0);
-    char *after = slurp(path);
+    char *after = tu_read_text(path);
+    cr_assert_not_null(after, "no %s after the diverged run", path);
     cr_expect(s0.st_size == s1.st_size && !memcmp(before, after, (size_t)s0.st_size),
               "the existing checkpoint was not touched");
     free(before), free(after);

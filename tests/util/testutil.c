@@ -16,6 +16,23 @@
 
 #include "core/error.h"
 
+char *tu_read_text(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char *s = NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (n >= 0 && fseek(f, 0, SEEK_SET) == 0 && (s = malloc((size_t)n + 1))) {
+        if (fread(s, 1, (size_t)n, f) == (size_t)n) {
+            s[n] = '\0';
+        } else {
+            free(s);
+            s = NULL;
+        }
+    }
+    fclose(f);
+    return s;
+}
+
 int tu_run_unprivileged(int (*fn)(void *ctx), void *ctx) {
     fflush(NULL);
     pid_t pid = fork();

@@ -23,6 +23,10 @@
     } while (0)
 /* The build folder of the running suite binary (<build>/tests/..), where the entry points are. */
 void tu_build_dir(char *dir, size_t n);
+
+/* The whole file at path, NUL-terminated, in a malloc'd buffer (free it); NULL when it
+ * cannot be read. */
+char *tu_read_text(const char *path);
 /* Runs "<bindir>/<prog> <args>" (args printf-formatted; two passive OpenMP threads), its
  * stdout and stderr into out (NUL-terminated, cut at n - 1 bytes); returns the exit status,
  * or 128 + the signal that ended it. A prog that is not built skips the test, saying so. */
